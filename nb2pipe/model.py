@@ -1,0 +1,156 @@
+"""The pipeline model: frozen dataclasses, no I/O.
+
+A conversion is a chain of passes over these values:
+``notebook.read`` -> ``Notebook`` -> ``tags.assign`` -> ``Layout`` ->
+``analysis.analyze`` -> ``Pipeline`` -> ``codegen.render`` -> files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+CellType = Literal["code", "markdown", "raw"]
+Role = Literal["parameters", "imports", "functions", "step", "skip", "metrics", "validate", "injected"]
+Severity = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One notebook cell. ``index`` is 1-based, counting every cell, markdown included."""
+
+    index: int
+    cell_type: CellType
+    source: str
+    tags: tuple[str, ...] = ()
+    cell_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Notebook:
+    path: str  # as given by the user
+    name: str  # file stem, e.g. "wine_classifier"
+    cells: tuple[Cell, ...]
+    sha256: str  # of the file's bytes
+    language: str = "python"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: Severity
+    message: str
+    cell: int | None = None
+    line: int | None = None
+    code: str = ""  # short stable identifier, e.g. "near-miss-tag"
+
+    def __str__(self) -> str:
+        where = []
+        if self.cell is not None:
+            where.append(f"cell {self.cell}")
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        prefix = f"{', '.join(where)}: " if where else ""
+        return f"{self.severity}: {prefix}{self.message}"
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """What the tag pass decided about one cell."""
+
+    cell: Cell
+    role: Role | None  # None: markdown/raw, or an untagged code cell continuing a step
+    step: str | None = None  # the step this cell belongs to (code cells of steps, gates)
+    after: tuple[str, ...] = ()
+    model_name: str | None = None
+    foreign_tags: tuple[str, ...] = ()  # tags of other tools, kept for exporters
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Cells grouped into sections: the output of the tag pass."""
+
+    notebook: Notebook
+    cells: tuple[CellPlan, ...]
+    step_order: tuple[str, ...]
+    docs: dict[str, str]  # step -> markdown just above it
+    split: str  # "tags", "h1", "h2", "h3" or "single"
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str  # "int", "float", "bool", "str", "list", "dict", "tuple", "Any"
+    default: Any
+    optional: bool = False
+    help: str = ""
+    secret: bool = False
+    env: str | None = None  # environment variable a secret is read from
+    cell: int = 0
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed from the parameters (non-literal assignment in the parameters cell)."""
+
+    name: str
+    cell: int
+    line: int
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    kind: Literal["step", "gate"]
+    cells: tuple[int, ...]
+    doc: str
+    inputs: dict[str, str]  # variable -> producing step, in first-read order
+    outputs: tuple[str, ...]
+    params: tuple[str, ...]  # parameters and derived values read
+    after: tuple[str, ...]  # explicit ordering edges: after: tags and gates
+    metrics: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()  # import statements (source) the step needs
+    settings: tuple[str, ...] = ()  # process-wide settings replayed first (source)
+    uses_common: tuple[str, ...] = ()
+    uses_steps: dict[str, tuple[str, ...]] = field(default_factory=dict)  # defs from other steps
+    distributions: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    foreign_tags: tuple[str, ...] = ()
+    mutates: tuple[str, ...] = ()  # inputs the step changes in place (they are outputs too)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str  # identifier used for the package and the DAG
+    notebook: Notebook
+    parameters: tuple[Parameter, ...]
+    derived: tuple[Derived, ...]
+    steps: tuple[Step, ...]
+    requirements: tuple[str, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    split: str
+    # Code fragments the code generator needs, already transformed (magics handled).
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    @property
+    def edges(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(upstream, downstream, variables) for data edges, then after-edges with ()."""
+        out: list[tuple[str, str, tuple[str, ...]]] = []
+        for s in self.steps:
+            by_src: dict[str, list[str]] = {}
+            for var, src in s.inputs.items():
+                by_src.setdefault(src, []).append(var)
+            for src, names in by_src.items():
+                out.append((src, s.name, tuple(names)))
+            for a in s.after:
+                if a not in by_src:
+                    out.append((a, s.name, ()))
+        return out
