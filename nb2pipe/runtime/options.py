@@ -1,0 +1,252 @@
+"""Command-line options of ``python -m <package>`` and ``nb2pipe run DIR``, and parameters.
+
+Parameter values are applied in papermill's order, whatever the order on the command
+line: defaults, then ``-f/--params-file``, then ``-y/--yaml``, then each ``-p NAME=VALUE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.spec import Param, Pipeline
+
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+_NULL = {"null", "none", "~"}
+
+
+@dataclass
+class RunOptions:
+    params: list[str] = field(default_factory=list)  # raw NAME=VALUE
+    yaml: str | None = None
+    params_file: str | None = None
+    only: list[str] = field(default_factory=list)
+    from_step: str | None = None
+    until: str | None = None
+    jobs: int = 1
+    force: bool = False
+    runs_dir: str = "runs"
+    store: str | None = None
+    run_id: str | None = None
+    cwd: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    allow_mutation: bool = False
+    guard: bool = True
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the pipeline: steps whose code, parameters, inputs, data files "
+        "and library versions are unchanged are taken from the cache.",
+    )
+    a = p.add_argument
+    a("-p", "--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
+      help="set a parameter (repeatable); the value is parsed by the parameter's type, "
+      "lists/dicts/tuples as YAML or JSON, `null` for an optional one")  # fmt: skip
+    a("-y", "--yaml", metavar="YAML", help="parameters as a YAML mapping")
+    a("-f", "--params-file", metavar="FILE", help="parameters from a YAML file (params.yaml)")
+    a("--only", action="append", default=[], metavar="STEP",
+      help="run only this step (repeatable); inputs come from the store")  # fmt: skip
+    a("--from", dest="from_step", metavar="STEP", help="run this step and everything after it")
+    a("--until", metavar="STEP", help="run this step and everything it needs")
+    a("-j", "--jobs", type=_jobs, default=1, metavar="N",
+      help="run up to N independent steps in parallel processes (0: one per CPU)")  # fmt: skip
+    a("--force", action="store_true", help="ignore the cache: run every selected step")
+    a("--runs-dir", default="runs", metavar="DIR",
+      help="where run records go (default: ./runs); artifacts go to DIR/store")  # fmt: skip
+    a("--store", metavar="DIR", help="artifact store (default: RUNS_DIR/store)")
+    a("--run-id", metavar="ID", help="name of this run (default: UTC timestamp + random)")
+    a(
+        "--cwd",
+        metavar="DIR",
+        help="working directory of the steps (default: the notebook's folder)",
+    )
+    a("-q", "--quiet", action="store_true", help="print only errors and the final line")
+    a("-v", "--verbose", action="store_true", help="echo the steps' output and why steps rerun")
+    a("--allow-mutation", action="store_true",
+      help="only warn when a step changes one of its inputs in place")  # fmt: skip
+    a("--no-guard", dest="guard", action="store_false",
+      help="do not check inputs for in-place changes (saves rehashing large inputs)")  # fmt: skip
+    return p
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of jobs, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("jobs must be >= 0")
+    return n or (os.cpu_count() or 1)
+
+
+def parse_options(argv: Sequence[str] | None) -> RunOptions:
+    ns = build_parser().parse_args(argv)
+    return RunOptions(**vars(ns))
+
+
+# --- parameter values -------------------------------------------------------------------
+
+
+def type_label(param: Param) -> str:
+    t = param.type
+    label = "any value" if t is None else t.__name__
+    if t is bool:
+        label = "bool (true/false)"
+    return f"{label} or null" if param.optional and t is not None else label
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - pyyaml is a dependency; JSON is YAML
+        return json.loads(text)
+    return yaml.safe_load(text)
+
+
+def _bad(param: Param, value: Any) -> UsageError:
+    shown = value if isinstance(value, str) else repr(value)
+    return UsageError(f"parameter {param.name!r} expects {type_label(param)}, got {shown!r}")
+
+
+def check_value(param: Param, value: Any) -> Any:
+    """A value given as data (YAML, JSON, Python): checked, never converted from text."""
+    t = param.type
+    if value is None:
+        if param.optional or t is None:
+            return None
+        raise _bad(param, value)
+    if t is None:
+        return value
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+    elif t is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif t is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif t is tuple:
+        if isinstance(value, (list, tuple)):
+            return tuple(value)
+    elif isinstance(value, t):
+        return value
+    raise _bad(param, value)
+
+
+def parse_value(param: Param, text: str) -> Any:
+    """A value given as text (``-p NAME=VALUE``, an environment variable)."""
+    t = param.type
+    stripped = text.strip()
+    if stripped.lower() in _NULL and (param.optional or t is None) and t is not str:
+        return None
+    if t is str:
+        return None if param.optional and stripped in ("null", "None") else text
+    if t is bool:
+        if stripped.lower() in _TRUE:
+            return True
+        if stripped.lower() in _FALSE:
+            return False
+        raise _bad(param, text)
+    if t is int:
+        try:
+            return int(stripped)
+        except ValueError:
+            raise _bad(param, text) from None
+    if t is float:
+        try:
+            return float(stripped)
+        except ValueError:
+            raise _bad(param, text) from None
+    try:
+        value = _load_yaml(text)
+    except Exception:  # noqa: BLE001 - any YAML error is a bad value
+        if t is None:
+            return text
+        raise _bad(param, text) from None
+    return check_value(param, value)
+
+
+@dataclass(frozen=True)
+class ResolvedParams:
+    values: dict[str, Any]
+    secret: frozenset[str]
+
+
+def _check_name(pipeline: Pipeline, name: str) -> Param:
+    pmap = pipeline.param_map
+    if name in pmap:
+        return pmap[name]
+    if name in pipeline.derived:
+        raise UsageError(
+            f"{name!r} is derived from the parameters and cannot be set; set those instead"
+        )
+    known = ", ".join(pmap) or "none"
+    raise UsageError(f"unknown parameter {name!r} (parameters: {known})")
+
+
+def _mapping(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = _load_yaml(text)
+    except Exception as exc:  # noqa: BLE001
+        raise UsageError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a mapping of parameter names to values")
+    return data
+
+
+def resolve_params(
+    pipeline: Pipeline,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    param_args: Sequence[str] = (),
+    yaml_text: str | None = None,
+    params_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ResolvedParams:
+    """Defaults < params file < YAML < ``overrides`` (Python values) < ``-p`` arguments."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    secret = frozenset(p.name for p in pipeline.parameters if p.secret)
+    for p in pipeline.parameters:
+        values[p.name] = p.default
+        if p.secret and p.env and p.env in environ:
+            values[p.name] = parse_value(p, environ[p.env])
+
+    def put(name: str, value: Any, *, text: bool) -> None:
+        param = _check_name(pipeline, str(name))
+        if param.secret:
+            where = f"the environment variable {param.env}" if param.env else "its default"
+            raise UsageError(f"parameter {param.name!r} is secret: it is read from {where}")
+        values[param.name] = parse_value(param, value) if text else check_value(param, value)
+
+    if params_file is not None:
+        try:
+            with open(params_file, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read params file {params_file}: {exc.strerror}") from None
+        for name, value in _mapping(text, f"params file {params_file}").items():
+            put(name, value, text=False)
+    if yaml_text is not None:
+        for name, value in _mapping(yaml_text, "-y/--yaml").items():
+            put(name, value, text=False)
+    for name, value in (overrides or {}).items():
+        put(name, value, text=False)
+    for arg in param_args:
+        name, sep, value = arg.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"-p expects NAME=VALUE, got {arg!r}")
+        put(name.strip(), value, text=True)
+    return ResolvedParams(values, secret)

@@ -1,0 +1,85 @@
+"""Run records: ``<runs-dir>/<run_id>/run.json``, rewritten atomically as steps finish.
+
+Schema (``"schema": 1``)::
+
+    run_id, pipeline, package, status (running|ok|failed|interrupted), start, end,
+    duration, pid, host, command, workdir, store, options{...},
+    parameters{name: value} (secrets left out), secret_parameters[names], derived{...},
+    notebook, notebook_sha256, generated_by, spec_version,
+    versions{python, platform, nb2pipe, distributions{name: version}},
+    steps{name: {status (pending|running|ok|failed|cached|skipped), kind, start, end,
+                 duration, cache_key, reason, cached_from, stale,
+                 inputs{var: {step, hash, format, size}}, outputs{var: {hash, format, size}},
+                 metrics{}, log, figures[], warnings[], error{kind, message, type, cell, line}}},
+    metrics{name: value}, error (first failure, one line) or null
+
+Times are ISO 8601 in UTC with microseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.runtime.fsutil import atomic_write_json
+
+SCHEMA = 1
+
+
+def iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+def parse_iso(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def new_run_id(now: float | None = None) -> str:
+    """UTC timestamp (sortable) plus a short random suffix: ``20250101-120000-123-1a2b``."""
+    now = time.time() if now is None else now
+    stamp = datetime.fromtimestamp(now, timezone.utc).strftime("%Y%m%d-%H%M%S-%f")[:-3]
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def jsonable(value: Any) -> Any:
+    """Parameters and metrics as JSON (tuples become lists; other objects their repr)."""
+    try:
+        return json.loads(json.dumps(value, default=repr, allow_nan=True))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+class RunRecord:
+    """The run.json of one run. ``save()`` writes at most every ``interval`` seconds unless
+    forced; the final write is always forced."""
+
+    def __init__(self, run_dir: Path, data: dict[str, Any], interval: float = 0.2) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / "run.json"
+        self.data = {"schema": SCHEMA, **data, "pid": os.getpid(), "host": socket.gethostname()}
+        self.data.setdefault("steps", {})
+        self.interval = interval
+        self._last = 0.0
+
+    def step(self, name: str) -> dict[str, Any]:
+        steps: dict[str, dict[str, Any]] = self.data["steps"]
+        return steps.setdefault(name, {})
+
+    def save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        atomic_write_json(self.path, self.data)
+        self._last = now
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    with open(Path(run_dir) / "run.json", encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
