@@ -86,6 +86,15 @@ def _source_hash(module: Any) -> str | None:
         return None
 
 
+def _drop_bytecode(module: Any) -> None:
+    import importlib.util
+
+    try:
+        os.unlink(importlib.util.cache_from_source(module.__file__))
+    except (OSError, TypeError, ValueError, NotImplementedError):
+        pass
+
+
 def _import_fresh(package: str, name: str) -> Any:
     """Import the step's module, reloading it (and ``common``) if its file changed since it
     was loaded in this process: the cache key was computed from the file on disk, so the
@@ -98,6 +107,7 @@ def _import_fresh(package: str, name: str) -> Any:
             continue
         current = _source_hash(module)
         if stale or _SOURCES.get(modname) != current:
+            _drop_bytecode(module)  # its timestamp check may miss a same-size edit
             module = importlib.reload(module)
             stale = True
         _SOURCES[modname] = current or ""
