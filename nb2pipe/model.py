@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CellType = Literal["code", "markdown", "raw"]
-Role = Literal["parameters", "imports", "functions", "step", "skip", "metrics", "validate", "injected"]
+Role = Literal[
+    "parameters", "imports", "functions", "step", "skip", "metrics", "validate", "injected"
+]
 Severity = Literal["error", "warning", "note"]
 
 
@@ -100,6 +102,14 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class Fragment:
+    """Python source from one cell, at top-level indentation, ready to be placed."""
+
+    cell: int
+    source: str
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     kind: Literal["step", "gate"]
@@ -111,8 +121,9 @@ class Step:
     after: tuple[str, ...]  # explicit ordering edges: after: tags and gates
     metrics: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
-    imports: tuple[str, ...] = ()  # import statements (source) the step needs
-    settings: tuple[str, ...] = ()  # process-wide settings replayed first (source)
+    imports: tuple[str, ...] = ()  # import statements (source) the step module needs
+    body: tuple[Fragment, ...] = ()  # the step function's code, cell by cell
+    hoisted: tuple[Fragment, ...] = ()  # functions and classes placed at module level
     uses_common: tuple[str, ...] = ()
     uses_steps: dict[str, tuple[str, ...]] = field(default_factory=dict)  # defs from other steps
     distributions: tuple[str, ...] = ()
@@ -131,8 +142,11 @@ class Pipeline:
     requirements: tuple[str, ...]
     diagnostics: tuple[Diagnostic, ...]
     split: str
-    # Code fragments the code generator needs, already transformed (magics handled).
-    sources: dict[str, Any] = field(default_factory=dict)
+    settings: tuple[Fragment, ...] = ()  # process-wide settings replayed in every step
+    common: tuple[Fragment, ...] = ()  # shared definitions -> common.py
+    common_imports: tuple[str, ...] = ()
+    derive: tuple[Fragment, ...] = ()  # statements computing the derived values
+    derive_imports: tuple[str, ...] = ()
 
     def step(self, name: str) -> Step:
         for s in self.steps:

@@ -47,6 +47,7 @@ class Step:
     common: tuple[str, ...] = ()  # shared definitions from common.py the step uses
     tags: tuple[str, ...] = ()  # other tools' tags (Kale's limit:, image:, ...)
     doc: str = ""
+    function: str = ""  # the function's name in steps/<name>.py when it differs from the step's
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -78,7 +79,7 @@ class Pipeline:
     def function(self, name: str) -> Callable[..., dict[str, Any]]:
         """Import the step's module lazily and return its function."""
         module = importlib.import_module(f"{self.package}.steps.{name}")
-        return getattr(module, name)
+        return getattr(module, self.step(name).function or name)
 
     @property
     def param_map(self) -> dict[str, Param]:

@@ -1,0 +1,88 @@
+"""Safe rendering: the only way values from a notebook reach generated files.
+
+Each kind of value has one small function (papermill's translators are the model): Python
+literals through ``repr``, identifiers validated, comments kept on one line, docstrings
+escaped, Markdown cells escaped. Templates never format user text themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
+def py_value(value: object) -> str:
+    """A Python expression that evaluates to `value` (literals only)."""
+    if value is None or isinstance(value, bool | int):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else 'float("-inf")'
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(py_value(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        inner = ", ".join(py_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py_value(k)}: {py_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"not a literal: {type(value).__name__}")
+
+
+def ident(name: str) -> str:
+    if not IDENT.match(name):
+        raise ValueError(f"not an identifier: {name!r}")
+    return name
+
+
+def comment(text: object) -> str:
+    """Text safe inside a one-line comment."""
+    return _CONTROL.sub("", _BREAKS.sub(" ", str(text))).strip()
+
+
+def docstring(text: str, indent: str = "") -> str:
+    """A triple-quoted string literal whose value is `text` (stripped)."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
+    text = _BREAKS.sub("\n", text) if "\u2028" in text or "\u2029" in text else text
+    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    if body.endswith('"'):
+        body = body[:-1] + '\\"'
+    if indent:
+        body = body.replace("\n", "\n" + indent)
+    literal = f'"""{body}"""'
+    if "\n" in body:
+        literal = f'"""{body}\n{indent}"""'
+    return literal
+
+
+def md_cell(text: object) -> str:
+    """Text safe in a Markdown table cell."""
+    out = comment(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return out.replace("`", "'")
+
+
+def yaml_value(value: object) -> str:
+    import yaml
+
+    if isinstance(value, tuple):
+        value = list(value)
+    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6)
+    dumped = dumped.strip()
+    if dumped.endswith("\n..."):
+        dumped = dumped[: -len("\n...")]
+    return dumped.removesuffix("...").strip()
+
+
+def type_expr(ptype: str, optional: bool) -> str:
+    base = ptype if ptype in ("int", "float", "bool", "str", "list", "dict", "tuple") else "Any"
+    if optional and base != "Any":
+        return f"{base} | None"
+    return base

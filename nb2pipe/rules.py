@@ -1,0 +1,141 @@
+"""Knowledge tables the analysis uses: which calls mutate, which are read-only, which are
+process-wide settings, and which distribution provides an imported module."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+
+#: Methods that change their object in place (SPEC section 2).
+MUTATING_METHODS = frozenset(
+    """fit partial_fit fit_transform fit_predict fit_resample set_params set_output
+    append extend insert remove pop popitem clear update sort reverse add discard setdefault
+    difference_update intersection_update symmetric_difference_update appendleft extendleft
+    popleft rotate resize fill itemset put setflags __setitem__ __delitem__ add_module
+    zero_grad step backward load_state_dict compile train eval cuda cpu to
+    set_index_inplace""".split()
+)
+
+#: Methods known not to change their object: calls to them keep parallel branches parallel.
+READ_ONLY_METHODS = frozenset(
+    """describe head tail copy predict predict_proba predict_log_proba decision_function score
+    transform inverse_transform groupby agg aggregate apply mean sum std var min max median
+    count value_counts unique nunique isna isnull notna notnull dropna fillna drop rename merge
+    join astype to_numpy to_dict to_list tolist to_csv to_parquet to_json to_pickle to_string
+    to_markdown items keys values get query filter sort_values sort_index reset_index set_index
+    pivot pivot_table melt corr cov round abs clip reshape ravel flatten sample split strip
+    lower upper format startswith endswith replace index get_params get_feature_names_out any
+    all argmax argmin idxmax idxmin cumsum cumprod shift diff rolling resample plot hist dot
+    transpose select_dtypes nlargest nsmallest info memory_usage equals isin between where
+    mask assign map applymap iterrows itertuples explode duplicated drop_duplicates to_frame
+    squeeze select collect savefig show save summary score_samples staged_predict kneighbors
+    get_support get_booster feature_importances_ issubset issuperset union intersection
+    difference symmetric_difference most_common""".split()
+)
+
+#: Functions that change their first argument in place (matched on the last dotted part).
+MUTATING_FUNCTIONS = frozenset(
+    """shuffle heappush heappop heapify heapreplace heappushpop insort insort_left
+    insort_right copyto fill_diagonal place putmask setattr delattr""".split()
+)
+
+#: Calls that change process-wide state (matched on the dotted name's ending).
+SETTING_CALLS = (
+    "random.seed", "seed", "set_option", "reset_option", "filterwarnings", "simplefilter",
+    "set_config", "rc", "rcdefaults", "style.use", "set_theme", "sns.set", "set_style",
+    "set_context", "set_palette", "manual_seed", "set_seed", "rcParams.update", "matplotlib.use",
+    "mpl.use", "set_printoptions", "basicConfig", "setLevel", "set_default_dtype",
+    "set_num_threads", "environ.update", "environ.setdefault", "path.append", "path.insert",
+    "seterr", "disable_warnings", "enable_eager_execution", "set_visible_devices",
+)  # fmt: skip
+
+#: Names IPython defines in a notebook: not "undefined", but they do not exist in a pipeline.
+IPYTHON_NAMES = frozenset({"display", "get_ipython", "_", "__", "___", "In", "Out", "exit", "quit"})
+
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "__builtins__", "__spec__"}
+
+#: Import name -> distribution name, where they differ.
+DISTRIBUTIONS = {
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "PIL": "pillow",
+    "cv2": "opencv-python",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "jwt": "pyjwt",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "mpl_toolkits": "matplotlib",
+    "pkg_resources": "setuptools",
+    "IPython": "ipython",
+    "docx": "python-docx",
+    "sentence_transformers": "sentence-transformers",
+    "google.protobuf": "protobuf",
+    "OpenSSL": "pyopenssl",
+    "serial": "pyserial",
+    "usb": "pyusb",
+    "fitz": "pymupdf",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "tensorflow": "tensorflow",
+    "torch": "torch",
+    "umap": "umap-learn",
+    "Levenshtein": "python-levenshtein",
+    "magic": "python-magic",
+    "nb2pipe": "nb2pipe",
+}
+
+
+def dotted(node: ast.AST) -> str | None:
+    """'np.random.seed' for the expression np.random.seed; None if not a dotted name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def root_name(node: ast.AST) -> str | None:
+    """The variable an attribute/subscript chain starts from: df for df.loc[0, 'a']."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _matches(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(name == p or name.endswith("." + p) for p in patterns)
+
+
+def is_setting(stmt: ast.stmt, modules: set[str] | frozenset[str] = frozenset()) -> bool:
+    """A statement that changes process-wide state (seeds, options, environment)."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        name = dotted(stmt.value.func)
+        return bool(name) and "." in name and _matches(name, SETTING_CALLS)
+    targets: list[ast.expr] = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AugAssign | ast.AnnAssign):
+        targets = [stmt.target]
+    for t in targets:
+        if isinstance(t, ast.Subscript):
+            name = dotted(t.value) or ""
+            if name.endswith(("environ", "rcParams")):
+                return True
+        if isinstance(t, ast.Attribute):
+            root = root_name(t)
+            if root and root in modules:
+                return True
+    return False
+
+
+def distribution(module: str) -> str:
+    """The distribution to install for an imported top-level module."""
+    for key in (module, module.split(".")[0]):
+        if key in DISTRIBUTIONS:
+            return DISTRIBUTIONS[key]
+    return module.split(".")[0].lower().replace("_", "-")
