@@ -3,6 +3,7 @@ none of pandas, numpy, pyarrow, joblib, rich or matplotlib until a value or a di
 needs them."""
 
 from nb2pipe.runtime.errors import GateFailed, UsageError
+from nb2pipe.runtime.gates import check
 from nb2pipe.runtime.options import build_parser
 from nb2pipe.runtime.runner import RunResult, main, run
 from nb2pipe.runtime.spec import SPEC_VERSION, Param, Pipeline, Step
@@ -20,6 +21,7 @@ __all__ = [
     "Step",
     "UsageError",
     "build_parser",
+    "check",
     "main",
     "run",
 ]

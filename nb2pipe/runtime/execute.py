@@ -209,7 +209,7 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
     result: Any = None
     with capture_output(log, echo=task.echo):
         try:
-            function = getattr(_import_fresh(task.package, step.name), step.name)
+            function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
             result = function(**loaded, **task.kwargs)
         except (Exception, SystemExit) as exc:
             traceback.print_exc()

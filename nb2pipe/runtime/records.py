@@ -7,8 +7,8 @@ Schema (``"schema": 1``)::
     parameters{name: value} (secrets left out), secret_parameters[names], derived{...},
     notebook, notebook_sha256, generated_by, spec_version,
     versions{python, platform, nb2pipe, distributions{name: version}},
-    steps{name: {status (pending|running|ok|failed|cached|skipped), kind, start, end,
-                 duration, cache_key, reason, cached_from, stale,
+    steps{name: {status (pending|running|ok|failed|cached|skipped), start, end,
+                 duration, pid (process that ran it), cache_key, reason, cached_from, stale,
                  inputs{var: {step, hash, format, size}}, outputs{var: {hash, format, size}},
                  metrics{}, log, figures[], warnings[], error{kind, message, type, cell, line}}},
     metrics{name: value}, error (first failure, one line) or null
@@ -66,6 +66,7 @@ class RunRecord:
         self.data.setdefault("steps", {})
         self.interval = interval
         self._last = 0.0
+        self.dirty = False
 
     def step(self, name: str) -> dict[str, Any]:
         steps: dict[str, dict[str, Any]] = self.data["steps"]
@@ -74,9 +75,16 @@ class RunRecord:
     def save(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last < self.interval:
+            self.dirty = True
             return
         atomic_write_json(self.path, self.data)
         self._last = now
+        self.dirty = False
+
+    def flush(self) -> None:
+        """Write pending changes now (before the runner blocks on a step)."""
+        if self.dirty:
+            self.save(force=True)
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

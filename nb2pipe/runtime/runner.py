@@ -245,8 +245,9 @@ class _Scheduler:
         self._set(
             step.name, "running", note=reason if self.verbose else "", cache_key=key, reason=reason
         )
+        self.record.save()
         if self.jobs == 1:
-            self.record.save()
+            self.record.flush()  # the step runs in this thread: show it as running now
         fn: Callable[[StepTask], StepOutcome]
         if isinstance(self.executor, InlineExecutor):
             store = self.store
@@ -315,6 +316,7 @@ class _Scheduler:
             "start": iso(outcome.start),
             "end": iso(outcome.end),
             "duration": round(duration, 6),
+            "pid": outcome.pid or None,
             "log": f"logs/{name}.log",
             "figures": outcome.figures,
             "warnings": [_redact(w, self.redact) for w in outcome.warnings],
@@ -378,9 +380,10 @@ class _Scheduler:
                 self._schedule(order, running)
                 if not running:
                     break
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     self._finish(running.pop(future), future)
+                self.record.flush()
             for name in order:
                 if self.state[name] == "pending":  # pragma: no cover - defensive
                     self._set(name, "skipped", reason="not reachable")

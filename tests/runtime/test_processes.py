@@ -1,0 +1,191 @@
+"""Runs in subprocesses: parallel steps, light imports, SIGKILL, Ctrl-C, concurrent runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import S, diamond_steps, statuses
+
+from nb2pipe.runtime.hashing import sha256_file
+from nb2pipe.runtime.records import load_run, parse_iso
+
+pytestmark = pytest.mark.integration
+
+
+def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return parse_iso(a["start"]) < parse_iso(b["end"]) and parse_iso(b["start"]) < parse_iso(a["end"])
+
+
+def test_parallel_branches_overlap(make_pkg: Any) -> None:
+    pkg = make_pkg(diamond_steps(sleep=0.4), [("k", int, 2)])
+    (pkg.workdir / "data.csv").write_text("a\nb\n")
+    seq = pkg.run()
+    assert not overlap(seq.steps["left"], seq.steps["right"])
+    par = pkg.run(jobs=2, force=True)
+    assert par.ok, par.error
+    left, right = par.steps["left"], par.steps["right"]
+    assert overlap(left, right)
+    assert left["pid"] != right["pid"] != os.getpid()
+    assert parse_iso(par.steps["join"]["start"]) >= max(parse_iso(left["end"]), parse_iso(right["end"]))
+    assert par.outputs == seq.outputs  # same artifacts, whichever executor
+
+
+def test_parallel_failure_and_resume(make_pkg: Any) -> None:
+    steps = diamond_steps()
+    steps[1] = S(**{**steps[1].__dict__, "body": "# cell 4\nleft_out = rows[10]"})
+    pkg = make_pkg(steps, [("k", int, 2)])
+    (pkg.workdir / "data.csv").write_text("a\nb\n")
+    r = pkg.run(jobs=2)
+    assert statuses(r) == {"load": "ok", "left": "failed", "right": "ok", "join": "skipped"}
+    assert r.steps["left"]["error"]["message"].startswith("step 'left' failed at cell 4, line 1")
+    pkg.write_step(diamond_steps()[1])
+    r = pkg.run(jobs=2)
+    assert statuses(r) == {"load": "cached", "left": "ok", "right": "cached", "join": "ok"}
+
+
+HEAVY = [
+    S("make", "df = pd.DataFrame(load_iris(as_frame=True).frame)\nmodel = LogisticRegression(max_iter=500).fit(df.iloc[:, :4], df['target'])",
+      outputs=("df", "model"), imports="import pandas as pd\nfrom sklearn.datasets import load_iris\n"
+      "from sklearn.linear_model import LogisticRegression", distributions=("pandas", "scikit-learn")),
+    S("score", "acc = float(model.score(df.iloc[:, :4], df['target']))", inputs={"df": "make", "model": "make"},
+      outputs=("acc",), metrics=("acc",), distributions=("scikit-learn",)),
+]  # fmt: skip
+
+PROBE = """
+import json, sys
+import nb2pipe.runtime
+from {pkg}.pipeline import PIPELINE
+code = nb2pipe.runtime.main(PIPELINE, sys.argv[1:])
+heavy = ["nbformat", "jinja2", "typer", "sklearn", "pandas", "numpy", "pyarrow", "joblib",
+         "matplotlib", "rich", "yaml"]
+print(json.dumps({{"code": code, "loaded": [m for m in heavy if m in sys.modules]}}))
+"""
+
+
+def test_runtime_imports_are_light(make_pkg: Any) -> None:
+    pkg = make_pkg(HEAVY)
+    cold = pkg.cli()
+    assert cold.returncode == 0, cold.stderr
+    probe = pkg.root / "probe.py"
+    probe.write_text(PROBE.format(pkg=pkg.name))
+    out = subprocess.run(
+        [sys.executable, str(probe), "--runs-dir", str(pkg.runs)], cwd=pkg.root, env=pkg.env(),
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report == {"code": 0, "loaded": []}, out.stdout
+    last = sorted(p for p in pkg.runs.iterdir() if p.name != "store")[-1]
+    data = load_run(last)
+    assert {s["status"] for s in data["steps"].values()} == {"cached"}
+    assert data["metrics"]["acc"] > 0.9
+    assert data["versions"]["distributions"]["scikit-learn"]
+
+
+def test_python_m_exit_codes(make_pkg: Any) -> None:
+    pkg = make_pkg([S("boom", "# cell 3\nx = 1\nraise ValueError('bad input')", outputs=("x",))])
+    r = pkg.cli()
+    assert r.returncode == 1
+    assert "step 'boom' failed at cell 3, line 2" in r.stderr and "ValueError: bad input" in r.stderr
+    assert pkg.cli("-p", "nope=1").returncode == 2
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"exited early: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.02)
+
+
+SLOW = [
+    S("first", "a = list(range(1000))", outputs=("a",)),
+    S("slow", "open('started', 'w').close()\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nb = sum(a)",
+      inputs={"a": "first"}, outputs=("b",), imports="import os\nimport time"),
+    S("last", "c = b + 1", inputs={"b": "slow"}, outputs=("c",)),
+]  # fmt: skip
+
+
+def check_store(store: Path) -> None:
+    """Every artifact matches its name; every cache entry points at whole artifacts."""
+    for obj in (store / "objects").glob("*/*"):
+        if obj.suffix in (".tmp", ".corrupt"):
+            continue
+        assert sha256_file(obj) == obj.name.split(".")[0], obj
+    for entry in (store / "steps").glob("*/*/*.json"):
+        json.loads(entry.read_text())
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigkill_mid_step_then_rerun(make_pkg: Any, jobs: str) -> None:
+    pkg = make_pkg(SLOW)
+    proc = pkg.popen("-j", jobs, "--run-id", "killed")
+    _wait_for(pkg.workdir / "started", proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed = load_run(pkg.runs / "killed")  # still valid JSON
+    assert killed["status"] == "running" and killed["steps"]["first"]["status"] == "ok"
+    check_store(pkg.runs / "store")
+    (pkg.workdir / "go").touch()
+    r = pkg.cli("-j", jobs, "--run-id", "after")
+    assert r.returncode == 0, r.stderr
+    after = load_run(pkg.runs / "after")
+    assert {n: s["status"] for n, s in after["steps"].items()} == {"first": "cached", "slow": "ok", "last": "ok"}
+    assert after["metrics"] == {}
+    check_store(pkg.runs / "store")
+
+
+def test_sigkill_while_writing_large_artifacts(make_pkg: Any) -> None:
+    body = "import numpy as np\nbig = np.random.default_rng(seed).random(4_000_000)"
+    pkg = make_pkg([S("big", body, outputs=("big",), params=("seed",))], [("seed", int, 0)])
+    for i, delay in enumerate((0.3, 0.5, 0.7, 0.9)):
+        proc = pkg.popen("-p", f"seed={i}")
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        check_store(pkg.runs / "store")
+    r = pkg.cli("-p", "seed=3")
+    assert r.returncode == 0, r.stderr
+    check_store(pkg.runs / "store")
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_exits_130_and_leaves_nothing_corrupt(make_pkg: Any, jobs: str) -> None:
+    pkg = make_pkg(SLOW)
+    proc = pkg.popen("-j", jobs, "--run-id", "stopped")
+    _wait_for(pkg.workdir / "started", proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    stopped = load_run(pkg.runs / "stopped")
+    assert stopped["status"] == "interrupted"
+    assert stopped["steps"]["slow"]["status"] == "failed"
+    assert stopped["steps"]["last"]["status"] == "skipped"
+    check_store(pkg.runs / "store")
+    (pkg.workdir / "go").touch()
+    assert pkg.cli("-j", jobs).returncode == 0
+
+
+def test_two_runs_at_once_in_the_same_runs_dir(make_pkg: Any) -> None:
+    pkg = make_pkg(diamond_steps(sleep=0.2), [("k", int, 2)])
+    (pkg.workdir / "data.csv").write_text("a\nb\nc\n")
+    procs = [pkg.popen(), pkg.popen("-j", "2"), pkg.popen("-p", "k=3")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    runs = [load_run(p) for p in pkg.runs.iterdir() if p.name != "store"]
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"ok"}
+    assert len({r["run_id"] for r in runs}) == 3
+    check_store(pkg.runs / "store")
+    r = pkg.run()
+    assert set(statuses(r).values()) == {"cached"} and r.load("join", "total") == 7
+    assert pkg.run(params={"k": 3}).load("left", "left_out") == ["aaa", "bbb", "ccc"]
