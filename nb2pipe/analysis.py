@@ -29,6 +29,7 @@ from nb2pipe.tags import identifier
 
 RUNTIME_REQUIREMENTS = ("nb2pipe", "joblib", "pyarrow", "pyyaml")
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+EFFECT_IMPORT = re.compile(r"\bexperimental\b|\bimport enable_\w+")
 MAIN_TEST = re.compile(r"__name__\s*==\s*['\"]__main__['\"]|['\"]__main__['\"]\s*==\s*__name__")
 
 
@@ -815,22 +816,22 @@ class Analyzer:
         for n in needed | derive_needed:
             if self._is_dist(self.pool[n].module):
                 self.requirements.add(distribution(self.pool[n].module))
-        # Imports used by nothing in the pipeline nor in skip cells: kept for their effect.
+        # Imports used by nothing in the pipeline: dropped, unless kept for their effect.
         used = {n for s in steps for n in s.imports} | needed | derive_needed
-        skip_reads = set(self.skip_binds)
-        effect = []
-        all_reads = set()
+        all_reads = set(needed | derive_needed)
         for w in self.works.values():
             all_reads |= set(w.facts.reads)
             for h in w.hoisted:
                 all_reads |= self.funcs[h].free | self.funcs[h].def_reads
-        all_reads |= needed | derive_needed
+        effect = []
         for name, imp in self.pool.items():
-            if name not in all_reads and imp.text not in used:
-                if name in skip_reads or name in self._skip_reads(cells):
-                    self.note(f"import of {name!r} is used only by skip cells: dropped", imp.cell)
-                else:
-                    effect.append(imp.text)
+            if name in all_reads or imp.text in used:
+                continue
+            if EFFECT_IMPORT.search(imp.text):
+                effect.append(imp.text)
+                self.note(f"import of {name!r} kept in every step for its effect", imp.cell)
+            else:
+                self.note(f"import of {name!r} is not used by the pipeline: left out", imp.cell)
         if effect:
             steps = [
                 replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps
@@ -864,19 +865,6 @@ class Analyzer:
                 self.pool[n].text for n in sorted(derive_needed, key=self._import_order)
             ),
         )
-
-    def _skip_reads(self, cells: dict[int, _Cell]) -> set[str]:
-        if not hasattr(self, "_skip_read_cache"):
-            out: set[str] = set()
-            for plan in self.layout.cells:
-                if plan.role == "skip" and plan.cell.cell_type == "code":
-                    try:
-                        tree = ast.parse(magics.transform(plan.cell.source, file="", cell=0).source)
-                    except Exception:  # noqa: BLE001 - skip cells may hold anything
-                        continue
-                    out |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-            self._skip_read_cache = out
-        return self._skip_read_cache
 
 
 def _top_binds(tree: ast.Module) -> list[str]:

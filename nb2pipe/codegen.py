@@ -106,6 +106,26 @@ def _function_doc(step: Step) -> str:
     return "\n".join(lines)
 
 
+def _function_name(step: Step, imports: list[str]) -> str:
+    """The step's function is named after the step, unless that name is taken at module
+    level (a shared function called like the step, say): then `<step>_step`."""
+    import ast
+
+    taken = {"Any"}
+    for line in imports:
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.alias):
+                taken.add((node.asname or node.name).split(".")[0])
+    for frag in step.hoisted:
+        for node in ast.parse(frag.source).body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                taken.add(node.name)
+    name = step.name
+    while name in taken:
+        name += "_step"
+    return name
+
+
 def module_path(out_dir: Path) -> str:
     """Dotted import path of the output folder, relative to the working directory if inside."""
     try:
@@ -140,6 +160,7 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
     files["__init__.py"] = env.get_template("init.py.j2").render(base)
     files["__main__.py"] = env.get_template("main.py.j2").render(base)
     files["steps/__init__.py"] = env.get_template("steps_init.py.j2").render(base)
+    functions: dict[str, str] = {}
     for step in pipe.steps:
         sig = [param_by_name[n] for n in step.params if n in param_by_name]
         sig += [_Sig(n, "Any", "", False) for n in step.params if n in derived_names]
@@ -148,9 +169,11 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
             imports.append(f"from ..common import {', '.join(step.uses_common)}")
         for src, names in step.uses_steps.items():
             imports.append(f"from .{src} import {', '.join(names)}")
+        functions[step.name] = _function_name(step, imports)
         files[f"steps/{step.name}.py"] = env.get_template("step.py.j2").render(
             base,
             step=step,
+            function=functions[step.name],
             step_cells=_cells_text(step.cells),
             imports=imports,
             signature_params=sig,
@@ -186,6 +209,7 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
         derived=pipe.derived,
         derived_names=derived_names,
         steps=pipe.steps,
+        functions=functions,
         notebook_sha256=notebook_hash(pipe.notebook),
         workdir=workdir,
     )

@@ -1,0 +1,189 @@
+"""The `nb2pipe` command: options, output and exit codes. No logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nb2pipe import __version__
+from nb2pipe.errors import Nb2pipeError
+
+app = typer.Typer(
+    name="nb2pipe",
+    help="Turn a tagged Jupyter notebook into a reproducible pipeline package.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+_state = {"debug": False}
+
+
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    """Run a command body: our errors become one line and an exit code, never a traceback."""
+    try:
+        return fn()
+    except Nb2pipeError as exc:
+        if _state["debug"]:
+            raise
+        _err(f"error: {exc}")
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug in nb2pipe: say so in one line
+        if _state["debug"]:
+            raise
+        text = " ".join(str(exc).split())[:300]
+        _err(f"internal error: {type(exc).__name__}: {text} (rerun with --debug and report it)")
+        raise typer.Exit(2) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"nb2pipe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _print_diagnostics(diags: Any, *, notes: bool = False) -> None:
+    for d in diags:
+        if d.severity != "note" or notes:
+            _err(str(d))
+
+
+NotebookArg = Annotated[
+    Path, typer.Argument(help="The notebook: .ipynb, or a jupytext percent-format .py.")
+]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--split-on",
+        help="Without step tags, cut steps at headings of this level: h1, h2 or h3 "
+        "(default: the shallowest level below the title).",
+    ),
+]
+
+
+@app.command()
+def convert(
+    notebook: NotebookArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Package folder to write (default: pipelines/<name>)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Pipeline name (default: the notebook's).")
+    ] = None,
+    split_on: SplitOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if the package is out of date."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on any equivalence warning.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite files in the output that nb2pipe did not write."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
+) -> None:
+    """Write the pipeline package for a notebook (built aside, moved into place whole)."""
+
+    def body() -> None:
+        from nb2pipe import api
+        from nb2pipe.errors import StaleError
+
+        pipe, out, files = api.convert(
+            notebook, output, name=name, split_on=split_on, strict=strict, force=force, check=check
+        )
+        if not quiet:
+            _print_diagnostics(pipe.diagnostics)
+        if check:
+            if files:
+                raise StaleError(
+                    f"{out} is out of date ({', '.join(files[:5])}"
+                    f"{', ...' if len(files) > 5 else ''})",
+                    hint=f"run `nb2pipe convert {notebook} -o {out}`",
+                )
+            if not quiet:
+                typer.echo(f"{out} is up to date")
+            return
+        if not quiet:
+            typer.echo(f"wrote {out} ({len(pipe.steps)} steps, {len(files)} files)")
+
+    _guard(body)
+
+
+@app.command()
+def inspect(
+    notebook: NotebookArg,
+    split_on: SplitOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
+
+    def body() -> None:
+        from nb2pipe import api, report
+
+        pipe = api.load(notebook, split_on=split_on)
+        if as_json:
+            typer.echo(report.inspect_json(pipe))
+        else:
+            report.print_inspect(pipe)
+
+    _guard(body)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def run(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None, typer.Argument(help="The generated package folder.", show_default=False)
+    ] = None,
+) -> None:
+    """Run a generated pipeline: the same options as `python -m <package>` (see --help)."""
+
+    def body() -> int:
+        from nb2pipe import api
+        from nb2pipe.runtime import build_parser, main
+
+        args = list(ctx.args)
+        if directory is None or str(directory) in ("-h", "--help"):
+            build_parser(prog="nb2pipe run DIR").print_help()
+            return 0 if directory is not None or "--help" in args else 2
+        return main(api.load_package(directory), args)
+
+    raise typer.Exit(_guard(body))
+
+
+def main() -> None:
+    app(prog_name="nb2pipe")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
