@@ -14,10 +14,14 @@ def tmp_name(target: Path) -> Path:
 
 
 def atomic_write_bytes(target: Path, data: bytes, *, fsync: bool = False) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = tmp_name(target)
     try:
-        with open(tmp, "wb") as f:
+        try:
+            f = open(tmp, "wb")
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            f = open(tmp, "wb")
+        with f:
             f.write(data)
             if fsync:
                 f.flush()
@@ -28,8 +32,9 @@ def atomic_write_bytes(target: Path, data: bytes, *, fsync: bool = False) -> Non
         raise
 
 
-def atomic_write_json(target: Path, value: Any) -> None:
-    text = json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+def atomic_write_json(target: Path, value: Any, *, indent: int | None = 2) -> None:
+    """``indent=None`` uses the fast C encoder (machine-read files)."""
+    text = json.dumps(value, indent=indent, default=str, ensure_ascii=False)
     atomic_write_bytes(target, (text + "\n").encode())
 
 

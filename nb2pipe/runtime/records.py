@@ -82,9 +82,9 @@ class RunRecord:
         self.dirty = False
 
     def flush(self) -> None:
-        """Write pending changes now (before the runner blocks on a step)."""
+        """Write pending changes, at most every ``interval`` seconds."""
         if self.dirty:
-            self.save(force=True)
+            self.save()
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import importlib
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -104,6 +105,54 @@ def _redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
+class _Flusher:
+    """Writes run.json while a step runs inline in the main thread and takes longer than
+    the record's interval, so the record shows it running. The record is only touched
+    under the lock, and the main thread leaves it alone until the step returns."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self.cond = threading.Condition()
+        self.since: float | None = None
+        self.stopped = False
+        self.thread: threading.Thread | None = None
+
+    def step_started(self) -> None:
+        with self.cond:
+            self.since = time.monotonic()
+            self.cond.notify()
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._loop, name="nb2pipe-record", daemon=True)
+            self.thread.start()
+
+    def step_ended(self) -> None:
+        with self.cond:
+            self.since = None
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        with self.cond:
+            while not self.stopped:
+                if self.since is None:
+                    self.cond.wait()
+                    continue
+                remaining = self.since + self.record.interval - time.monotonic()
+                if remaining > 0:
+                    self.cond.wait(remaining)
+                    continue
+                try:
+                    self.record.flush()
+                except OSError:
+                    pass  # the next write will tell
+                self.since = time.monotonic()
+
+
 @dataclass
 class _Provided:
     refs: dict[str, ArtifactRef]
@@ -117,6 +166,7 @@ class _Scheduler:
                  reporter: Reporter, base_task: StepTask, jobs: int, force: bool,
                  verbose: bool, redact: tuple[str, ...]) -> None:  # fmt: skip
         self.p = pipeline
+        self.by_name = {s.name: s for s in pipeline.steps}
         self.selected = selected
         self.values = values
         self.secret = secret
@@ -135,6 +185,10 @@ class _Scheduler:
         self.metrics: dict[str, Any] = {}
         self.errors: list[str] = []
         self.executor: Executor | None = None
+        self.flusher: _Flusher
+
+    def step_of(self, name: str) -> Step:
+        return self.by_name[name]
 
     # -- cache --------------------------------------------------------------------------
 
@@ -167,7 +221,7 @@ class _Scheduler:
             if name in memo:
                 return memo[name]
             memo[name] = None
-            step = self.p.step(name)
+            step = self.step_of(name)
             inputs: dict[str, ArtifactRef] | None = {}
             for var, prod in step.inputs.items():
                 up = resolve(prod)
@@ -246,12 +300,16 @@ class _Scheduler:
             step.name, "running", note=reason if self.verbose else "", cache_key=key, reason=reason
         )
         self.record.save()
-        if self.jobs == 1:
-            self.record.flush()  # the step runs in this thread: show it as running now
         fn: Callable[[StepTask], StepOutcome]
         if isinstance(self.executor, InlineExecutor):
-            store = self.store
-            fn = lambda t: execute(t, store)  # noqa: E731
+            store, flusher = self.store, self.flusher
+
+            def fn(t: StepTask) -> StepOutcome:
+                flusher.step_started()
+                try:
+                    return execute(t, store)
+                finally:
+                    flusher.step_ended()
         else:
             fn = run_in_worker
         running[self.executor.submit(fn, task)] = step.name
@@ -263,7 +321,7 @@ class _Scheduler:
             for name in order:
                 if self.state[name] != "pending":
                     continue
-                step = self.p.step(name)
+                step = self.step_of(name)
                 deps = [u for u in step.upstream if u in self.selected]
                 bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
                 if bad is not None:
@@ -297,7 +355,7 @@ class _Scheduler:
         return {v: {"step": step.inputs[v], **r.to_json()} for v, r in inputs.items()}
 
     def _finish(self, name: str, future: Future[Any]) -> None:
-        step = self.p.step(name)
+        step = self.step_of(name)
         try:
             outcome: StepOutcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker died
@@ -402,6 +460,7 @@ class _Scheduler:
                 _stop_pool(self.executor)
                 self.executor = None
         finally:
+            self.flusher.stop()
             if self.executor is not None:
                 self.executor.shutdown(wait=True)
         return status
@@ -502,6 +561,7 @@ def run(
         "versions": {}, "steps": {}, "metrics": {}, "error": None,
     })  # fmt: skip
     scheduler.record = record
+    scheduler.flusher = _Flusher(record)
     scheduler.base_task = replace(base_task, run_dir=str(run_dir))
 
     saved_backend = os.environ.get("MPLBACKEND")

@@ -3,9 +3,10 @@
 Layout (``<runs-dir>/store`` by default)::
 
     objects/<h[:2]>/<sha256>.<json|npy|parquet|joblib>   artifacts, named by their hash
-    steps/<pipeline>/<step>/<cache key>.json             cache entries: the outputs' hashes
-    steps/<pipeline>/<step>/latest.json                  the step's latest successful entry
+    steps/<pipeline>/<step>.<cache key>.json             cache entries: the outputs' hashes
+    steps/<pipeline>/<step>.latest.json                  the step's latest successful entry
     files.json                                           remembered hashes of data files
+    STORE                                                layout version
 
 Every file is written to a temporary name and renamed into place, so a killed run leaves
 at worst an orphan ``.tmp`` file, never a truncated artifact or entry. An artifact is
@@ -142,20 +143,19 @@ class LocalStore:
 
     # -- cache index ----------------------------------------------------------------------
 
-    def _step_dir(self, pipeline: str, step: str) -> Path:
-        return self.root / "steps" / pipeline / step
+    def _entry(self, pipeline: str, step: str, key: str) -> Path:
+        return self.root / "steps" / pipeline / f"{step}.{key}.json"
 
     def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        entry = read_json(self._step_dir(pipeline, step) / f"{key}.json")
+        entry = read_json(self._entry(pipeline, step, key))
         return entry if isinstance(entry, dict) else None
 
     def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
-        folder = self._step_dir(pipeline, step)
-        atomic_write_json(folder / f"{key}.json", entry)
-        atomic_write_json(folder / "latest.json", {**entry, "key": key})
+        atomic_write_json(self._entry(pipeline, step, key), entry, indent=None)
+        atomic_write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key}, indent=None)
 
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        entry = read_json(self._step_dir(pipeline, step) / "latest.json")
+        entry = read_json(self._entry(pipeline, step, "latest"))
         return entry if isinstance(entry, dict) else None
 
     def file_cache(self) -> Path:

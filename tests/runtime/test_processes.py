@@ -121,7 +121,7 @@ def check_store(store: Path) -> None:
         if obj.suffix in (".tmp", ".corrupt"):
             continue
         assert sha256_file(obj) == obj.name.split(".")[0], obj
-    for entry in (store / "steps").glob("*/*/*.json"):
+    for entry in (store / "steps").glob("*/*.json"):
         json.loads(entry.read_text())
 
 
@@ -130,6 +130,10 @@ def test_sigkill_mid_step_then_rerun(make_pkg: Any, jobs: str) -> None:
     pkg = make_pkg(SLOW)
     proc = pkg.popen("-j", jobs, "--run-id", "killed")
     _wait_for(pkg.workdir / "started", proc)
+    deadline = time.monotonic() + 10  # run.json is rewritten at most every 0.2 s
+    while load_run(pkg.runs / "killed")["steps"]["slow"]["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     killed = load_run(pkg.runs / "killed")  # still valid JSON

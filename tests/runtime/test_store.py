@@ -59,7 +59,7 @@ def test_cache_entries(tmp_path: Path) -> None:
     store.put_entry("p", "s", "k", {"outputs": {}})
     assert store.get_entry("p", "s", "k") == {"outputs": {}}
     assert store.latest_entry("p", "s") == {"outputs": {}, "key": "k"}
-    (tmp_path / "steps" / "p" / "s" / "k2.json").write_text("{truncated")
+    (tmp_path / "steps" / "p" / "s.k2.json").write_text("{truncated")
     assert store.get_entry("p", "s", "k2") is None  # unreadable entry: a miss
 
 
