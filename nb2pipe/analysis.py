@@ -92,6 +92,7 @@ class Analyzer:
         self.requirements: set[str] = set()
         self.skip_binds: dict[str, int] = {}  # name -> skip cell index
         self.works: dict[str, _StepWork] = {}
+        self.nested: dict[str, tuple[str, int | None, int, list[str]]] = {}
 
     # ------------------------------------------------------------ helpers
     def warn(self, message: str, cell: int | None = None, line: int | None = None, code: str = ""):
@@ -393,6 +394,15 @@ class Analyzer:
         f = work.facts
         for n, r in f.reads.items():
             kind, src = self.origin.get(n, ("", ""))
+            if kind == "step" and self.nested.get(n, ("",))[0] == src:
+                _, cell, line, outside = self.nested[n]
+                self.error(
+                    f"{n!r} is defined inside step {src!r} because it uses "
+                    f"{', '.join(outside) or 'its variables'}, so step {work.name!r} cannot use it",
+                    cell,
+                    line,
+                    "pass those values as arguments, or define it in a functions cell",
+                )
             if kind == "step":
                 work.inputs[n] = src
             elif kind in ("param", "derived"):
@@ -459,15 +469,16 @@ class Analyzer:
                     work.hoisted.add(name)
                     del candidates[name]
                     changed = True
-        for name in candidates:
-            node = candidates[name]
+        for name, node in candidates.items():
             info = self.funcs.get(name)
             outside = sorted(((info.free | info.def_reads) if info else set()) - module_level)
+            cell = info.cell if info else None
+            self.nested[name] = (work.name, cell, node.lineno, outside)
             if isinstance(node, ast.ClassDef):
                 self.warn(
                     f"class {name!r} uses {', '.join(outside) or 'step variables'}, so it stays "
                     f"inside step {work.name!r}; its objects cannot be stored as outputs",
-                    work.defs[name].lineno and _cell_of(work, node),
+                    cell,
                     node.lineno,
                     "local-class",
                 )
@@ -877,13 +888,6 @@ def _top_binds(tree: ast.Module) -> list[str]:
             for t in targets:
                 out += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
     return out
-
-
-def _cell_of(work: _StepWork, node: ast.AST) -> int | None:
-    for c in work.cells:
-        if any(s is node for s in c.tree.body):
-            return c.plan.cell.index
-    return None
 
 
 def _def_text(source: str, node: ast.stmt) -> str:

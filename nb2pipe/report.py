@@ -74,7 +74,10 @@ def print_inspect(pipe: Pipeline) -> None:
     for col in ("step", "cells", "inputs", "outputs", "parameters"):
         steps.add_column(col, overflow="fold")
     for s in pipe.steps:
-        ins = ", ".join(f"{v} <- {src}" for v, src in s.inputs.items())
+        by_src: dict[str, list[str]] = {}
+        for var, src in s.inputs.items():
+            by_src.setdefault(src, []).append(var)
+        ins = "; ".join(f"{src}: {', '.join(vs)}" for src, vs in by_src.items())
         if s.after:
             ins += ("; " if ins else "") + "after " + ", ".join(s.after)
         name = s.name + (" (gate)" if s.kind == "gate" else "")
