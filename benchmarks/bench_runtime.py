@@ -157,7 +157,10 @@ def main() -> None:
         last = pipeline.steps[-1].params[0]
         proc_last = best(proc("-p", f"{last}=2"), 1)
         proc_last_rec = json.loads(
-            max((p for p in runs_dir[0].iterdir() if p.name != "store"), key=lambda p: p.stat().st_mtime)
+            max(
+                (p for p in runs_dir[0].iterdir() if p.name != "store"),
+                key=lambda p: p.stat().st_mtime,
+            )
             .joinpath("run.json")
             .read_text()
         )

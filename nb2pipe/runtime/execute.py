@@ -201,11 +201,13 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
             loaded[var] = store.load(ref)
         except CorruptArtifact as exc:
             src = task.input_steps.get(var, "?")
-            raise _Failed(StepError(
-                "artifact",
-                f"step {step.name!r}: input {var!r} (from step {src!r}): {exc}",
-                exc_type="CorruptArtifact",
-            )) from None  # fmt: skip
+            raise _Failed(
+                StepError(
+                    "artifact",
+                    f"step {step.name!r}: input {var!r} (from step {src!r}): {exc}",
+                    exc_type="CorruptArtifact",
+                )
+            ) from None
     result: Any = None
     with capture_output(log, echo=task.echo):
         try:
@@ -219,14 +221,19 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
     if result is None and not step.outputs:
         result = {}
     if not isinstance(result, dict):
-        raise _Failed(StepError(
-            "outputs", f"step {step.name!r} returned {type(result).__name__}, not a dict of outputs"
-        ))  # fmt: skip
+        raise _Failed(
+            StepError(
+                "outputs",
+                f"step {step.name!r} returned {type(result).__name__}, not a dict of outputs",
+            )
+        )
     missing = [o for o in step.outputs if o not in result]
     if missing:
-        raise _Failed(StepError(
-            "outputs", f"step {step.name!r} did not return its output(s) {', '.join(missing)}"
-        ))  # fmt: skip
+        raise _Failed(
+            StepError(
+                "outputs", f"step {step.name!r} did not return its output(s) {', '.join(missing)}"
+            )
+        )
     if task.guard:
         for var, obj in loaded.items():
             if var in step.outputs or not _changed(store, obj, task.inputs[var]):
@@ -244,12 +251,14 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
         try:
             outcome.outputs[name] = store.save(result[name])
         except Exception as exc:  # noqa: BLE001 - e.g. an object that cannot be pickled
-            raise _Failed(StepError(
-                "outputs",
-                f"step {step.name!r}: output {name!r} cannot be stored: {type(exc).__name__}: "
-                + " ".join(str(exc).split()),
-                exc_type=type(exc).__name__,
-            )) from None  # fmt: skip
+            raise _Failed(
+                StepError(
+                    "outputs",
+                    f"step {step.name!r}: output {name!r} cannot be stored: {type(exc).__name__}: "
+                    + " ".join(str(exc).split()),
+                    exc_type=type(exc).__name__,
+                )
+            ) from None
     outcome.metrics = {m: _metric(result[m]) for m in step.metrics if m in result}
 
 

@@ -105,14 +105,27 @@ def _equal_pandas(a: Any, b: Any) -> bool:
     try:
         if isinstance(a, pd.DataFrame):
             pd.testing.assert_frame_equal(
-                a, b, check_exact=True, check_index_type=True, check_column_type=True,
-                check_frame_type=True, check_names=True, check_flags=True, check_freq=True,
-            )  # fmt: skip
+                a,
+                b,
+                check_exact=True,
+                check_index_type=True,
+                check_column_type=True,
+                check_frame_type=True,
+                check_names=True,
+                check_flags=True,
+                check_freq=True,
+            )
         else:
             pd.testing.assert_series_equal(
-                a, b, check_exact=True, check_index_type=True, check_series_type=True,
-                check_names=True, check_flags=True, check_freq=True,
-            )  # fmt: skip
+                a,
+                b,
+                check_exact=True,
+                check_index_type=True,
+                check_series_type=True,
+                check_names=True,
+                check_flags=True,
+                check_freq=True,
+            )
     except (AssertionError, TypeError, ValueError):
         return False
     return a.attrs == b.attrs

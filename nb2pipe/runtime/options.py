@@ -48,20 +48,42 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "and library versions are unchanged are taken from the cache.",
     )
     a = p.add_argument
-    a("-p", "--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
-      help="set a parameter (repeatable); the value is parsed by the parameter's type, "
-      "lists/dicts/tuples as YAML or JSON, `null` for an optional one")  # fmt: skip
+    a(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a parameter (repeatable); the value is parsed by the parameter's type, "
+        "lists/dicts/tuples as YAML or JSON, `null` for an optional one",
+    )
     a("-y", "--yaml", metavar="YAML", help="parameters as a YAML mapping")
     a("-f", "--params-file", metavar="FILE", help="parameters from a YAML file (params.yaml)")
-    a("--only", action="append", default=[], metavar="STEP",
-      help="run only this step (repeatable); inputs come from the store")  # fmt: skip
+    a(
+        "--only",
+        action="append",
+        default=[],
+        metavar="STEP",
+        help="run only this step (repeatable); inputs come from the store",
+    )
     a("--from", dest="from_step", metavar="STEP", help="run this step and everything after it")
     a("--until", metavar="STEP", help="run this step and everything it needs")
-    a("-j", "--jobs", type=_jobs, default=1, metavar="N",
-      help="run up to N independent steps in parallel processes (0: one per CPU)")  # fmt: skip
+    a(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="run up to N independent steps in parallel processes (0: one per CPU)",
+    )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
-    a("--runs-dir", default="runs", metavar="DIR",
-      help="where run records go (default: ./runs); artifacts go to DIR/store")  # fmt: skip
+    a(
+        "--runs-dir",
+        default="runs",
+        metavar="DIR",
+        help="where run records go (default: ./runs); artifacts go to DIR/store",
+    )
     a("--store", metavar="DIR", help="artifact store (default: RUNS_DIR/store)")
     a("--run-id", metavar="ID", help="name of this run (default: UTC timestamp + random)")
     a(
@@ -71,10 +93,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     a("-q", "--quiet", action="store_true", help="print only errors and the final line")
     a("-v", "--verbose", action="store_true", help="echo the steps' output and why steps rerun")
-    a("--allow-mutation", action="store_true",
-      help="only warn when a step changes one of its inputs in place")  # fmt: skip
-    a("--no-guard", dest="guard", action="store_false",
-      help="do not check inputs for in-place changes (saves rehashing large inputs)")  # fmt: skip
+    a(
+        "--allow-mutation",
+        action="store_true",
+        help="only warn when a step changes one of its inputs in place",
+    )
+    a(
+        "--no-guard",
+        dest="guard",
+        action="store_false",
+        help="do not check inputs for in-place changes (saves rehashing large inputs)",
+    )
     return p
 
 

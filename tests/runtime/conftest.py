@@ -142,7 +142,11 @@ class Pkg:
             sys.path.insert(0, str(self.root))
         importlib.invalidate_caches()
         name = f"{self.name}.pipeline"
-        module = importlib.reload(sys.modules[name]) if name in sys.modules else importlib.import_module(name)
+        module = (
+            importlib.reload(sys.modules[name])
+            if name in sys.modules
+            else importlib.import_module(name)
+        )
         return module.PIPELINE
 
     def run(self, **kw: Any) -> RunResult:
@@ -159,15 +163,23 @@ class Pkg:
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", self.name, "--runs-dir", str(self.runs), *args],
-            cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+            cwd=self.root,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", self.name, "--runs-dir", str(self.runs), *args],
-            cwd=self.root, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
+            cwd=self.root,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture
@@ -204,15 +216,38 @@ def diamond_steps(sleep: float = 0.0) -> list[S]:
     """load -> (left, right) -> join; load reads data.csv; left reads parameter `k`."""
     pause = f"time.sleep({sleep})\n" if sleep else ""
     return [
-        S("load", "rows = open('data.csv').read().split()\nn = len(rows)", outputs=("rows", "n"),
-          files=("data.csv",), cell=2),  # fmt: skip
-        S("left", f"{pause}left_out = [r * k for r in rows]", inputs={"rows": "load"},
-          outputs=("left_out",), params=("k",), imports="import time", cell=4),  # fmt: skip
-        S("right", f"{pause}right_out = n + 1", inputs={"n": "load"}, outputs=("right_out",),
-          imports="import time", cell=6),  # fmt: skip
-        S("join", "total = len(left_out) + right_out\nprint('total', total)",
-          inputs={"left_out": "left", "right_out": "right"}, outputs=("total",),
-          metrics=("total",), cell=8),  # fmt: skip
+        S(
+            "load",
+            "rows = open('data.csv').read().split()\nn = len(rows)",
+            outputs=("rows", "n"),
+            files=("data.csv",),
+            cell=2,
+        ),
+        S(
+            "left",
+            f"{pause}left_out = [r * k for r in rows]",
+            inputs={"rows": "load"},
+            outputs=("left_out",),
+            params=("k",),
+            imports="import time",
+            cell=4,
+        ),
+        S(
+            "right",
+            f"{pause}right_out = n + 1",
+            inputs={"n": "load"},
+            outputs=("right_out",),
+            imports="import time",
+            cell=6,
+        ),
+        S(
+            "join",
+            "total = len(left_out) + right_out\nprint('total', total)",
+            inputs={"left_out": "left", "right_out": "right"},
+            outputs=("total",),
+            metrics=("total",),
+            cell=8,
+        ),
     ]
 
 

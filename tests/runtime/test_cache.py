@@ -81,8 +81,10 @@ def test_file_named_by_a_parameter(make_pkg: Any) -> None:
 def test_common_code_change(make_pkg: Any) -> None:
     common = "def double(x):\n    return 2 * x\n\n\ndef other():\n    return 0\n"
     pkg = make_pkg(
-        [S("a", "y = double(3)", outputs=("y",), common=("double",)),
-         S("b", "z = other()", outputs=("z",), common=("other",))],  # fmt: skip
+        [
+            S("a", "y = double(3)", outputs=("y",), common=("double",)),
+            S("b", "z = other()", outputs=("z",), common=("other",)),
+        ],
         common=common,
     )
     assert pkg.run().load("a", "y") == 6
@@ -100,9 +102,10 @@ def test_distribution_version_change(diamond: Any, monkeypatch: pytest.MonkeyPat
     diamond.run()
     real = cache_mod.KeyContext.version
     monkeypatch.setattr(
-        cache_mod.KeyContext, "version",
+        cache_mod.KeyContext,
+        "version",
         lambda self, d: "99.0" if d == "pyyaml" else real(self, d),
-    )  # fmt: skip
+    )
     r = diamond.run()
     assert r.steps["load"]["status"] == "ok"
     assert r.steps["load"]["reason"] == "version of pyyaml changed"

@@ -40,7 +40,9 @@ def test_failure_names_cell_and_line_and_skips_descendants(
 
 def test_failure_inside_a_common_function(make_pkg: Any) -> None:
     common = "def risky(x):\n    # cell 3\n    y = x\n    return y[5]\n"
-    pkg = make_pkg([S("a", "v = risky([1])", outputs=("v",), common=("risky",), cell=5)], common=common)
+    pkg = make_pkg(
+        [S("a", "v = risky([1])", outputs=("v",), common=("risky",), cell=5)], common=common
+    )
     err = pkg.run().steps["a"]["error"]
     assert (err["cell"], err["line"]) == (3, 2)
     assert "IndexError" in err["message"] and "return y[5]" in err["message"]
@@ -58,12 +60,29 @@ def test_main_prints_the_failure(diamond: Any, capsys: pytest.CaptureFixture[str
 def test_gates(make_pkg: Any) -> None:
     steps = [
         S("make", "value = v", outputs=("value",), params=("v",), cell=2),
-        S("check", "assert value > 0, f'value {value} is not positive'", inputs={"value": "make"},
-          kind="gate", cell=3),  # fmt: skip
-        S("check2", "if value > 5:\n    raise GateFailed('too big')", inputs={"value": "make"},
-          kind="gate", imports="from nb2pipe.runtime import GateFailed", cell=4),  # fmt: skip
-        S("use", "out = value * 2", inputs={"value": "make"}, outputs=("out",),
-          after=("check", "check2"), cell=5),  # fmt: skip
+        S(
+            "check",
+            "assert value > 0, f'value {value} is not positive'",
+            inputs={"value": "make"},
+            kind="gate",
+            cell=3,
+        ),
+        S(
+            "check2",
+            "if value > 5:\n    raise GateFailed('too big')",
+            inputs={"value": "make"},
+            kind="gate",
+            imports="from nb2pipe.runtime import GateFailed",
+            cell=4,
+        ),
+        S(
+            "use",
+            "out = value * 2",
+            inputs={"value": "make"},
+            outputs=("out",),
+            after=("check", "check2"),
+            cell=5,
+        ),
     ]
     pkg = make_pkg(steps, [("v", int, 1)])
     assert pkg.run().load("use", "out") == 2
@@ -75,12 +94,19 @@ def test_gates(make_pkg: Any) -> None:
     )
     r = pkg.run(params={"v": 9})
     assert r.exit_code == 1 and statuses(r)["use"] == "skipped"
-    assert r.steps["check2"]["error"]["message"].startswith("gate 'check2' failed at cell 4, line 2")
+    assert r.steps["check2"]["error"]["message"].startswith(
+        "gate 'check2' failed at cell 4, line 2"
+    )
     assert pkg.run(params={"v": 1}).steps["check"]["status"] == "cached"  # a passed gate is cached
 
 
-MUTATE = S("touch", "items.append(4)\ncount = len(items)", inputs={"items": "make"},
-           outputs=("count",), cell=3)  # fmt: skip
+MUTATE = S(
+    "touch",
+    "items.append(4)\ncount = len(items)",
+    inputs={"items": "make"},
+    outputs=("count",),
+    cell=3,
+)
 MAKE = S("make", "items = [1, 2, 3]", outputs=("items",), cell=2)
 
 
@@ -101,15 +127,25 @@ def test_declared_mutation_is_fine(make_pkg: Any) -> None:
     touch = S(**{**MUTATE.__dict__, "outputs": ("items", "count")})
     pkg = make_pkg([MAKE, touch])
     r = pkg.run()
-    assert r.ok and r.load("touch", "items") == [1, 2, 3, 4] and r.load("make", "items") == [1, 2, 3]
+    assert (
+        r.ok and r.load("touch", "items") == [1, 2, 3, 4] and r.load("make", "items") == [1, 2, 3]
+    )
 
 
 def test_guard_passes_on_read_only_use_of_rich_objects(make_pkg: Any) -> None:
-    make = S("make", "df = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\nm = LinearRegression().fit(df, [1, 2])",
-             outputs=("df", "arr", "m"), imports="import numpy as np\nimport pandas as pd\n"
-             "from sklearn.linear_model import LinearRegression")  # fmt: skip
-    use = S("use", "p = m.predict(df).tolist()\ns = float(arr.sum())\nd = df.describe()",
-            inputs={"df": "make", "arr": "make", "m": "make"}, outputs=("p", "s", "d"))  # fmt: skip
+    make = S(
+        "make",
+        "df = pd.DataFrame({'a': [1, 2]})\narr = np.arange(3)\nm = LinearRegression().fit(df, [1, 2])",
+        outputs=("df", "arr", "m"),
+        imports="import numpy as np\nimport pandas as pd\n"
+        "from sklearn.linear_model import LinearRegression",
+    )
+    use = S(
+        "use",
+        "p = m.predict(df).tolist()\ns = float(arr.sum())\nd = df.describe()",
+        inputs={"df": "make", "arr": "make", "m": "make"},
+        outputs=("p", "s", "d"),
+    )
     pkg = make_pkg([make, use])
     r = pkg.run()
     assert r.ok, r.error
@@ -121,14 +157,18 @@ def test_bad_returns(make_pkg: Any) -> None:
     (pkg.dir / "steps" / "a.py").write_text("def a():\n    return {'y': 1}\n")
     r = pkg.run()
     assert r.steps["a"]["error"]["message"] == "step 'a' did not return its output(s) x"
-    (pkg.dir / "steps" / "a.py").write_text("import threading\n\ndef a():\n    return {'x': threading.Lock()}\n")
+    (pkg.dir / "steps" / "a.py").write_text(
+        "import threading\n\ndef a():\n    return {'x': threading.Lock()}\n"
+    )
     msg = pkg.run().steps["a"]["error"]["message"]
     assert msg.startswith("step 'a': output 'x' cannot be stored: TypeError")
 
 
 def test_syntax_error_in_a_step(make_pkg: Any) -> None:
     pkg = make_pkg([S("a", "x = 1", outputs=("x",))])
-    (pkg.dir / "steps" / "a.py").write_text("def a():\n    # cell 4\n    x = (\n    return {'x': x}\n")
+    (pkg.dir / "steps" / "a.py").write_text(
+        "def a():\n    # cell 4\n    x = (\n    return {'x': x}\n"
+    )
     err = pkg.run().steps["a"]["error"]
     assert err["type"] == "SyntaxError" and err["cell"] == 4
 

@@ -52,7 +52,9 @@ def test_common_hashes_follow_references() -> None:
     changed = common_hashes(COMMON.replace("SCALE = 2", "SCALE = 3"), ["evaluate", "unrelated"])
     assert changed["evaluate"] != base["evaluate"]  # through helper -> SCALE
     assert changed["unrelated"] == base["unrelated"]
-    moved = common_hashes("# header\n" + COMMON.replace("return 3", "return 3  # three"), ["unrelated"])
+    moved = common_hashes(
+        "# header\n" + COMMON.replace("return 3", "return 3  # three"), ["unrelated"]
+    )
     assert moved["unrelated"] == base["unrelated"]
     assert common_hashes(COMMON, ["nope"]) == {"nope": "missing"}
 

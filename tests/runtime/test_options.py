@@ -23,7 +23,9 @@ PARAMS = (
     Param("anything", None, None),
     Param("token", str, None, optional=True, secret=True, env="MY_TOKEN"),
 )
-PIPE = Pipeline(name="p", package="nowhere", steps=(Step("s"),), parameters=PARAMS, derived=("out",))
+PIPE = Pipeline(
+    name="p", package="nowhere", steps=(Step("s"),), parameters=PARAMS, derived=("out",)
+)
 
 
 def resolve(*args: str, **kw: Any) -> dict[str, Any]:
@@ -32,9 +34,16 @@ def resolve(*args: str, **kw: Any) -> dict[str, Any]:
 
 def test_defaults_and_typed_values() -> None:
     v = resolve(
-        "n=7", "rate=1", "flag=yes", "name=hello world", "depth=null", "cols=[b, c]",
-        'opts={"k": 1}', "shape=[3, 4]", "anything=2.5",
-    )  # fmt: skip
+        "n=7",
+        "rate=1",
+        "flag=yes",
+        "name=hello world",
+        "depth=null",
+        "cols=[b, c]",
+        'opts={"k": 1}',
+        "shape=[3, 4]",
+        "anything=2.5",
+    )
     assert v["n"] == 7 and v["rate"] == 1.0 and isinstance(v["rate"], float)
     assert v["flag"] is True and v["name"] == "hello world" and v["depth"] is None
     assert v["cols"] == ["b", "c"] and v["opts"] == {"k": 1} and v["shape"] == (3, 4)
@@ -88,10 +97,40 @@ def test_secret_from_environment() -> None:
 
 def test_parser_knows_every_option() -> None:
     ns = build_parser().parse_args(
-        ["-p", "a=1", "-p", "b=2", "-y", "a: 1", "-f", "x.yaml", "--only", "s", "--only", "t",
-         "--from", "s", "--until", "t", "-j", "3", "--force", "--runs-dir", "r", "--run-id", "x",
-         "--cwd", ".", "--quiet", "--allow-mutation", "--store", "st", "-v", "--no-guard"]
-    )  # fmt: skip
+        [
+            "-p",
+            "a=1",
+            "-p",
+            "b=2",
+            "-y",
+            "a: 1",
+            "-f",
+            "x.yaml",
+            "--only",
+            "s",
+            "--only",
+            "t",
+            "--from",
+            "s",
+            "--until",
+            "t",
+            "-j",
+            "3",
+            "--force",
+            "--runs-dir",
+            "r",
+            "--run-id",
+            "x",
+            "--cwd",
+            ".",
+            "--quiet",
+            "--allow-mutation",
+            "--store",
+            "st",
+            "-v",
+            "--no-guard",
+        ]
+    )
     assert ns.params == ["a=1", "b=2"] and ns.only == ["s", "t"] and ns.jobs == 3
     assert ns.from_step == "s" and ns.until == "t" and ns.force and ns.quiet and not ns.guard
     assert build_parser().parse_args(["-j", "0"]).jobs >= 1

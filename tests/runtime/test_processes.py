@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return parse_iso(a["start"]) < parse_iso(b["end"]) and parse_iso(b["start"]) < parse_iso(a["end"])
+    return parse_iso(a["start"]) < parse_iso(b["end"]) and parse_iso(b["start"]) < parse_iso(
+        a["end"]
+    )
 
 
 def test_parallel_branches_overlap(make_pkg: Any) -> None:
@@ -34,7 +36,9 @@ def test_parallel_branches_overlap(make_pkg: Any) -> None:
     left, right = par.steps["left"], par.steps["right"]
     assert overlap(left, right)
     assert left["pid"] != right["pid"] != os.getpid()
-    assert parse_iso(par.steps["join"]["start"]) >= max(parse_iso(left["end"]), parse_iso(right["end"]))
+    assert parse_iso(par.steps["join"]["start"]) >= max(
+        parse_iso(left["end"]), parse_iso(right["end"])
+    )
     assert par.outputs == seq.outputs  # same artifacts, whichever executor
 
 
@@ -52,12 +56,23 @@ def test_parallel_failure_and_resume(make_pkg: Any) -> None:
 
 
 HEAVY = [
-    S("make", "df = pd.DataFrame(load_iris(as_frame=True).frame)\nmodel = LogisticRegression(max_iter=500).fit(df.iloc[:, :4], df['target'])",
-      outputs=("df", "model"), imports="import pandas as pd\nfrom sklearn.datasets import load_iris\n"
-      "from sklearn.linear_model import LogisticRegression", distributions=("pandas", "scikit-learn")),
-    S("score", "acc = float(model.score(df.iloc[:, :4], df['target']))", inputs={"df": "make", "model": "make"},
-      outputs=("acc",), metrics=("acc",), distributions=("scikit-learn",)),
-]  # fmt: skip
+    S(
+        "make",
+        "df = pd.DataFrame(load_iris(as_frame=True).frame)\nmodel = LogisticRegression(max_iter=500).fit(df.iloc[:, :4], df['target'])",
+        outputs=("df", "model"),
+        imports="import pandas as pd\nfrom sklearn.datasets import load_iris\n"
+        "from sklearn.linear_model import LogisticRegression",
+        distributions=("pandas", "scikit-learn"),
+    ),
+    S(
+        "score",
+        "acc = float(model.score(df.iloc[:, :4], df['target']))",
+        inputs={"df": "make", "model": "make"},
+        outputs=("acc",),
+        metrics=("acc",),
+        distributions=("scikit-learn",),
+    ),
+]
 
 PROBE = """
 import json, sys
@@ -77,9 +92,13 @@ def test_runtime_imports_are_light(make_pkg: Any) -> None:
     probe = pkg.root / "probe.py"
     probe.write_text(PROBE.format(pkg=pkg.name))
     out = subprocess.run(
-        [sys.executable, str(probe), "--runs-dir", str(pkg.runs)], cwd=pkg.root, env=pkg.env(),
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, str(probe), "--runs-dir", str(pkg.runs)],
+        cwd=pkg.root,
+        env=pkg.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": []}, out.stdout
     last = sorted(p for p in pkg.runs.iterdir() if p.name != "store")[-1]
@@ -93,7 +112,9 @@ def test_python_m_exit_codes(make_pkg: Any) -> None:
     pkg = make_pkg([S("boom", "# cell 3\nx = 1\nraise ValueError('bad input')", outputs=("x",))])
     r = pkg.cli()
     assert r.returncode == 1
-    assert "step 'boom' failed at cell 3, line 2" in r.stderr and "ValueError: bad input" in r.stderr
+    assert (
+        "step 'boom' failed at cell 3, line 2" in r.stderr and "ValueError: bad input" in r.stderr
+    )
     assert pkg.cli("-p", "nope=1").returncode == 2
 
 
@@ -109,10 +130,15 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> N
 
 SLOW = [
     S("first", "a = list(range(1000))", outputs=("a",)),
-    S("slow", "open('started', 'w').close()\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nb = sum(a)",
-      inputs={"a": "first"}, outputs=("b",), imports="import os\nimport time"),
+    S(
+        "slow",
+        "open('started', 'w').close()\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nb = sum(a)",
+        inputs={"a": "first"},
+        outputs=("b",),
+        imports="import os\nimport time",
+    ),
     S("last", "c = b + 1", inputs={"b": "slow"}, outputs=("c",)),
-]  # fmt: skip
+]
 
 
 def check_store(store: Path) -> None:
@@ -143,7 +169,11 @@ def test_sigkill_mid_step_then_rerun(make_pkg: Any, jobs: str) -> None:
     r = pkg.cli("-j", jobs, "--run-id", "after")
     assert r.returncode == 0, r.stderr
     after = load_run(pkg.runs / "after")
-    assert {n: s["status"] for n, s in after["steps"].items()} == {"first": "cached", "slow": "ok", "last": "ok"}
+    assert {n: s["status"] for n, s in after["steps"].items()} == {
+        "first": "cached",
+        "slow": "ok",
+        "last": "ok",
+    }
     assert after["metrics"] == {}
     check_store(pkg.runs / "store")
 

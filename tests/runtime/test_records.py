@@ -35,7 +35,9 @@ def test_run_json(diamond: Any) -> None:
         diamond.run(run_id="../x")
 
 
-def test_logs_capture_print_stderr_and_subprocesses(make_pkg: Any, capfd: pytest.CaptureFixture[str]) -> None:
+def test_logs_capture_print_stderr_and_subprocesses(
+    make_pkg: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     body = (
         "print('to stdout')\n"
         "print('to stderr', file=sys.stderr)\n"
@@ -65,10 +67,19 @@ def test_figures_left_open_are_saved(make_pkg: Any) -> None:
     assert plt.get_fignums() == []
 
 
-def test_secrets_stay_out_of_records_and_logs(make_pkg: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_stay_out_of_records_and_logs(
+    make_pkg: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("API_TOKEN", "hunter2-secret")
     pkg = make_pkg(
-        [S("call", "print('using', token)\nok = len(token)", outputs=("ok",), params=("token", "url"))],
+        [
+            S(
+                "call",
+                "print('using', token)\nok = len(token)",
+                outputs=("ok",),
+                params=("token", "url"),
+            )
+        ],
         [("token", str, None, {"optional": True, "secret": True, "env": "API_TOKEN"})],
         derive="def derive(token, **_):\n    return {'url': f'https://x.org/?key={token}'}\n",
         derived=("url",),

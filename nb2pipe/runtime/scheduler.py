@@ -1,0 +1,393 @@
+"""The scheduling loop over the DAG.
+
+A step becomes ready when its upstream steps are done. Its cache key is computed then,
+from hashes only (code, parameters, input artifact hashes from the store index, files,
+versions), so a fully cached run loads no artifact and imports none of the steps'
+libraries. A step that misses the cache is submitted to the executor; the worker loads its
+inputs from the store, runs it, saves its outputs and returns their hashes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass, replace
+from typing import Any
+
+from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
+from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.execute import StepError, StepOutcome, StepTask, execute, run_in_worker
+from nb2pipe.runtime.executors import Flusher, InlineExecutor, process_pool, stop_pool
+from nb2pipe.runtime.progress import Reporter
+from nb2pipe.runtime.records import RunRecord, iso
+from nb2pipe.runtime.spec import Pipeline, Step
+from nb2pipe.runtime.store import ArtifactRef, LocalStore
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        text = text.replace(s, "***")
+    return text
+
+
+@dataclass
+class Provided:
+    refs: dict[str, ArtifactRef]
+    run_id: str | None
+    exact: bool
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        selected: set[str],
+        values: dict[str, Any],
+        secret: frozenset[str],
+        store: LocalStore,
+        ctx: KeyContext,
+        record: RunRecord,
+        reporter: Reporter,
+        base_task: StepTask,
+        jobs: int,
+        force: bool,
+        verbose: bool,
+        redact: tuple[str, ...],
+    ) -> None:
+        self.p = pipeline
+        self.by_name = {s.name: s for s in pipeline.steps}
+        self.selected = selected
+        self.values = values
+        self.secret = secret
+        self.store = store
+        self.ctx = ctx
+        self.record = record
+        self.reporter = reporter
+        self.base_task = base_task
+        self.jobs = max(1, jobs)
+        self.force = force
+        self.verbose = verbose
+        self.redact = redact
+        self.state: dict[str, str] = {}
+        self.refs: dict[str, dict[str, ArtifactRef]] = {}
+        self.keys: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.metrics: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self.executor: Executor | None = None
+        self.flusher: Flusher
+
+    def step_of(self, name: str) -> Step:
+        return self.by_name[name]
+
+    # -- cache --------------------------------------------------------------------------
+
+    def _inputs(self, step: Step) -> dict[str, ArtifactRef]:
+        return {var: self.refs[prod][var] for var, prod in step.inputs.items()}
+
+    def _key(self, step: Step, inputs: dict[str, ArtifactRef]) -> tuple[str, dict[str, Any]]:
+        if step.name not in self.keys:
+            comps = key_components(self.p.name, step, self.ctx, self.values, inputs, self.secret)
+            self.keys[step.name] = (cache_key(comps), comps)
+        return self.keys[step.name]
+
+    def _valid(self, step: Step, entry: dict[str, Any] | None) -> dict[str, ArtifactRef] | None:
+        if not entry or not isinstance(entry.get("outputs"), dict):
+            return None
+        try:
+            refs = {k: ArtifactRef.from_json(v) for k, v in entry["outputs"].items()}
+        except (KeyError, TypeError, ValueError):
+            return None
+        if any(o not in refs or not self.store.exists(refs[o]) for o in step.outputs):
+            return None
+        return refs
+
+    def resolve_providers(self) -> dict[str, Provided]:
+        """Steps outside the selection whose outputs a selected step reads: the cache entry
+        matching the current code and parameters, else the step's latest result."""
+        memo: dict[str, Provided | None] = {}
+
+        def resolve(name: str) -> Provided | None:
+            if name in memo:
+                return memo[name]
+            memo[name] = None
+            step = self.step_of(name)
+            inputs: dict[str, ArtifactRef] | None = {}
+            for var, prod in step.inputs.items():
+                up = resolve(prod)
+                if up is None or var not in up.refs or inputs is None:
+                    inputs = None
+                    break
+                inputs[var] = up.refs[var]
+            found: Provided | None = None
+            if inputs is not None:
+                comps = key_components(
+                    self.p.name, step, self.ctx, self.values, inputs, self.secret
+                )
+                entry = self.store.get_entry(self.p.name, name, cache_key(comps))
+                refs = self._valid(step, entry)
+                if refs is not None and entry is not None:
+                    found = Provided(refs, entry.get("run_id"), True)
+            if found is None:
+                latest = self.store.latest_entry(self.p.name, name)
+                refs = self._valid(step, latest)
+                if refs is not None and latest is not None:
+                    found = Provided(refs, latest.get("run_id"), False)
+            memo[name] = found
+            return found
+
+        provided: dict[str, Provided] = {}
+        for step in self.p.steps:
+            if step.name not in self.selected:
+                continue
+            for var, prod in step.inputs.items():
+                if prod in self.selected or prod in provided:
+                    continue
+                found = resolve(prod)
+                if found is None or var not in found.refs:
+                    raise UsageError(
+                        f"step {step.name!r} needs {var!r} from step {prod!r}, which is not part "
+                        f"of this run and has no stored result: run it first (--until {prod}) "
+                        "or widen --only/--from"
+                    )
+                provided[prod] = found
+        return provided
+
+    # -- records ------------------------------------------------------------------------
+
+    def _set(
+        self, name: str, status: str, elapsed: float | None = None, note: str = "", **fields: Any
+    ) -> None:
+        self.state[name] = status
+        rec = self.record.step(name)
+        rec["status"] = status
+        rec.update({k: v for k, v in fields.items() if v is not None})
+        self.reporter.update(name, status, elapsed, note)
+
+    def _skip_after_failure(self, name: str, bad: str) -> None:
+        self._set(
+            name,
+            "skipped",
+            note=f"{bad} {self.state[bad]}",
+            reason=f"upstream {bad} {self.state[bad]}",
+        )
+
+    # -- loop ---------------------------------------------------------------------------
+
+    def _submit(
+        self,
+        step: Step,
+        inputs: dict[str, ArtifactRef],
+        key: str,
+        comps: dict[str, Any],
+        running: dict[Future[Any], str],
+    ) -> None:
+        latest = self.store.latest_entry(self.p.name, step.name)
+        reason = "--force" if self.force else explain((latest or {}).get("components"), comps)
+        task = replace(
+            self.base_task,
+            step=replace(step, inputs=dict(step.inputs)),
+            kwargs={p: self.values[p] for p in step.params},
+            inputs=inputs,
+            input_steps=dict(step.inputs),
+        )
+        if self.executor is None:
+            self.executor = InlineExecutor() if self.jobs == 1 else process_pool(self.jobs)
+        self._set(
+            step.name, "running", note=reason if self.verbose else "", cache_key=key, reason=reason
+        )
+        self.record.save()
+        fn: Callable[[StepTask], StepOutcome]
+        if isinstance(self.executor, InlineExecutor):
+            store, flusher = self.store, self.flusher
+
+            def fn(t: StepTask) -> StepOutcome:
+                flusher.step_started()
+                try:
+                    return execute(t, store)
+                finally:
+                    flusher.step_ended()
+        else:
+            fn = run_in_worker
+        running[self.executor.submit(fn, task)] = step.name
+
+    def _schedule(self, order: list[str], running: dict[Future[Any], str]) -> None:
+        progress = True
+        while progress:
+            progress = False
+            for name in order:
+                if self.state[name] != "pending":
+                    continue
+                step = self.step_of(name)
+                deps = [u for u in step.upstream if u in self.selected]
+                bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
+                if bad is not None:
+                    self._skip_after_failure(name, bad)
+                    progress = True
+                    continue
+                if any(self.state[u] not in ("ok", "cached") for u in deps):
+                    continue
+                inputs = self._inputs(step)
+                key, comps = self._key(step, inputs)
+                entry = None if self.force else self.store.get_entry(self.p.name, name, key)
+                refs = self._valid(step, entry) if entry else None
+                if refs is not None and entry is not None:
+                    self.refs[name] = refs
+                    metrics = entry.get("metrics") or {}
+                    self.metrics.update(metrics)
+                    now = iso(time.time())
+                    self._set(
+                        name,
+                        "cached",
+                        0.0,
+                        start=now,
+                        end=now,
+                        duration=0.0,
+                        cache_key=key,
+                        cached_from=entry.get("run_id"),
+                        inputs=self._input_record(step, inputs),
+                        outputs={k: r.to_json() for k, r in refs.items()},
+                        metrics=metrics,
+                    )
+                    progress = True
+                    continue
+                if len(running) >= self.jobs:
+                    continue
+                self._submit(step, inputs, key, comps, running)
+                progress = True
+
+    def _input_record(self, step: Step, inputs: dict[str, ArtifactRef]) -> dict[str, Any]:
+        return {v: {"step": step.inputs[v], **r.to_json()} for v, r in inputs.items()}
+
+    def _finish(self, name: str, future: Future[Any]) -> None:
+        step = self.step_of(name)
+        try:
+            outcome: StepOutcome = future.result()
+        except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker died
+            now = time.time()
+            outcome = StepOutcome(name, "failed", now, now)
+            outcome.error = StepError(
+                "crash", f"step {name!r}: its worker process died ({type(exc).__name__}: {exc})"
+            )
+            if self.executor is not None and not isinstance(self.executor, InlineExecutor):
+                stop_pool(self.executor)
+                self.executor = None
+        duration = outcome.end - outcome.start
+        fields: dict[str, Any] = {
+            "start": iso(outcome.start),
+            "end": iso(outcome.end),
+            "duration": round(duration, 6),
+            "pid": outcome.pid or None,
+            "log": f"logs/{name}.log",
+            "figures": outcome.figures,
+            "warnings": [redact(w, self.redact) for w in outcome.warnings],
+        }
+        for w in fields["warnings"]:
+            self.reporter.info(f"warning: {w}")
+        if outcome.status == "ok":
+            key, comps = self.keys[name]
+            self.refs[name] = outcome.outputs
+            self.metrics.update(outcome.metrics)
+            entry = {
+                "outputs": {k: r.to_json() for k, r in outcome.outputs.items()},
+                "metrics": outcome.metrics,
+                "run_id": self.record.data["run_id"],
+                "created": iso(outcome.end),
+                "duration": duration,
+                "components": comps,
+            }
+            self.store.put_entry(self.p.name, name, key, entry)
+            self._set(
+                name,
+                "ok",
+                duration,
+                **fields,
+                inputs=self._input_record(step, self._inputs(step)),
+                outputs=entry["outputs"],
+                metrics=outcome.metrics,
+            )
+        else:
+            err = outcome.error
+            assert err is not None
+            message = redact(err.message, self.redact)
+            self.errors.append(message)
+            error = {
+                "kind": err.kind,
+                "message": message,
+                "type": err.exc_type,
+                "cell": err.cell,
+                "line": err.line,
+            }
+            self._set(name, "failed", duration, **fields, error=error)
+            if err.kind == "interrupted":
+                raise KeyboardInterrupt
+            self.reporter.error(message)
+            if self.verbose and err.traceback:
+                self.reporter.info(redact(err.traceback.rstrip(), self.redact))
+        self.record.save()
+
+    def run(self, providers: dict[str, Provided]) -> str:
+        order = [s.name for s in self.p.steps if s.name in self.selected]
+        shown = [s.name for s in self.p.steps if s.name in self.selected or s.name in providers]
+        self.reporter.start(shown)
+        for s in self.p.steps:
+            if s.name in providers:
+                got = providers[s.name]
+                self.refs[s.name] = got.refs
+                note = f"not selected: outputs of run {got.run_id}" + (
+                    "" if got.exact else ", stale"
+                )
+                self._set(
+                    s.name,
+                    "cached",
+                    0.0,
+                    note=note,
+                    reason=note,
+                    cached_from=got.run_id,
+                    stale=not got.exact,
+                    outputs={k: r.to_json() for k, r in got.refs.items()},
+                )
+            elif s.name not in self.selected:
+                self.state[s.name] = "skipped"
+                self.record.step(s.name).update(status="skipped", reason="not selected")
+        for name in order:
+            self.state[name] = "pending"
+            self.record.step(name)["status"] = "pending"
+        self.record.save(force=True)
+        running: dict[Future[Any], str] = {}
+        try:
+            while True:
+                self._schedule(order, running)
+                if not running:
+                    break
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._finish(running.pop(future), future)
+                self.record.flush()
+            for name in order:
+                if self.state[name] == "pending":  # pragma: no cover - defensive
+                    self._set(name, "skipped", reason="not reachable")
+            status = "failed" if self.errors else "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            now = iso(time.time())
+            for name in running.values():
+                if self.state.get(name) == "running":
+                    self._set(
+                        name,
+                        "failed",
+                        end=now,
+                        error={"kind": "interrupted", "message": f"step {name!r} was interrupted"},
+                    )
+            for name in order:
+                if self.state[name] in ("pending", "running"):
+                    self._set(name, "skipped", reason="interrupted")
+            if self.executor is not None and not isinstance(self.executor, InlineExecutor):
+                stop_pool(self.executor)
+                self.executor = None
+        finally:
+            self.flusher.stop()
+            if self.executor is not None:
+                self.executor.shutdown(wait=True)
+        return status
