@@ -208,6 +208,10 @@ def _free_in(nodes: list[ast.AST], local: set[str], function_scope: bool) -> tup
             if isinstance(n.ctx, ast.Load) and n.id not in local:
                 free.add(n.id)
             continue
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+            # `x += 1` reads x before it binds it: a global (or nonlocal) x is read.
+            if n.target.id not in local:
+                free.add(n.target.id)
         if isinstance(n, SCOPES + COMPS):
             inner_free, inner_gw = free_names(n)
             gw |= inner_gw
@@ -321,6 +325,14 @@ def alias_sources(expr: ast.AST | None, aliases: dict[str, set[str]]) -> set[str
     return set()
 
 
+def _irrefutable(case: ast.match_case) -> bool:
+    """`case _:` or `case name:` without a guard: matches every subject."""
+    pattern = case.pattern
+    while isinstance(pattern, ast.MatchAs) and pattern.pattern is not None:
+        pattern = pattern.pattern
+    return case.guard is None and isinstance(pattern, ast.MatchAs)
+
+
 # ---------------------------------------------------------------- the ordered module walk
 
 
@@ -380,6 +392,16 @@ class ModuleWalker:
         self.cell = cell
         for s in stmts:
             self.stmt(s)
+        self._keep_earlier_values()
+
+    def _keep_earlier_values(self) -> None:
+        """A name the block binds on some paths only (`if c: v = 1`, a loop variable, a
+        `try` that may fail) still holds its earlier value on the others: the block reads
+        that value, so a producer before it is an input."""
+        f = self.facts
+        for name, (cell, line) in f.binds.items():
+            if name not in f.must and name not in f.deleted and name not in f.reads:
+                f.reads[name] = Read(line, cell, True)
 
     def stmt(self, s: ast.stmt) -> None:
         line = s.lineno
@@ -464,8 +486,10 @@ class ModuleWalker:
                 self.stmt(sub)
         elif isinstance(s, ast.Match):
             self.expr(s.subject)
-            for case in s.cases:
-                self._block(case.body, lambda case=case: self._case(case))
+            before = set(self.facts.must)
+            ends = [self._block(c.body, lambda c=c: self._case(c)) for c in s.cases]
+            if s.cases and _irrefutable(s.cases[-1]):  # some case always runs
+                self.facts.must = before | set.intersection(*ends)
         else:  # Assert, Raise, Return, Global, Nonlocal, Pass, Break, Continue, ...
             for child in ast.iter_child_nodes(s):
                 if isinstance(child, ast.expr):

@@ -10,10 +10,13 @@ import ast
 import difflib
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe.errors import TagError
+from nb2pipe import magics
+from nb2pipe.errors import Nb2pipeError, TagError
 from nb2pipe.model import Cell, CellPlan, Diagnostic, Layout, Notebook
+from nb2pipe.rules import is_setting
 
 ROLE_TAGS = {
     "parameters": "parameters",
@@ -138,11 +141,19 @@ def _near_miss(tag: str) -> str | None:
 
 
 def _only_imports(source: str) -> bool:
+    """Only imports and process-wide settings (`np.random.seed(0)`, `%matplotlib inline`):
+    before the first step such a cell is an imports cell, replayed in every step."""
     try:
-        tree = ast.parse(source)
-    except SyntaxError:
+        tree = ast.parse(magics.transform(source, file="", cell=0).source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, Nb2pipeError):
         return False
-    return bool(tree.body) and all(isinstance(s, ast.Import | ast.ImportFrom) for s in tree.body)
+    imported: set[str] = set()
+    for s in tree.body:
+        if isinstance(s, ast.Import | ast.ImportFrom):
+            imported |= {(a.asname or a.name).split(".")[0] for a in s.names}
+    return all(
+        isinstance(s, ast.Import | ast.ImportFrom) or is_setting(s, imported) for s in tree.body
+    )
 
 
 def _headings(markdown: str) -> list[tuple[int, str]]:
@@ -172,7 +183,8 @@ def _doc(markdown_cells: list[Cell]) -> str:
 
 def identifier(text: str, fallback: str = "step") -> str:
     """A heading or file name made a step identifier: 'Train the model!' -> 'train_the_model'."""
-    name = re.sub(r"[^0-9A-Za-z]+", "_", text.lower()).strip("_")[:MAX_NAME].strip("_")
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^0-9A-Za-z]+", "_", ascii_text.lower()).strip("_")[:MAX_NAME].strip("_")
     if not name:
         name = fallback
     if name[0].isdigit() or keyword.iskeyword(name):
@@ -211,7 +223,9 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
         t = parsed[cell.index]
         md_above, pending_md = pending_md, []
         role = _role(t)
-        if cell.index in starts:
+        if cell.index in starts and starts[cell.index] != current:
+            # The same step tag again on the next cells continues the step (Kale tags
+            # every cell of a block); only a name used again after another step is refused.
             name = starts[cell.index]
             low = name.lower()
             if low in seen_lower:
