@@ -11,8 +11,12 @@ measures in this one script:
 - the runner as a whole process (``python -m <package>``): cold, fully cached, and after a
   change of the parameter read only by the last step; cold with ``-j 4``.
 
+Then, on sample notebook (a) converted by the compiler: the notebook's kept cells as one
+plain script vs. the pipeline cold, cold with ``-j 2``, fully cached, and after changing a
+parameter read only by the last step.
+
 Targets (issue 3): under 5 ms of overhead per step; a fully cached rerun under 0.3 s for the
-whole process. Usage: ``python benchmarks/bench_runtime.py [--steps N] [--repeat R]``.
+whole process; a cold run at most 1.3x the plain script. Usage: ``python benchmarks/bench_runtime.py [--steps N] [--repeat R]``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -84,6 +89,100 @@ def write_package(root: Path, n: int) -> None:
     )
 
 
+def plain_script(notebook: Path) -> str:
+    """The notebook's kept cells (all but `skip`) as one script, magics dropped."""
+    nb = json.loads(notebook.read_text())
+    cells = []
+    for c in nb["cells"]:
+        if c["cell_type"] != "code" or "skip" in c.get("metadata", {}).get("tags", []):
+            continue
+        src = "".join(c["source"])
+        cells.append(
+            "\n".join(x for x in src.splitlines() if not x.lstrip().startswith(("%", "!")))
+        )
+    return "\n\n".join(cells) + "\n"
+
+
+def bench_sample(notebook: Path, repeat: int) -> None:
+    """Sample notebook (a): convert it (the compiler must be importable), then compare."""
+    try:
+        from nb2pipe import api
+    except ImportError as exc:  # pragma: no cover - the compiler is a separate issue
+        print(f"sample notebook: skipped (compiler not importable: {exc})")
+        return
+    root = Path(tempfile.mkdtemp(prefix="nb2pipe-bench-nb-"))
+    try:
+        (root / "nb").mkdir()
+        shutil.copy(notebook, root / "nb" / notebook.name)
+        _, out, _ = api.convert(root / "nb" / notebook.name, root / "pipelines" / "sample")
+        (root / "nb" / "plain.py").write_text(plain_script(notebook))
+        (root / "pipelines" / "__init__.py").write_text("")
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}
+        counter = iter(range(1_000_000))
+        runs = [root / "runs0"]
+
+        def fresh() -> None:
+            runs[0] = root / f"runs{next(counter) + 1}"
+
+        def proc(*extra: str) -> Callable[[], object]:
+            def call() -> None:
+                cmd = [sys.executable, "-m", "pipelines.sample", "--runs-dir", str(runs[0]), "-q"]
+                subprocess.run([*cmd, *extra], cwd=root, env=env, check=True, capture_output=True)
+
+            return call
+
+        def plain() -> None:
+            subprocess.run(
+                [sys.executable, "plain.py"],
+                cwd=root / "nb",
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+
+        pipe = importlib_pipeline(root, "pipelines.sample")
+        last = pipe.steps[-1]
+        only_last = [
+            p.name
+            for p in pipe.parameters
+            if p.name in last.params and all(p.name not in s.params for s in pipe.steps[:-1])
+        ]
+        t_plain = best(plain, repeat)
+        t_cold = best(proc(), repeat, fresh)
+        t_cached = best(proc(), repeat)
+        t_par = best(proc("-j", "2"), repeat, fresh)
+        rows = [
+            ("notebook's kept cells as a plain script", t_plain, "1.00x"),
+            ("python -m pkg cold", t_cold, f"{t_cold / t_plain:.2f}x plain (target <= 1.3x)"),
+            ("python -m pkg cold -j 2", t_par, f"{t_par / t_plain:.2f}x plain"),
+            ("python -m pkg fully cached", t_cached, "target < 0.3 s"),
+        ]
+        if only_last:
+            name = only_last[0]
+            value = next(p.default for p in pipe.parameters if p.name == name)
+            new = value * 0.5 if isinstance(value, (int, float)) else value
+            t_last = best(proc("-p", f"{name}={new}"), 1)
+            latest = max((p for p in runs[0].iterdir() if p.name != "store"), key=lambda p: p.name)
+            record = json.loads((latest / "run.json").read_text())
+            ran = [s for s, r in record["steps"].items() if r["status"] in ("ok", "failed")]
+            rows.append(
+                (f"-p {name}={new} (read by the last step only)", t_last, f"ran: {', '.join(ran)}")
+            )
+        print(f"\nsample notebook {notebook.name}: {len(pipe.steps)} steps, best of {repeat}")
+        width = max(len(r[0]) for r in rows)
+        for label, seconds, note in rows:
+            print(f"  {label:<{width}}  {seconds * 1000:9.1f} ms   {note}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def importlib_pipeline(root: Path, package: str) -> Any:
+    import importlib
+
+    sys.path.insert(0, str(root))
+    return importlib.import_module(f"{package}.pipeline").PIPELINE
+
+
 def timed(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
     fn()
@@ -103,6 +202,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--notebook",
+        type=Path,
+        default=REPO / "sample_notebooks" / "wine_classifier.ipynb",
+        help="sample notebook (a) for the end-to-end figures ('' to skip)",
+    )
     args = ap.parse_args()
     n, repeat = args.steps, args.repeat
 
@@ -199,6 +304,8 @@ def main() -> None:
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if str(args.notebook) not in ("", ".") and args.notebook.exists():
+        bench_sample(args.notebook, repeat)
 
 
 if __name__ == "__main__":

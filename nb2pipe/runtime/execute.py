@@ -137,6 +137,18 @@ def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
     step = task.step
     loc = locate(exc, Path(task.package_dir))
     gate = step.kind == "gate" and isinstance(exc, AssertionError)
+    cell, line = getattr(exc, "cell", None), getattr(exc, "line", None)
+    if isinstance(cell, int) and isinstance(line, int):  # a gate check knows its place
+        kind = "gate" if gate else "exception"
+        what = f"gate {step.name!r} failed" if gate else f"step {step.name!r} failed"
+        return StepError(
+            kind=kind,
+            message=f"{what}: {' '.join(str(exc).split())}",
+            exc_type=type(exc).__name__,
+            cell=cell,
+            line=line,
+            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
     detail = " ".join(str(exc).split())
     if gate:
         what = f"gate {step.name!r} failed"
@@ -159,10 +171,22 @@ def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
     )
 
 
-def _changed(store: ArtifactStore, obj: Any, ref: ArtifactRef) -> bool:
-    """Did the step change this input in place? Fast path: re-encode and compare with the
-    artifact's hash. If that differs (a format may not re-encode a read-back value to the
-    very same bytes), compare with a fresh copy encoded the same way."""
+def fingerprint(obj: Any) -> str:
+    """A value-based hash of an object stored through joblib, taken before and after the
+    step on the same object. (Pickles of two loads of one artifact may differ: padding
+    bytes in structured arrays, shared vs. equal strings; so the artifact's own hash
+    cannot tell whether such an object changed.)"""
+    import joblib
+
+    return str(joblib.hash(obj))
+
+
+def _changed(store: ArtifactStore, obj: Any, ref: ArtifactRef, before: str | None) -> bool:
+    """Did the step change this input in place? joblib values: compare fingerprints taken
+    before and after. JSON, .npy and Parquet encode deterministically: re-encode and compare
+    with the artifact's hash; if that differs, with a fresh copy encoded the same way."""
+    if before is not None:
+        return fingerprint(obj) != before
     data = formats.encode_as(obj, ref.format)
     if data is not None and sha256_bytes(data) == ref.hash:
         return False
@@ -208,6 +232,11 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
                     exc_type="CorruptArtifact",
                 )
             ) from None
+    before: dict[str, str] = {}
+    if task.guard:
+        for var, obj in loaded.items():
+            if var not in step.outputs and task.inputs[var].format == "joblib":
+                before[var] = fingerprint(obj)
     result: Any = None
     with capture_output(log, echo=task.echo):
         try:
@@ -236,7 +265,7 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
         )
     if task.guard:
         for var, obj in loaded.items():
-            if var in step.outputs or not _changed(store, obj, task.inputs[var]):
+            if var in step.outputs or not _changed(store, obj, task.inputs[var], before.get(var)):
                 continue
             message = (
                 f"step {step.name!r} changed its input {var!r} (from step "

@@ -223,3 +223,48 @@ def test_two_runs_at_once_in_the_same_runs_dir(make_pkg: Any) -> None:
     r = pkg.run()
     assert set(statuses(r).values()) == {"cached"} and r.load("join", "total") == 7
     assert pkg.run(params={"k": 3}).load("left", "left_out") == ["aaa", "bbb", "ccc"]
+
+
+def test_worker_logs_and_figures(make_pkg: Any) -> None:
+    body = "print('hello from', os.getpid())\nplt.plot([1, 2])\nx = 1"
+    imports = "import os\nimport matplotlib.pyplot as plt"
+    pkg = make_pkg(
+        [
+            S("a", body, outputs=("x",), imports=imports),
+            S("b", "y = 2\nprint('b here')", outputs=("y",)),
+        ]
+    )
+    r = pkg.run(jobs=2)
+    assert r.ok, r.error
+    assert f"hello from {r.steps['a']['pid']}" in (r.run_dir / "logs" / "a.log").read_text()
+    assert "b here" in (r.run_dir / "logs" / "b.log").read_text()
+    assert r.steps["a"]["figures"] == ["figures/a-1.png"]
+
+
+def test_live_display_on_a_terminal(diamond: Any) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", diamond.name, "--runs-dir", str(diamond.runs)],
+        cwd=diamond.root, env={**diamond.env(), "TERM": "xterm"}, stdin=slave, stdout=slave,
+        stderr=slave, close_fds=True,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    out = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "\x1b[" in out  # rich drew the table
+    for name in ("load", "left", "right", "join"):
+        assert name in out
+    assert "[nb2pipe] run " in out and " ok in " in out
