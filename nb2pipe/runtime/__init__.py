@@ -4,7 +4,6 @@ needs them."""
 
 from nb2pipe.runtime.errors import GateFailed, UsageError
 from nb2pipe.runtime.gates import check
-from nb2pipe.runtime.gates import check
 from nb2pipe.runtime.options import build_parser
 from nb2pipe.runtime.runner import RunResult, main, run
 from nb2pipe.runtime.spec import SPEC_VERSION, Param, Pipeline, Step
@@ -22,7 +21,6 @@ __all__ = [
     "Step",
     "UsageError",
     "build_parser",
-    "check",
     "check",
     "main",
     "run",

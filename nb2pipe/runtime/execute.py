@@ -23,7 +23,7 @@ from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.hashing import sha256_bytes
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, ArtifactStore, LocalStore
-from nb2pipe.runtime.tracemap import locate
+from nb2pipe.runtime.tracemap import locate, refine
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class StepTask:
     guard: bool = True
     allow_mutation: bool = False
     redact: tuple[str, ...] = ()  # secret values never written to logs
+    notebook: str = ""  # absolute path of the source notebook, to map lines back
 
 
 @dataclass
@@ -136,6 +137,8 @@ def _metric(value: Any) -> Any:
 def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
     step = task.step
     loc = locate(exc, Path(task.package_dir))
+    if loc is not None:
+        loc = refine(loc, task.notebook)
     gate = step.kind == "gate" and isinstance(exc, AssertionError)
     cell, line = getattr(exc, "cell", None), getattr(exc, "line", None)
     if isinstance(cell, int) and isinstance(line, int):  # a gate check knows its place

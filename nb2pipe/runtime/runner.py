@@ -140,6 +140,7 @@ def run(
         guard=guard,
         allow_mutation=allow_mutation,
         redact=hidden,
+        notebook=str((pkg_dir / pipeline.notebook).resolve()) if pipeline.notebook else "",
     )
     reporter = make_reporter(progress, quiet=quiet, verbose=verbose)
     scheduler = Scheduler(

@@ -1,4 +1,8 @@
-"""Map a traceback in generated code back to the notebook: ``# cell N`` markers."""
+"""Map a traceback in generated code back to the notebook: ``# cell N`` markers.
+
+The line within the cell is the offset after the marker; when the notebook can be read
+(plain JSON, no nbformat), the failing line's text is looked up in that cell, since the
+generated code is reformatted and may have lost lines (magics, display lines)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-_MARKER = re.compile(r"^\s*# cell (\d+)\b")
+_MARKER = re.compile(r"^\s*# (?:cell|process-wide setting replayed from cell) (\d+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,29 @@ def locate(exc: BaseException, package_dir: Path) -> Location | None:
         if cell is not None or best is None or best.cell is None:
             best = loc
     return best
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text).replace("'", '"').rstrip(",;")
+
+
+def refine(loc: Location, notebook: str) -> Location:
+    """The line of ``loc.code`` in its notebook cell, when the notebook says so unambiguously
+    (the match nearest to the marker offset wins among equal lines)."""
+    if loc.cell is None or not loc.code or not notebook:
+        return loc
+    try:
+        import json
+
+        with open(notebook, encoding="utf-8") as f:
+            cells = json.load(f)["cells"]
+        source = cells[loc.cell - 1]["source"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return loc
+    text = "".join(source) if isinstance(source, list) else str(source)
+    want = _norm(loc.code)
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if _norm(line) == want]
+    if not hits:
+        return loc
+    best = min(hits, key=lambda i: abs(i - (loc.line or 0)))
+    return Location(loc.cell, best, loc.file, loc.lineno, loc.code)
