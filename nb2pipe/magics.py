@@ -78,6 +78,14 @@ def transform(source: str, *, file: str, cell: int) -> Transformed:
 
 def _line(line: str, n: int, out: Transformed, file: str, cell: int) -> str:
     m = MAGIC.match(line)
+    if m and m.group(2) == "%%":
+        raise AnalysisError(
+            f"cell magic %%{m.group(3)} is not on the cell's first line",
+            file=file,
+            cell=cell,
+            line=n,
+            hint="IPython runs cell magics only from the first line; tag the cell 'skip' or fix it",
+        )
     if m and m.group(2) == "%":
         indent, _, name, rest = m.groups()
         filler = f"{indent}pass" if indent else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,14 @@ def _read_ipynb(text: str, shown: str) -> Any:
         ) from None
     except RecursionError:
         raise NotebookError("invalid JSON: nested too deeply", file=shown) from None
-    if not isinstance(raw, dict) or "cells" not in raw or "nbformat" not in raw:
+    major = raw.get("nbformat") if isinstance(raw, dict) else None
+    body = "worksheets" if major == 3 else "cells"  # nbformat 3 keeps cells in worksheets
+    if not isinstance(raw, dict) or body not in raw or "nbformat" not in raw:
         raise NotebookError(
-            "not a Jupyter notebook (no 'cells' or 'nbformat' key)",
+            f"not a Jupyter notebook (no {body!r} or 'nbformat' key)",
             file=shown,
             hint="give a .ipynb file saved by Jupyter",
         )
-    major = raw.get("nbformat")
     if not isinstance(major, int) or major not in (3, 4):
         raise NotebookError(
             f"unsupported nbformat version {major!r}",
@@ -85,10 +87,12 @@ def _read_ipynb(text: str, shown: str) -> Any:
     import nbformat
 
     try:
-        nb = nbformat.from_dict(raw)
-        if major == 3:
-            nb = nbformat.convert(nb, 4)
-        nbformat.validate(nb, version=4)
+        with warnings.catch_warnings():  # e.g. missing cell ids: not the user's concern here
+            warnings.simplefilter("ignore")
+            nb = nbformat.from_dict(raw)
+            if major == 3:
+                nb = nbformat.convert(nb, 4)
+            nbformat.validate(nb, version=4)
     except nbformat.ValidationError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "the notebook"
         message = str(exc.message).splitlines()[0][:200]

@@ -88,6 +88,7 @@ def parse(
     derive_stmts: list[ast.stmt] = []
     diags: list[Diagnostic] = []
     seen: set[str] = set()
+    literal_stmts: dict[str, ast.stmt] = {}
     for s in stmts:
         if isinstance(s, ast.Import | ast.ImportFrom):
             continue
@@ -105,6 +106,7 @@ def parse(
                 literal = False
             if literal and target.id not in {d.name for d in derived}:
                 params.append(_parameter(target.id, default, annotation, s, notes, file, cell))
+                literal_stmts[target.id] = s
                 seen.add(target.id)
                 continue
         if isinstance(s, ast.AnnAssign) and s.value is None:
@@ -113,7 +115,7 @@ def parse(
         derive_stmts.append(s)
         for node in ast.walk(s):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                if node.id in seen:
+                if node.id in literal_stmts:
                     diags.append(
                         Diagnostic(
                             "note",
@@ -123,9 +125,12 @@ def parse(
                         )
                     )
                     params = [p for p in params if p.name != node.id]
+                    # `n = 1` then `n = n + 1`: the derived value starts from the literal.
+                    derive_stmts.append(literal_stmts.pop(node.id))
                 if node.id not in {d.name for d in derived}:
                     derived.append(Derived(node.id, cell, s.lineno))
                 seen.add(node.id)
+    derive_stmts.sort(key=lambda stmt: stmt.lineno)
     return params, derived, derive_stmts, diags
 
 
