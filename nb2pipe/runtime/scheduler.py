@@ -76,6 +76,7 @@ class Scheduler:
         self.metrics: dict[str, Any] = {}
         self.errors: list[str] = []
         self.executor: Executor | None = None
+        self.suspects: set[str] = set()  # steps running when a worker died
         self.flusher: Flusher
 
     def step_of(self, name: str) -> Step:
@@ -254,25 +255,39 @@ class Scheduler:
                     continue
                 if len(running) >= self.jobs:
                     continue
+                if any(n in self.suspects for n in running.values()):
+                    continue  # a step that may crash its worker runs alone
+                if name in self.suspects and running:
+                    continue
                 self._submit(step, inputs, key, comps, running)
                 progress = True
 
     def _input_record(self, step: Step, inputs: dict[str, ArtifactRef]) -> dict[str, Any]:
         return {v: {"step": step.inputs[v], **r.to_json()} for v, r in inputs.items()}
 
-    def _finish(self, name: str, future: Future[Any]) -> None:
+    def _finish(self, name: str, future: Future[Any], crowd: int = 1) -> None:
+        """``crowd``: how many steps were running when this one ended."""
         step = self.step_of(name)
         try:
             outcome: StepOutcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker died
-            now = time.time()
-            outcome = StepOutcome(name, "failed", now, now)
-            outcome.error = StepError(
-                "crash", f"step {name!r}: its worker process died ({type(exc).__name__}: {exc})"
-            )
             if self.executor is not None and not isinstance(self.executor, InlineExecutor):
                 stop_pool(self.executor)
                 self.executor = None
+            if crowd > 1 and name not in self.suspects:
+                # The pool broke under several steps: run each of them again, alone, to
+                # find the one that kills its worker (segfault, os._exit, out of memory).
+                self.suspects.add(name)
+                self.keys.pop(name, None)
+                self._set(name, "pending", note="worker died: running it again, alone")
+                return
+            now = time.time()
+            outcome = StepOutcome(name, "failed", now, now)
+            outcome.error = StepError(
+                "crash",
+                f"step {name!r}: its worker process died ({type(exc).__name__}: {exc}); "
+                "a crash of a library, os._exit() or running out of memory can do this",
+            )
         duration = outcome.end - outcome.start
         fields: dict[str, Any] = {
             "start": iso(outcome.start),
@@ -362,8 +377,9 @@ class Scheduler:
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                crowd = len(running)
                 for future in done:
-                    self._finish(running.pop(future), future)
+                    self._finish(running.pop(future), future, crowd)
                 self.record.flush()
             for name in order:
                 if self.state[name] == "pending":  # pragma: no cover - defensive

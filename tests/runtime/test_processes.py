@@ -268,3 +268,16 @@ def test_live_display_on_a_terminal(diamond: Any) -> None:
     for name in ("load", "left", "right", "join"):
         assert name in out
     assert "[nb2pipe] run " in out and " ok in " in out
+
+
+def test_a_worker_that_dies_fails_its_step_only(make_pkg: Any) -> None:
+    steps = [
+        S("crash", "os._exit(3)\nx = 1", outputs=("x",), imports="import os"),
+        S("fine", "y = 2", outputs=("y",)),
+        S("after", "z = y + 1", inputs={"y": "fine"}, outputs=("z",)),
+    ]
+    r = make_pkg(steps).run(jobs=2)
+    assert r.exit_code == 1 and r.steps["crash"]["status"] == "failed"
+    assert "worker process died" in r.steps["crash"]["error"]["message"]
+    assert r.steps["after"]["status"] == "ok"  # the bystander ran again, alone, and passed
+    assert r.steps["fine"]["status"] == "ok"
