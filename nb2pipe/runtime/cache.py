@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime.hashing import FileHasher, canonical, code_hash, common_hashes, sha256_json
+from nb2pipe.runtime.hashing import (
+    FileHasher,
+    canonical,
+    code_hash,
+    common_hashes,
+    sha256_json,
+)
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef
 
@@ -78,7 +84,20 @@ class KeyContext:
         return dict(self._versions)
 
     def file(self, path: str) -> str:
-        return self.hasher.hash(self.workdir / path) or "missing"
+        """Content hash of a file, or of every file under a folder (names and contents;
+        hidden entries and ``__pycache__`` left out); "missing" if neither exists."""
+        full = self.workdir / path
+        if not full.is_dir():
+            return self.hasher.hash(full) or "missing"
+        parts = []
+        for root, dirs, files in os.walk(full):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")
+            for name in sorted(files):
+                if not name.startswith("."):
+                    child = Path(root, name)
+                    rel = child.relative_to(full).as_posix()
+                    parts.append([rel, self.hasher.hash(child) or "unreadable"])
+        return "dir:" + sha256_json(parts)
 
 
 def _looks_like_file(value: Any, workdir: Path) -> str | None:

@@ -130,3 +130,17 @@ def test_fully_cached_run_loads_no_artifact(diamond: Any, monkeypatch: pytest.Mo
     monkeypatch.setattr(LocalStore, "load", boom)
     monkeypatch.setattr(LocalStore, "read_bytes", boom)
     assert diamond.run().ok
+
+
+def test_folder_listed_in_files(make_pkg: Any) -> None:
+    body = "names = sorted(os.listdir('data'))\nsizes = [len(open(f'data/{n}').read()) for n in names]"
+    pkg = make_pkg([S("scan", body, outputs=("sizes",), files=("data",), imports="import os")])
+    (pkg.workdir / "data").mkdir()
+    (pkg.workdir / "data" / "a.csv").write_text("1")
+    assert pkg.run().load("scan", "sizes") == [1]
+    assert statuses(pkg.run()) == {"scan": "cached"}
+    (pkg.workdir / "data" / "b.csv").write_text("22")
+    r = pkg.run()
+    assert statuses(r) == {"scan": "ok"} and r.load("scan", "sizes") == [1, 2]
+    (pkg.workdir / "data" / "a.csv").write_text("333")
+    assert pkg.run().load("scan", "sizes") == [3, 2]
