@@ -57,7 +57,14 @@ class RunResult:
 
 def package_dir(pipeline: Pipeline) -> tuple[Path, Path]:
     """The package's folder and the folder to put on sys.path to import it."""
-    module = sys.modules.get(pipeline.package) or importlib.import_module(pipeline.package)
+    try:
+        module = sys.modules.get(pipeline.package) or importlib.import_module(pipeline.package)
+    except ImportError as exc:
+        raise UsageError(
+            f"cannot import the pipeline's package {pipeline.package!r}: {exc}"
+        ) from None
+    if not getattr(module, "__file__", None):
+        raise UsageError(f"package {pipeline.package!r} has no folder on disk")
     folder = Path(module.__file__ or "").resolve().parent
     root = folder
     for _ in pipeline.package.split("."):
@@ -164,10 +171,12 @@ def run(
     run_dir = runs_path / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
+        local_store.root.mkdir(parents=True, exist_ok=True)
+        local_store.mark()
     except FileExistsError:
         raise UsageError(f"run {run_id!r} already exists in {runs_path}") from None
-    local_store.root.mkdir(parents=True, exist_ok=True)
-    local_store.mark()
+    except OSError as exc:
+        raise UsageError(f"cannot write runs to {runs_path}: {exc.strerror or exc}") from None
     public = {k: jsonable(v) for k, v in resolved.values.items() if k not in resolved.secret}
     record = RunRecord(
         run_dir,
