@@ -181,6 +181,60 @@ def run(
     raise typer.Exit(_guard(body))
 
 
+@app.command()
+def verify(
+    notebook: NotebookArg,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--pipeline", help="An existing generated package to check (default: convert now)."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--param", metavar="NAME=VALUE", help="Set a parameter (repeatable)."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", metavar="S", help="Seconds a notebook cell may run."),
+    ] = None,
+    rtol: Annotated[
+        float, typer.Option("--rtol", help="Relative tolerance for floating-point values.")
+    ] = 1e-9,
+    atol: Annotated[
+        float, typer.Option("--atol", help="Absolute tolerance for floating-point values.")
+    ] = 1e-12,
+    split_on: SplitOpt = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch folder (printed) for inspection.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print the verdict and differences only.")
+    ] = False,
+) -> None:
+    """Run the notebook (papermill) and the pipeline with the same parameters and compare
+    every step's outputs; exit 1 on any difference."""
+
+    def body() -> int:
+        from nb2pipe.verify import Tolerance
+        from nb2pipe.verify import verify as run_verify
+        from nb2pipe.verify.report import as_json as render_json
+        from nb2pipe.verify.report import print_result
+
+        result = run_verify(
+            notebook, pipeline, None, timeout, param_args=list(param or []),
+            tolerance=Tolerance(rtol=rtol, atol=atol), split_on=split_on, keep=keep,
+        )  # fmt: skip
+        if as_json:
+            typer.echo(render_json(result))
+        else:
+            print_result(result, quiet=quiet)
+        return result.exit_code
+
+    raise typer.Exit(_guard(body))
+
+
 def main() -> None:
     app(prog_name="nb2pipe")
 
