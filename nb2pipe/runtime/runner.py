@@ -20,12 +20,11 @@ from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.execute import StepTask
-from nb2pipe.runtime.executors import Flusher
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
 from nb2pipe.runtime.progress import make_reporter
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
-from nb2pipe.runtime.scheduler import Scheduler, redact
+from nb2pipe.runtime.scheduler import Scheduler, redact, resolve_providers
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
@@ -149,23 +148,7 @@ def run(
         redact=hidden,
         notebook=str((pkg_dir / pipeline.notebook).resolve()) if pipeline.notebook else "",
     )
-    reporter = make_reporter(progress, quiet=quiet, verbose=verbose)
-    scheduler = Scheduler(
-        pipeline=pipeline,
-        selected=selected,
-        values=values,
-        secret=resolved.secret,
-        store=local_store,
-        ctx=ctx,
-        record=None,  # type: ignore[arg-type]
-        reporter=reporter,
-        base_task=base_task,
-        jobs=jobs,
-        force=force,
-        verbose=verbose,
-        redact=hidden,
-    )
-    providers = scheduler.resolve_providers()
+    providers = resolve_providers(pipeline, selected, local_store, ctx, values, resolved.secret)
 
     run_id = run_id or new_run_id(started)
     run_dir = runs_path / run_id
@@ -218,9 +201,22 @@ def run(
             "error": None,
         },
     )
-    scheduler.record = record
-    scheduler.flusher = Flusher(record)
-    scheduler.base_task = replace(base_task, run_dir=str(run_dir))
+    reporter = make_reporter(progress, quiet=quiet, verbose=verbose)
+    scheduler = Scheduler(
+        pipeline=pipeline,
+        selected=selected,
+        values=values,
+        secret=resolved.secret,
+        store=local_store,
+        ctx=ctx,
+        record=record,
+        reporter=reporter,
+        base_task=replace(base_task, run_dir=str(run_dir)),
+        jobs=jobs,
+        force=force,
+        verbose=verbose,
+        redact=hidden,
+    )
 
     saved_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"

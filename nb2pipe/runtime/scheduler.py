@@ -38,6 +38,82 @@ class Provided:
     exact: bool
 
 
+def valid_refs(
+    store: LocalStore, step: Step, entry: dict[str, Any] | None
+) -> dict[str, ArtifactRef] | None:
+    """The output refs of a cache entry, if it is well formed and its artifacts exist."""
+    if not entry or not isinstance(entry.get("outputs"), dict):
+        return None
+    try:
+        refs = {k: ArtifactRef.from_json(v) for k, v in entry["outputs"].items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+    if any(o not in refs or not store.exists(refs[o]) for o in step.outputs):
+        return None
+    return refs
+
+
+def resolve_providers(
+    pipeline: Pipeline,
+    selected: set[str],
+    store: LocalStore,
+    ctx: KeyContext,
+    values: dict[str, Any],
+    secret: frozenset[str],
+) -> dict[str, Provided]:
+    """Steps outside the selection whose outputs a selected step reads: the cache entry
+    matching the current code and parameters, else the step's latest result (stale).
+    Raises UsageError, before anything runs, when there is neither."""
+    by_name = {s.name: s for s in pipeline.steps}
+    memo: dict[str, Provided | None] = {}
+
+    def resolve(name: str) -> Provided | None:
+        if name in memo:
+            return memo[name]
+        memo[name] = None
+        step = by_name[name]
+        inputs: dict[str, ArtifactRef] | None = {}
+        exact = True
+        for var, prod in step.inputs.items():
+            up = resolve(prod)
+            if up is None or var not in up.refs or inputs is None:
+                inputs = None
+                break
+            inputs[var] = up.refs[var]
+            exact = exact and up.exact
+        found: Provided | None = None
+        if inputs is not None:
+            comps = key_components(pipeline.name, step, ctx, values, inputs, secret)
+            entry = store.get_entry(pipeline.name, name, cache_key(comps))
+            refs = valid_refs(store, step, entry)
+            if refs is not None and entry is not None:
+                found = Provided(refs, entry.get("run_id"), exact)
+        if found is None:
+            latest = store.latest_entry(pipeline.name, name)
+            refs = valid_refs(store, step, latest)
+            if refs is not None and latest is not None:
+                found = Provided(refs, latest.get("run_id"), False)
+        memo[name] = found
+        return found
+
+    provided: dict[str, Provided] = {}
+    for step in pipeline.steps:
+        if step.name not in selected:
+            continue
+        for var, prod in step.inputs.items():
+            if prod in selected or prod in provided:
+                continue
+            found = resolve(prod)
+            if found is None or var not in found.refs:
+                raise UsageError(
+                    f"step {step.name!r} needs {var!r} from step {prod!r}, which is not part "
+                    f"of this run and has no stored result: run it first (--until {prod}) "
+                    "or widen --only/--from"
+                )
+            provided[prod] = found
+    return provided
+
+
 class Scheduler:
     def __init__(
         self,
@@ -77,7 +153,7 @@ class Scheduler:
         self.errors: list[str] = []
         self.executor: Executor | None = None
         self.suspects: set[str] = set()  # steps running when a worker died
-        self.flusher: Flusher
+        self.flusher = Flusher(record)
 
     def step_of(self, name: str) -> Step:
         return self.by_name[name]
@@ -92,68 +168,6 @@ class Scheduler:
             comps = key_components(self.p.name, step, self.ctx, self.values, inputs, self.secret)
             self.keys[step.name] = (cache_key(comps), comps)
         return self.keys[step.name]
-
-    def _valid(self, step: Step, entry: dict[str, Any] | None) -> dict[str, ArtifactRef] | None:
-        if not entry or not isinstance(entry.get("outputs"), dict):
-            return None
-        try:
-            refs = {k: ArtifactRef.from_json(v) for k, v in entry["outputs"].items()}
-        except (KeyError, TypeError, ValueError):
-            return None
-        if any(o not in refs or not self.store.exists(refs[o]) for o in step.outputs):
-            return None
-        return refs
-
-    def resolve_providers(self) -> dict[str, Provided]:
-        """Steps outside the selection whose outputs a selected step reads: the cache entry
-        matching the current code and parameters, else the step's latest result."""
-        memo: dict[str, Provided | None] = {}
-
-        def resolve(name: str) -> Provided | None:
-            if name in memo:
-                return memo[name]
-            memo[name] = None
-            step = self.step_of(name)
-            inputs: dict[str, ArtifactRef] | None = {}
-            for var, prod in step.inputs.items():
-                up = resolve(prod)
-                if up is None or var not in up.refs or inputs is None:
-                    inputs = None
-                    break
-                inputs[var] = up.refs[var]
-            found: Provided | None = None
-            if inputs is not None:
-                comps = key_components(
-                    self.p.name, step, self.ctx, self.values, inputs, self.secret
-                )
-                entry = self.store.get_entry(self.p.name, name, cache_key(comps))
-                refs = self._valid(step, entry)
-                if refs is not None and entry is not None:
-                    found = Provided(refs, entry.get("run_id"), True)
-            if found is None:
-                latest = self.store.latest_entry(self.p.name, name)
-                refs = self._valid(step, latest)
-                if refs is not None and latest is not None:
-                    found = Provided(refs, latest.get("run_id"), False)
-            memo[name] = found
-            return found
-
-        provided: dict[str, Provided] = {}
-        for step in self.p.steps:
-            if step.name not in self.selected:
-                continue
-            for var, prod in step.inputs.items():
-                if prod in self.selected or prod in provided:
-                    continue
-                found = resolve(prod)
-                if found is None or var not in found.refs:
-                    raise UsageError(
-                        f"step {step.name!r} needs {var!r} from step {prod!r}, which is not part "
-                        f"of this run and has no stored result: run it first (--until {prod}) "
-                        "or widen --only/--from"
-                    )
-                provided[prod] = found
-        return provided
 
     # -- records ------------------------------------------------------------------------
 
@@ -232,7 +246,7 @@ class Scheduler:
                 inputs = self._inputs(step)
                 key, comps = self._key(step, inputs)
                 entry = None if self.force else self.store.get_entry(self.p.name, name, key)
-                refs = self._valid(step, entry) if entry else None
+                refs = valid_refs(self.store, step, entry) if entry else None
                 if refs is not None and entry is not None:
                     self.refs[name] = refs
                     metrics = entry.get("metrics") or {}
