@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import S, diamond_steps, statuses
+from runtime_helpers import S, diamond_steps, statuses
 
 from nb2pipe.runtime import cache as cache_mod
 
@@ -133,7 +133,9 @@ def test_fully_cached_run_loads_no_artifact(diamond: Any, monkeypatch: pytest.Mo
 
 
 def test_folder_listed_in_files(make_pkg: Any) -> None:
-    body = "names = sorted(os.listdir('data'))\nsizes = [len(open(f'data/{n}').read()) for n in names]"
+    body = (
+        "names = sorted(os.listdir('data'))\nsizes = [len(open(f'data/{n}').read()) for n in names]"
+    )
     pkg = make_pkg([S("scan", body, outputs=("sizes",), files=("data",), imports="import os")])
     (pkg.workdir / "data").mkdir()
     (pkg.workdir / "data" / "a.csv").write_text("1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import S, diamond_steps, statuses
+from runtime_helpers import S, diamond_steps, statuses
 
 from nb2pipe.runtime import main
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import S, diamond_steps, statuses
+from runtime_helpers import S, diamond_steps, statuses
 
 from nb2pipe.runtime.hashing import sha256_file
 from nb2pipe.runtime.records import load_run, parse_iso

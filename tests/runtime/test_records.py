@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import pytest
-from conftest import S, statuses
+from runtime_helpers import S, statuses
 
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.records import parse_iso
