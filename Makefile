@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NB2PIPE := $(VENV)/bin/nb2pipe
+# Browser tests use Debian's chromium; no tool may download a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test test-unit test-integration lint bench clean
+.PHONY: demo test test-unit test-integration lint bench clean chromium
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,13 +20,13 @@ demo: $(VENV)/.installed
 	$(NB2PIPE) convert sample_notebooks/wine_classifier.ipynb -o pipelines/wine
 	$(PY) -m pipelines.wine
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed chromium
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
 
-test-integration: $(VENV)/.installed
+test-integration: $(VENV)/.installed chromium
 	$(PY) -m pytest -m integration
 
 lint: $(VENV)/.installed
@@ -33,6 +35,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_convert.py
+
+# Debian's chromium for the browser tests (tests/viz); run as root (as in CI).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 clean:
 	rm -rf $(VENV) pipelines runs build dist *.egg-info

@@ -113,17 +113,33 @@ def from_pipeline(pipe: Any, source: str = "") -> Dag:
     return Dag(pipe.name, nodes, edges_of(pipe.steps), params, source, diags)
 
 
-def load(target: str | os.PathLike[str]) -> Dag:
+def load(target: str | os.PathLike[str], split_on: str | None = None) -> Dag:
     """The Dag of a notebook file or of a generated package folder."""
     from nb2pipe import api
 
     path = Path(target)
     if path.is_dir():
         return from_pipeline(api.load_package(path), str(target))
-    return from_pipeline(api.load(path), str(target))
+    return from_pipeline(api.load(path, split_on=split_on), str(target))
 
 
-def _num(value: Any) -> float | None:
+def build(
+    target: str | os.PathLike[str],
+    *,
+    run: str | None = None,
+    runs_dir: str | os.PathLike[str] = "runs",
+    split_on: str | None = None,
+) -> tuple[Dag, list[str]]:
+    """What `nb2pipe graph` draws: the Dag of `target`, coloured by `run` if given."""
+    dag = load(target, split_on)
+    if run is None:
+        return dag, []
+    from nb2pipe.viz import runs
+
+    return with_run(dag, runs.load_record(runs.resolve(run, runs_dir)))
+
+
+def number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -165,7 +181,7 @@ def with_run(dag: Dag, record: Mapping[str, Any]) -> tuple[Dag, list[str]]:
             replace(
                 n,
                 status=status if status in STATUSES else "unknown",
-                duration=_num(rec.get("duration")),
+                duration=number(rec.get("duration")),
                 note=step_note(rec),
             )
         )

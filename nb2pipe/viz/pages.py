@@ -62,3 +62,9 @@ def dag_fragment(dag: Dag, inspect: Mapping[str, Any] | None = None) -> str:
     """The DAG (and, given `inspect`, the steps and diagnostics) as an HTML fragment for a
     notebook's output area."""
     return render("fragment.html.j2", dag=dag, drawing=draw(dag), inspect=inspect)
+
+
+def escape(text: str) -> str:
+    from markupsafe import escape as _escape
+
+    return str(_escape(text))
