@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.runtime import Pipeline, RunResult, run
+from nb2pipe.runtime.records import parse_iso
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -224,3 +225,10 @@ def diamond_steps(sleep: float = 0.0) -> list[S]:
 
 def statuses(result: RunResult) -> dict[str, str]:
     return {name: rec["status"] for name, rec in result.steps.items()}
+
+
+def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Did two step records of run.json run at the same time?"""
+    return parse_iso(a["start"]) < parse_iso(b["end"]) and parse_iso(b["start"]) < parse_iso(
+        a["end"]
+    )

@@ -12,18 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_helpers import S, diamond_steps, statuses
+from runtime_helpers import S, diamond_steps, overlap, statuses
 
 from nb2pipe.runtime.hashing import sha256_file
 from nb2pipe.runtime.records import load_run, parse_iso
 
 pytestmark = pytest.mark.integration
-
-
-def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return parse_iso(a["start"]) < parse_iso(b["end"]) and parse_iso(b["start"]) < parse_iso(
-        a["end"]
-    )
 
 
 def test_parallel_branches_overlap(make_pkg: Any) -> None:
