@@ -149,11 +149,17 @@ def bench_sample(notebook: Path, repeat: int) -> None:
         ]
         t_plain = best(plain, repeat)
         t_cold = best(proc(), repeat, fresh)
+        t_noguard = best(proc("--no-guard"), repeat, fresh)
         t_cached = best(proc(), repeat)
         t_par = best(proc("-j", "2"), repeat, fresh)
         rows = [
             ("notebook's kept cells as a plain script", t_plain, "1.00x"),
             ("python -m pkg cold", t_cold, f"{t_cold / t_plain:.2f}x plain (target <= 1.3x)"),
+            (
+                "python -m pkg cold --no-guard",
+                t_noguard,
+                f"guard costs {t_cold - t_noguard:+.2f} s",
+            ),
             ("python -m pkg cold -j 2", t_par, f"{t_par / t_plain:.2f}x plain"),
             ("python -m pkg fully cached", t_cached, "target < 0.3 s"),
         ]
