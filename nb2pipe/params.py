@@ -28,6 +28,23 @@ def comments(source: str) -> dict[int, str]:
     return out
 
 
+def _plain(value: object, depth: int = 0) -> bool:
+    """A value a parameter can hold: None, bool, int, float, str, and lists, tuples and
+    dicts of them (sets, bytes and complex numbers have no YAML or command-line form)."""
+    if depth > 50:
+        return False
+    if value is None or isinstance(value, bool | int | float | str):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(
+            (k is None or isinstance(k, bool | int | float | str)) and _plain(v, depth + 1)
+            for k, v in value.items()
+        )
+    return False
+
+
 def _value_type(value: object) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -100,8 +117,7 @@ def parse(
         if isinstance(target, ast.Name) and value is not None and target.id not in seen:
             try:
                 default = ast.literal_eval(value)
-                literal = isinstance(default, bool | int | float | str | list | dict | tuple)
-                literal = literal or default is None
+                literal = _plain(default)
             except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 literal = False
             if literal and target.id not in {d.name for d in derived}:

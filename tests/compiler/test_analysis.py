@@ -1006,3 +1006,10 @@ def test_papermill_injected_cell_does_not_change_parameters(load_cells):
         [("parameters", "n = 1"), ("injected-parameters", "n = 5"), ("step:a", "m = n")]
     )
     assert [(p.name, p.default) for p in pipe.parameters] == [("n", 1)]
+
+
+@pytest.mark.parametrize("value", ["{1, 2}", "[{1, 2}]", "b'abc'", "1j", "{(1, 2): 3}", "10 ** 3"])
+def test_values_without_a_parameter_form_are_derived(load_cells, value):
+    pipe = load_cells([("parameters", f"n = 1\nx = {value}"), ("step:a", "y = x")])
+    assert [p.name for p in pipe.parameters] == ["n"]
+    assert [d.name for d in pipe.derived] == ["x"]

@@ -413,6 +413,17 @@ def test_main_guard_converts_and_runs(convert_cells, import_package):
     assert run_in_process(import_package(folder))["a"]["x"] == 1
 
 
+@pytest.mark.xfail(
+    reason="a parameters cell with derived values but no parameter renders `def derive(*, "
+    "**_)`, a syntax error: the generated code does not format",
+    strict=True,
+)
+def test_parameters_cell_with_only_derived_values(convert_cells, import_package):
+    cells = [("parameters", "size = 10 ** 3"), ("step:a", "x = size + 1")]
+    _pipe, folder = convert_cells(cells, name="onlyderived")
+    assert run_in_process(import_package(folder))["a"]["x"] == 1001
+
+
 def test_global_in_a_function_of_a_step_runs(convert_cells, import_package):
     cells = [
         ("step:a", "counter = 0"),
@@ -535,3 +546,39 @@ def test_python_m_package_help_runs(sample_packages):
     )
     assert proc.returncode == 0, proc.stderr
     assert "--param" in proc.stdout
+
+
+def _run(pipeline: Any, tmp_path: Path) -> Any:
+    from nb2pipe.runtime import run
+
+    return run(pipeline, runs_dir=tmp_path / "runs", quiet=True, progress="none")
+
+
+def test_converted_package_runs_with_the_runtime(convert_cells, import_package, tmp_path):
+    cells = [
+        ("parameters", "n = 3"),
+        ("step:a", "xs = list(range(n))"),
+        ("step:b", "total = sum(xs)"),
+    ]
+    _pipe, folder = convert_cells(cells, name="rt")
+    result = _run(import_package(folder), tmp_path)
+    assert result.ok, result.error
+    assert result.load("b", "total") == 3
+
+
+@pytest.mark.xfail(
+    reason="a terminal step keeps every name it defines, including a `with ... as fh` file "
+    "handle and a lambda, which cannot be stored: the run fails",
+    strict=True,
+)
+def test_terminal_step_with_values_that_cannot_be_stored_runs(
+    convert_cells, import_package, tmp_path
+):
+    cells = [
+        ("step:a", "with open('data.txt', 'w') as fh:\n    fh.write('1')"),
+        ("step:b", "with open('data.txt') as fh:\n    text = fh.read()\nsq = lambda v: v * v"),
+    ]
+    _pipe, folder = convert_cells(cells, name="unstorable")
+    result = _run(import_package(folder), tmp_path)
+    assert result.ok, result.error
+    assert result.load("b", "text") == "1"
