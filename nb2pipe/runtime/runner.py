@@ -222,6 +222,9 @@ def run(
     os.environ["MPLBACKEND"] = "Agg"
     try:
         status = scheduler.run(providers)
+    except BaseException as exc:  # e.g. the disk is full: stop the display, then report
+        reporter.finish(f"run {run_id} stopped: {type(exc).__name__}: {exc}")
+        raise
     finally:
         if saved_backend is None:
             os.environ.pop("MPLBACKEND", None)
@@ -338,4 +341,7 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("[nb2pipe] interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the runs dir or the store cannot be written (disk full, ...)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return EXIT_FAILED
     return result.exit_code
