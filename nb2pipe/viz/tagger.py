@@ -182,6 +182,9 @@ def _write(nb: Any, path: Path) -> None:
     if path.suffix == ".py":
         import jupytext
 
+        meta = nb.metadata.get("jupytext", {})
+        if meta.get("cell_metadata_filter") == "-all":  # a script without header: keep tags
+            meta["cell_metadata_filter"] = "tags,-all"
         text = jupytext.writes(nb, fmt="py:percent")
     else:
         import nbformat

@@ -1,0 +1,156 @@
+"""The run report: reading an untrusted run folder safely, and the page it makes."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from nb2pipe.viz import report, runs
+from nb2pipe.viz.graph import VizError
+
+
+def png(width: int = 2, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    raw = b"".join(b"\0" + b"\xff\x00\x00" * width for _ in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+HOSTILE = "<script>alert('x')</script></pre><img src=http://evil.example/x.png>"
+
+
+def fake_run(root: Path, run_id: str = "20250101-000000-000-aaaa") -> Path:
+    """A run folder written by hand: every string in it is hostile or a path trick."""
+    d = root / "runs" / run_id
+    (d / "logs").mkdir(parents=True)
+    (d / "figures").mkdir()
+    (d / "figures" / "plot-1.png").write_bytes(png())
+    (d / "figures" / "fake.png").write_bytes(b"GIF89a not a png")
+    (d / "figures" / "extra.png").write_bytes(png(3, 1))
+    (root / "secret.png").write_bytes(png())
+    lines = [f"line {k}" for k in range(200)] + ["\x1b[31mred\x1b[0m " + HOSTILE]
+    (d / "logs" / "plot.log").write_text("\n".join(lines) + "\n")
+    steps = {
+        "load": {"status": "ok", "duration": 1.25, "log": "logs/load.log", "figures": [],
+                 "inputs": {}, "metrics": {}},
+        "plot": {"status": "ok", "duration": 0.5, "log": "logs/plot.log",
+                 "figures": ["figures/plot-1.png", "figures/fake.png", "../../secret.png", 7],
+                 "inputs": {"df": {"step": "load"}}, "warnings": [HOSTILE]},
+        "check_plot": {"status": "failed", "duration": 0.1, "log": "../../../etc/passwd",
+                       "error": {"kind": "gate", "message": HOSTILE}, "inputs": {"df": {"step": "load"}}},
+        HOSTILE: {"status": "skipped", "reason": HOSTILE},
+    }  # fmt: skip
+    record = {
+        "schema": 1, "run_id": run_id, "pipeline": "evil", "package": "../../evil", "status": "failed",
+        "start": "2025-01-01T00:00:00+00:00", "duration": 2.0, "command": ["x", HOSTILE],
+        "parameters": {"note": HOSTILE, "n": 3}, "secret_parameters": ["token"], "derived": {},
+        "versions": {"python": "3.11", "distributions": {"numpy": "2"}},
+        "steps": steps, "metrics": {"acc": 0.5, HOSTILE: HOSTILE}, "error": HOSTILE,
+    }  # fmt: skip
+    (d / "run.json").write_text(json.dumps(record))
+    return d
+
+
+def test_resolve_by_path_id_and_latest(tmp_path: Path):
+    d = fake_run(tmp_path)
+    fake_run(tmp_path, "20250102-000000-000-bbbb")
+    assert runs.resolve(str(d)) == d
+    assert runs.resolve(d.name, tmp_path / "runs") == tmp_path / "runs" / d.name
+    assert runs.resolve("latest", tmp_path / "runs").name == "20250102-000000-000-bbbb"
+    for bad in ("../runs", "nope", "/etc"):
+        with pytest.raises(VizError):
+            runs.resolve(bad, tmp_path / "runs")
+    with pytest.raises(VizError):
+        runs.resolve("latest", tmp_path / "empty")
+
+
+def test_bad_records_are_errors(tmp_path: Path):
+    for text in ("{", "[]", '{"steps": 3}'):
+        d = tmp_path / text.replace("{", "o").replace("[", "l").replace('"', "q").replace(":", "c")
+        d.mkdir()
+        (d / "run.json").write_text(text)
+        with pytest.raises(VizError):
+            runs.load_record(d)
+
+
+def test_paths_stay_inside_the_run(tmp_path: Path):
+    d = fake_run(tmp_path)
+    assert runs.inside(d, "logs/plot.log") == (d / "logs" / "plot.log").resolve()
+    for bad in ("../secret.png", "/etc/passwd", "", None, 3, "a\0b", "."):
+        assert runs.inside(d, bad) is None
+
+
+def test_log_tail_is_bounded_and_cleaned(tmp_path: Path):
+    d = fake_run(tmp_path)
+    tail = runs.log_tail(d, "logs/plot.log", lines=10)
+    assert tail is not None and tail.truncated and tail.lines == 10
+    assert tail.text.splitlines()[0] == "line 191"
+    assert "\x1b" not in tail.text and tail.text.endswith(HOSTILE)
+    assert runs.log_tail(d, "../../../etc/passwd") is None
+    assert runs.log_tail(d, "logs/missing.log") is None
+
+
+def test_figures_only_pngs_inside_the_run(tmp_path: Path):
+    d = fake_run(tmp_path)
+    record = runs.load_record(d)
+    figs = runs.figures(d, record["steps"])
+    by_path = {f.path: f for f in figs}
+    assert by_path["figures/plot-1.png"].data_uri.startswith("data:image/png;base64,iVBORw0KGgo")
+    assert by_path["figures/fake.png"].data_uri is None
+    assert by_path["../../secret.png"].problem.startswith("outside")
+    assert by_path["7"].data_uri is None
+    assert by_path["figures/extra.png"].step == "" and by_path["figures/extra.png"].data_uri
+
+
+def test_report_escapes_everything_from_the_run(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    fake_run(tmp_path)
+    html, run_dir, warnings = report.report("latest")
+    assert "<script" not in html.lower() and "<img src=http" not in html
+    assert html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") >= 8
+    assert "DAG from the run record only" in warnings[0]  # "../../evil" is no package name
+    assert 'data-step="load"' in html and 'data-status="failed"' in html
+    assert 'data-gate="check_plot" data-result="failed"' in html
+    assert 'data-param="token"' in html and "secret: not recorded" in html
+    assert html.count('<img src="data:image/png;base64,') == 2  # plot-1.png and extra.png
+    assert "not a PNG file" in html and "outside the run folder" in html
+    assert "red &lt;script&gt;" in html  # ANSI codes gone, text escaped
+
+
+def test_dag_from_record_uses_recorded_inputs_and_gate_errors(tmp_path: Path):
+    record = runs.load_record(fake_run(tmp_path))
+    dag = report.dag_from_record(record)
+    assert [n.name for n in dag.nodes][:3] == ["load", "plot", "check_plot"]
+    assert dag.node("check_plot").kind == "gate"
+    assert {(e.src, e.dst, e.variables) for e in dag.edges} == {
+        ("load", "plot", ("df",)), ("load", "check_plot", ("df",))}  # fmt: skip
+
+
+@pytest.mark.integration
+def test_report_of_a_real_run(project, monkeypatch):
+    monkeypatch.chdir(project.root)
+    html, run_dir, warnings = report.report(project.runs[0])
+    assert warnings == []  # the package was found here: the full DAG
+    record = project.record(0)
+    for name, rec in record["steps"].items():
+        assert f'<tr data-step="{name}" data-status="{rec["status"]}">' in html
+    assert 'data-gate="check_summarise" data-result="failed"' in html
+    assert 'data-gate="check_make_data" data-result="passed"' in html
+    assert '<tr data-metric="total"><td class="mono">total</td><td class="mono">2470</td>' in html
+    assert html.count('<img src="data:image/png;base64,') == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;/pre&gt; done" in html
+    cached, _, _ = report.report(project.runs[1])
+    assert cached.count('data-status="cached"') >= 4
