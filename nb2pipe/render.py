@@ -7,6 +7,7 @@ escaped, Markdown cells escaped. Templates never format user text themselves.
 
 from __future__ import annotations
 
+import keyword
 import math
 import re
 
@@ -38,7 +39,8 @@ def py_value(value: object) -> str:
 
 
 def ident(name: str) -> str:
-    if not IDENT.match(name):
+    """A Python identifier (Unicode letters included, as the notebook may use them)."""
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"not an identifier: {name!r}")
     return name
 

@@ -341,13 +341,18 @@ class ModuleWalker:
 
     `funcs` holds the summaries of functions defined so far (shared across cells), so a
     call to a notebook function reads the globals it reads and changes what it changes.
+    `modules` are the names the notebook's imports bind: `np.append(a, 1)` or
+    `re.compile(p)` do not change `np` or `re`, and a change to an imported object
+    (`pd.options.x = 1`) is process-wide state, not data. Imports in the walked block
+    itself are added as they come.
     """
 
-    def __init__(self, funcs: dict[str, FuncInfo]) -> None:
+    def __init__(self, funcs: dict[str, FuncInfo], modules: Iterable[str] = ()) -> None:
         self.funcs = funcs
         self.facts = Facts()
         self.aliases: dict[str, set[str]] = {}
         self.cell = 0
+        self.modules: set[str] = set(modules)
 
     # -- bookkeeping
     def read(self, name: str, line: int) -> None:
@@ -374,6 +379,7 @@ class ModuleWalker:
 
     def bind(self, name: str, line: int, sources: set[str] | None = None) -> None:
         f = self.facts
+        self.modules.discard(name)  # rebound as data (an import adds it back)
         f.binds.setdefault(name, (self.cell, line))
         f.deleted.discard(name)
         f.must.add(name)
@@ -384,6 +390,8 @@ class ModuleWalker:
         if not name:
             return
         for n in {name} | self.aliases.get(name, set()):
+            if n in self.modules:
+                continue
             self.facts.mutated.setdefault(n, (self.cell, line))
             self.facts.touched.setdefault(n, set()).add(self.cell)
 
@@ -441,6 +449,7 @@ class ModuleWalker:
                     name = (alias.asname or alias.name).split(".")[0]
                     self.facts.imported.add(name)
                     self.bind(name, line)
+                    self.modules.add(name)
         elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             for sub in _def_time_nodes(s):
                 self.expr(sub)
@@ -583,7 +592,7 @@ class ModuleWalker:
                 root
                 and func.attr not in MUTATING_METHODS
                 and func.attr not in READ_ONLY_METHODS
-                and root not in self.facts.imported
+                and root not in self.modules
             ):
                 self.facts.unknown_methods.append((root, func.attr, self.cell, line))
         if isinstance(func, ast.Name) and func.id in self.funcs:

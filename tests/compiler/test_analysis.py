@@ -599,21 +599,13 @@ def test_class_reading_step_variables_stays_inside_with_a_warning(load_cells, wa
     assert "'C'" in w and "cell 2" in w
 
 
-@pytest.mark.xfail(
-    reason="a function defined in a step that reads step variables is passed on as an output "
-    "but cannot be stored (pickled); no warning at convert time",
-    strict=True,
-)
 def test_local_function_passed_to_a_later_step_is_reported(load_cells):
-    pipe = load_cells([("step:a", "k = 2\ndef f(x):\n    return x * k"), ("step:b", "r = f(3)")])
-    assert any("'f'" in d.message for d in pipe.diagnostics if d.severity in ("warning", "error"))
+    cells = [("step:a", "k = 2\ndef f(x):\n    return x * k"), ("step:b", "r = f(3)")]
+    err = _error(load_cells, cells)
+    assert "'f'" in err.message and "step 'a'" in err.message and "'k'" not in err.message
+    assert (err.cell, err.line) == (1, 2)
 
 
-@pytest.mark.xfail(
-    reason="an import in a step cell is removed from the step body but not added to the step "
-    "module's imports: the generated step raises NameError",
-    strict=True,
-)
 def test_import_in_a_step_cell_is_kept(load_cells):
     pipe = load_cells(
         [("step:a", "import math\nfrom os import path as p\nr = math.sqrt(p.sep.count('/'))")]
@@ -621,6 +613,39 @@ def test_import_in_a_step_cell_is_kept(load_cells):
     step = pipe.step("a")
     assert "import math" in step.imports
     assert "from os import path as p" in step.imports
+
+
+def test_module_function_named_like_a_mutating_method_in_the_same_step(load_cells):
+    cells = [
+        (
+            "step:a",
+            "import numpy as np\nimport re\narr = np.append(np.arange(3), 5)\npat = re.compile('a')",
+        ),
+        ("step:b", "import numpy as np\nb = np.sort(arr)"),
+    ]
+    pipe = load_cells(cells)
+    assert pipe.step("a").outputs == ("arr",)
+    assert pipe.step("b").inputs == {"arr": "a"}
+
+
+@pytest.mark.xfail(
+    reason="the analysis does not tell the scope walker which names the imports cell binds: "
+    "np.append(...), re.compile(...), os.remove(...) mark the module as changed and it "
+    "becomes a data edge (ModuleWalker(funcs, modules=set(self.pool)) fixes it)",
+    strict=True,
+)
+def test_module_functions_named_like_mutating_methods_are_not_data(load_cells):
+    cells = [
+        ("imports", "import os\nimport re\nimport numpy as np"),
+        (
+            "step:a",
+            "pat = re.compile('a')\narr = np.append(np.arange(3), 5)\nos.remove('nope') if False else None",
+        ),
+        ("step:b", "m = re.match('a', 'a')\nb = np.sort(arr)\nprint(os.sep)"),
+    ]
+    pipe = load_cells(cells)
+    assert pipe.step("b").inputs == {"arr": "a"}
+    assert pipe.step("b").outputs == ("m", "b")
 
 
 # ---------------------------------------------------------------- process-wide settings
@@ -708,11 +733,6 @@ def test_name_read_before_it_is_bound_in_the_same_step(load_cells):
     assert "'q'" in err.message and err.line == 1
 
 
-@pytest.mark.xfail(
-    reason="a name deleted by a step (`del x`) still resolves to the step that defined it "
-    "before, so a later read silently works where the notebook raises NameError",
-    strict=True,
-)
 def test_name_deleted_by_an_earlier_step_is_undefined(load_cells):
     err = _error(load_cells, [("step:a", "x = 1"), ("step:b", "del x"), ("step:c", "print(x)")])
     assert "'x'" in err.message and err.cell == 3
@@ -828,11 +848,6 @@ def test_pip_install_moves_to_requirements(load_cells):
     assert _body(pipe, "a") == "x = 1"
 
 
-@pytest.mark.xfail(
-    reason="`!cmd` becomes subprocess.run(...) but the analysis reports 'subprocess' as an "
-    "undefined name instead of importing it",
-    strict=True,
-)
 def test_shell_line_becomes_subprocess_run(load_cells, warnings):
     pipe = load_cells([("step:a", "!ls -la\nx = 1")])
     assert "subprocess.run('ls -la', shell=True, check=True)" in _body(pipe, "a")
@@ -870,11 +885,6 @@ def test_display_only_cell_magic_dropped(load_cells):
     assert _body(pipe, "a") == "x = 1"
 
 
-@pytest.mark.xfail(
-    reason="the __main__ guard is replaced by `True  # __name__ == ...` and the comment "
-    "swallows the `:` of the `if`, so the step body no longer parses",
-    strict=True,
-)
 def test_main_guard_runs(load_cells):
     pipe = load_cells([("step:a", "if __name__ == '__main__':\n    x = 1\nelse:\n    x = 2")])
     body = _body(pipe, "a")
