@@ -8,8 +8,10 @@ preserved: a removed line becomes an empty line (or ``pass`` inside a block).
 from __future__ import annotations
 
 import ast
+import io
 import re
 import shlex
+import tokenize
 from dataclasses import dataclass, field
 
 from nb2pipe.errors import AnalysisError
@@ -70,10 +72,27 @@ def transform(source: str, *, file: str, cell: int) -> Transformed:
             out.warnings.append((1, f"%%capture {var}: the output is not captured; {var} is unset"))
         out.notes.append((1, f"%%{name}: its body is kept"))
         lines[0] = ""
+    pending: list[str] = []  # the lines of an unfinished statement (brackets, strings)
     for n, line in enumerate(lines, start=1):
-        lines[n - 1] = _line(line, n, out, file, cell)
+        if not pending:  # IPython syntax only starts a logical line
+            line = lines[n - 1] = _line(line, n, out, file, cell)
+        pending.append(line)
+        if _complete("\n".join(pending)):
+            pending = []
     out.source = "\n".join(lines)
     return out
+
+
+def _complete(text: str) -> bool:
+    """Does `text` end outside any bracket, multi-line string or backslash continuation?"""
+    try:
+        for _tok in tokenize.generate_tokens(io.StringIO(text + "\n").readline):
+            pass
+    except tokenize.TokenError:
+        return False
+    except (SyntaxError, ValueError):  # bad indentation and the like: the parser reports it
+        return True
+    return True
 
 
 def _line(line: str, n: int, out: Transformed, file: str, cell: int) -> str:

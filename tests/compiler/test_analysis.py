@@ -875,6 +875,22 @@ def test_magics_that_cannot_run_are_errors(load_cells, source, line, words):
     assert "skip" in (err.hint or "")
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "%time x = 1\ns = '''\n%d items\n!important\n'''",
+        "%time x = 1\ny = (x\n     != 2)",
+        "%time x = 3\nz = (x\n%x)",
+        "%time x = 1\nw = x \\\n    + 1",
+    ],
+)
+def test_magic_syntax_only_at_the_start_of_a_statement(load_cells, source):
+    """Lines inside a multi-line string or an open bracket are Python, even when they
+    start with % or !."""
+    pipe = load_cells([("step:a", source)])
+    assert _body(pipe, "a") == source.replace("%time ", "", 1)
+
+
 def test_magic_in_a_skip_cell_is_fine(load_cells):
     pipe = load_cells([("step:a", "x = 1"), ("skip", "%%bash\necho hi"), ("skip", "%foo")])
     assert [s.name for s in pipe.steps] == ["a"]
