@@ -133,6 +133,8 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
 
 def _near_miss(tag: str) -> str | None:
     head, sep, rest = tag.lower().partition(":")
+    if not sep and head in ("step", "block", "after", "prev"):
+        return f"{head}:NAME"  # the word without its name
     if sep:
         close = difflib.get_close_matches(head, ["step", "block", "after", "prev", "model"], 1, 0.7)
         return f"{close[0]}:{rest}" if close else None

@@ -164,6 +164,10 @@ def test_directive_with_invalid_step_name(layout):
         ("improts", "imports"),
         ("aftr:load", "after:load"),
         ("skipp", "skip"),
+        ("parameter", "parameters"),
+        ("metric", "metrics"),
+        ("step", "step:NAME"),
+        ("Prev", "prev:NAME"),
     ],
 )
 def test_near_miss_warns_naming_cell_and_suggestion(layout, typo, suggestion):
