@@ -203,7 +203,7 @@ class Analyzer:
                 self.error(f"parameter {p.name!r} is defined twice", p.cell, p.line)
             self.parameters.append(p)
             self.origin[p.name] = ("param", "")
-        walker = ModuleWalker(dict(self.funcs))
+        walker = ModuleWalker(dict(self.funcs), modules=set(self.pool))
         walker.run(derive_stmts, c.plan.cell.index)
         for name, r in walker.facts.reads.items():
             kind = self.origin.get(name, ("", ""))[0]
@@ -268,7 +268,7 @@ class Analyzer:
         self._walk_common(c, ed.result())
 
     def _walk_common(self, c: _Cell, text: str) -> None:
-        walker = ModuleWalker(self.funcs)
+        walker = ModuleWalker(self.funcs, modules=set(self.pool))
         walker.run([s for s in c.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)], 0)
         for name in walker.facts.binds:
             self._common_name(name)
@@ -334,7 +334,7 @@ class Analyzer:
                     work.metric_decls.append((n, c.plan.cell.index, s.lineno))
 
     def _step(self, work: _StepWork) -> None:
-        walker = ModuleWalker(self.funcs)
+        walker = ModuleWalker(self.funcs, modules=set(self.pool))
         for c in work.cells:
             if c.plan.role == "metrics":
                 self._metrics_cell(work, c)
@@ -353,8 +353,6 @@ class Analyzer:
                     )
                 if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     work.defs[s.name] = s
-            if c.uses_subprocess:
-                work.extra_imports.add("import subprocess")
             self.requirements.update(c.requirements)
         work.facts = f = walker.facts
         self._resolve_reads(work)
@@ -373,6 +371,8 @@ class Analyzer:
                     line,
                     "guarded-call",
                 )
+        for n in f.deleted:
+            self.origin.pop(n, None)
         for n in list(f.binds) + list(f.mutated):
             if n in work.hoisted:
                 self.origin[n] = ("def", work.name)
@@ -504,6 +504,8 @@ class Analyzer:
                     for n in list(w.facts.binds) + list(w.facts.mutated):
                         self.skip_binds.setdefault(n, plan.cell.index)
         self._collect_imports(list(cells.values()))
+        if any(c.uses_subprocess for c in cells.values()) and "subprocess" not in self.pool:
+            self.pool["subprocess"] = _Import("subprocess", "import subprocess", "subprocess", 0)
         for name in self.pool:
             self.origin[name] = ("import", "")
         for c in cells.values():
@@ -614,12 +616,13 @@ class Analyzer:
             f = w.facts
             outs = outputs[n]
             if not dependents[n] and w.kind == "step":
-                defs = set(w.defs) | f.imported
-                for var in list(f.binds) + list(f.mutated):
-                    if var in f.must or var in w.inputs or (var in f.mutated and var in f.binds):
-                        if var not in defs and var not in outs and var not in f.deleted:
-                            if var in f.must or var in w.inputs:
-                                outs.append(var)
+                # A step nothing depends on keeps what it defines on every path, except
+                # definitions, modules, file handles, lambdas and generators.
+                unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
+                for var in dict.fromkeys([*f.binds, *f.mutated]):
+                    kept = var in f.must or var in w.inputs
+                    if kept and var not in unstorable | f.deleted and var not in outs:
+                        outs.append(var)
             steps.append(self._build_step(w, tuple(outs), tuple(metrics[n])))
         return self._pipeline(steps, cells)
 
@@ -651,6 +654,8 @@ class Analyzer:
     def _build_step(self, w: _StepWork, outputs: tuple[str, ...], metrics: tuple[str, ...]) -> Step:
         body, hoisted = self._fragments(w)
         used_imports = set(w.imports) | self._settings_names()
+        loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
+        used_imports |= loads & w.facts.imported & set(self.pool)
         for name in w.hoisted:
             info = self.funcs[name]
             used_imports |= (info.free | info.def_reads) & set(self.pool)
@@ -776,7 +781,8 @@ class Analyzer:
         """In-place edits: __main__ guards, global -> nonlocal in nested defs, gate asserts."""
         for node in ast.walk(c.tree):
             if isinstance(node, ast.If) and MAIN_TEST.fullmatch(segment(c.source, node.test)):
-                ed.replace(node.test, 'True  # __name__ == "__main__" in a notebook')
+                ed.insert_before(node, '# In the notebook, __name__ == "__main__": the block runs.')
+                ed.replace(node.test, "True")
         for s in c.tree.body:
             if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) and s.name not in w.hoisted:
                 for node in ast.walk(s):
@@ -876,6 +882,20 @@ class Analyzer:
                 self.pool[n].text for n in sorted(derive_needed, key=self._import_order)
             ),
         )
+
+
+def _unstorable(cells: list[_Cell]) -> set[str]:
+    """Names bound to values that cannot be stored: `with` targets, lambdas, generators."""
+    out: set[str] = set()
+    for c in cells:
+        for node in ast.walk(c.tree):
+            if isinstance(node, ast.withitem) and node.optional_vars is not None:
+                out |= {n.id for n in ast.walk(node.optional_vars) if isinstance(n, ast.Name)}
+            elif isinstance(node, ast.Assign) and isinstance(
+                node.value, ast.Lambda | ast.GeneratorExp
+            ):
+                out |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return out
 
 
 def _top_binds(tree: ast.Module) -> list[str]:

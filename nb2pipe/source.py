@@ -36,6 +36,13 @@ class Editor:
             (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset, text)  # type: ignore[attr-defined]
         )
 
+    def insert_before(self, stmt: ast.stmt, comment: str) -> None:
+        """Put a comment line above a statement, at its indentation."""
+        line = self.lines[stmt.lineno - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        at = len(indent.encode("utf-8"))
+        self.replacements.append((stmt.lineno, at, stmt.lineno, at, f"{comment}\n{indent}"))
+
     def result(self) -> str:
         lines = self.lines
         for sl, sc, el, ec, text in sorted(self.replacements, reverse=True):

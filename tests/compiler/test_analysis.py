@@ -628,12 +628,6 @@ def test_module_function_named_like_a_mutating_method_in_the_same_step(load_cell
     assert pipe.step("b").inputs == {"arr": "a"}
 
 
-@pytest.mark.xfail(
-    reason="the analysis does not tell the scope walker which names the imports cell binds: "
-    "np.append(...), re.compile(...), os.remove(...) mark the module as changed and it "
-    "becomes a data edge (ModuleWalker(funcs, modules=set(self.pool)) fixes it)",
-    strict=True,
-)
 def test_module_functions_named_like_mutating_methods_are_not_data(load_cells):
     cells = [
         ("imports", "import os\nimport re\nimport numpy as np"),
