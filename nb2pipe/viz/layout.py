@@ -4,7 +4,8 @@
    Nodes go on even layers; the odd layers between them carry the edges.
 2. Every edge is cut by one dummy vertex per layer it crosses. An edge's label is its dummy
    on the layer just below the source, so labels take room like nodes and never overlap.
-3. Order within layers: barycenter sweeps down and up; the order with fewest crossings wins.
+3. Order within layers: barycenter sweeps down and up, keeping the order with the fewest
+   crossings, then swaps of neighbours while they remove crossings.
 4. x: each vertex is pulled to the weighted mean x of its neighbours, keeping the layer's
    order and minimum gaps (solved exactly per layer by merging blocks, as in isotonic
    regression). Long edges weigh more, so they run straight.
@@ -140,21 +141,49 @@ def _reorder(layer: list[str], ref: list[str], neigh: dict[str, list[str]]) -> l
     return [v for _, v in sorted(enumerate(layer), key=key)]
 
 
+def _pair_crossings(g: _Graph, i: int, u: str, v: str) -> int:
+    """Crossings between the edges of u and those of v (u left of v) with both neighbour
+    layers of layer i."""
+    total = 0
+    for k, neigh in ((i - 1, g.up), (i + 1, g.down)):
+        if 0 <= k < len(g.layers):
+            pos = {w: j for j, w in enumerate(g.layers[k])}
+            total += sum(1 for a in neigh[u] for b in neigh[v] if pos[a] > pos[b])
+    return total
+
+
+def _transpose(g: _Graph) -> None:
+    """Swap neighbours within a layer while that removes crossings (as Graphviz's dot does)."""
+    improved = True
+    while improved:
+        improved = False
+        for i, layer in enumerate(g.layers):
+            for j in range(len(layer) - 1):
+                u, v = layer[j], layer[j + 1]
+                if _pair_crossings(g, i, v, u) < _pair_crossings(g, i, u, v):
+                    layer[j], layer[j + 1] = v, u
+                    improved = True
+
+
 def _order(g: _Graph, sweeps: int = 8) -> None:
     for i in range(1, len(g.layers)):  # dummies start under their sources
         g.layers[i] = _reorder(g.layers[i], g.layers[i - 1], g.up)
     best, best_c = [list(ly) for ly in g.layers], _crossings(g)
     for _ in range(sweeps):
-        if best_c == 0:
-            break
-        for i in range(1, len(g.layers)):
-            g.layers[i] = _reorder(g.layers[i], g.layers[i - 1], g.up)
-        for i in range(len(g.layers) - 2, -1, -1):
-            g.layers[i] = _reorder(g.layers[i], g.layers[i + 1], g.down)
-        c = _crossings(g)
-        if c < best_c:
-            best, best_c = [list(ly) for ly in g.layers], c
+        for down in (True, False):
+            if best_c == 0:
+                break
+            if down:
+                for i in range(1, len(g.layers)):
+                    g.layers[i] = _reorder(g.layers[i], g.layers[i - 1], g.up)
+            else:
+                for i in range(len(g.layers) - 2, -1, -1):
+                    g.layers[i] = _reorder(g.layers[i], g.layers[i + 1], g.down)
+            c = _crossings(g)
+            if c < best_c:
+                best, best_c = [list(ly) for ly in g.layers], c
     g.layers = best
+    _transpose(g)
 
 
 def place(order: list[Vertex], desired: dict[str, float], gap: float) -> None:
