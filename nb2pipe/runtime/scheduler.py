@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -225,7 +225,13 @@ class Scheduler:
                     flusher.step_ended()
         else:
             fn = run_in_worker
-        running[self.executor.submit(fn, task)] = step.name
+        try:
+            future = self.executor.submit(fn, task)
+        except BrokenExecutor:  # a worker died since the last step finished: new pool
+            stop_pool(self.executor)
+            self.executor = process_pool(self.jobs)
+            future = self.executor.submit(fn, task)
+        running[future] = step.name
 
     def _schedule(self, order: list[str], running: dict[Future[Any], str]) -> None:
         progress = True
@@ -285,8 +291,8 @@ class Scheduler:
         try:
             outcome: StepOutcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker died
-            if self.executor is not None and not isinstance(self.executor, InlineExecutor):
-                stop_pool(self.executor)
+            if self.executor is not None and getattr(self.executor, "_broken", False):
+                stop_pool(self.executor)  # (a pool made since then is left alone)
                 self.executor = None
             if crowd > 1 and name not in self.suspects:
                 # The pool broke under several steps: run each of them again, alone, to
