@@ -19,7 +19,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import viz_notebooks  # noqa: E402
+from viz_helpers import env, nb2pipe, notebook_demo  # noqa: E402
 
 REPO = HERE.parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -47,33 +47,19 @@ class Project:
         return json.loads((self.run_dir(k) / "run.json").read_text())
 
 
-def nb2pipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("nb2pipe")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.cli"]
-    return subprocess.run(
-        [*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=_env()
-    )
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)
-    return env
-
-
 @pytest.fixture(scope="session")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """demo.ipynb converted to a package, run with limit=1 (gate fails, last step skipped),
     then with the defaults (four steps cached, two run)."""
     root = tmp_path_factory.mktemp("vizproj")
-    nb = viz_notebooks.demo(root / "demo.ipynb")
+    nb = notebook_demo(root / "demo.ipynb")
     package = f"vdemo_{uuid.uuid4().hex[:8]}"
     done = nb2pipe("convert", str(nb), "-o", package, cwd=root)
     assert done.returncode == 0, done.stderr
     for args, code in ((["-p", "limit=1"], 1), ([], 0)):
         ran = subprocess.run(
             [sys.executable, "-m", package, *args],
-            cwd=root, capture_output=True, text=True, timeout=300, env=_env(),
+            cwd=root, capture_output=True, text=True, timeout=300, env=env(),
         )  # fmt: skip
         assert ran.returncode == code, ran.stdout + ran.stderr
     runs = sorted(p.parent.name for p in (root / "runs").glob("*/run.json"))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import nb2pipe
+from viz_helpers import fake_run, nb2pipe
 
 from nb2pipe import api
 
@@ -135,7 +135,6 @@ def test_report_page_of_a_cached_run(project, open_page, tmp_path: Path):
 
 
 def test_report_of_a_hostile_run_stays_inert(open_page, tmp_path: Path, monkeypatch):
-    from test_viz_report import fake_run
 
     from nb2pipe.viz.report import report
 

@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_viz_report import fake_run
 from typer.testing import CliRunner
+from viz_helpers import fake_run
 
 from nb2pipe.cli import app
 

@@ -2,66 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
+from viz_helpers import HOSTILE, fake_run
 
 from nb2pipe.viz import report, runs
 from nb2pipe.viz.graph import VizError
-
-
-def png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    raw = b"".join(b"\0" + b"\xff\x00\x00" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-HOSTILE = "<script>alert('x')</script></pre><img src=http://evil.example/x.png>"
-
-
-def fake_run(root: Path, run_id: str = "20250101-000000-000-aaaa") -> Path:
-    """A run folder written by hand: every string in it is hostile or a path trick."""
-    d = root / "runs" / run_id
-    (d / "logs").mkdir(parents=True)
-    (d / "figures").mkdir()
-    (d / "figures" / "plot-1.png").write_bytes(png())
-    (d / "figures" / "fake.png").write_bytes(b"GIF89a not a png")
-    (d / "figures" / "extra.png").write_bytes(png(3, 1))
-    (root / "secret.png").write_bytes(png())
-    lines = [f"line {k}" for k in range(200)] + ["\x1b[31mred\x1b[0m " + HOSTILE]
-    (d / "logs" / "plot.log").write_text("\n".join(lines) + "\n")
-    steps = {
-        "load": {"status": "ok", "duration": 1.25, "log": "logs/load.log", "figures": [],
-                 "inputs": {}, "metrics": {}},
-        "plot": {"status": "ok", "duration": 0.5, "log": "logs/plot.log",
-                 "figures": ["figures/plot-1.png", "figures/fake.png", "../../secret.png", 7],
-                 "inputs": {"df": {"step": "load"}}, "warnings": [HOSTILE]},
-        "check_plot": {"status": "failed", "duration": 0.1, "log": "../../../etc/passwd",
-                       "error": {"kind": "gate", "message": HOSTILE}, "inputs": {"df": {"step": "load"}}},
-        HOSTILE: {"status": "skipped", "reason": HOSTILE},
-    }  # fmt: skip
-    record = {
-        "schema": 1, "run_id": run_id, "pipeline": "evil", "package": "../../evil", "status": "failed",
-        "start": "2025-01-01T00:00:00+00:00", "duration": 2.0, "command": ["x", HOSTILE],
-        "parameters": {"note": HOSTILE, "n": 3}, "secret_parameters": ["token"], "derived": {},
-        "versions": {"python": "3.11", "distributions": {"numpy": "2"}},
-        "steps": steps, "metrics": {"acc": 0.5, HOSTILE: HOSTILE}, "error": HOSTILE,
-    }  # fmt: skip
-    (d / "run.json").write_text(json.dumps(record))
-    return d
 
 
 def test_resolve_by_path_id_and_latest(tmp_path: Path):

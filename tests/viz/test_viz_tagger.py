@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import viz_notebooks as nbs
+import viz_helpers as nbs
 
 from nb2pipe import api
 from nb2pipe.viz import tagger
@@ -57,7 +57,7 @@ def test_everything_else_is_kept_byte_for_byte(samples_dir: Path, tmp_path: Path
 
 
 def test_data_flow_split(tmp_path: Path):
-    src = nbs.flow(tmp_path / "flow.ipynb")
+    src = nbs.notebook_flow(tmp_path / "flow.ipynb")
     result = tagger.run(src)
     assert result.method == "data flow"
     # raw (cell 3) is new data; sort() refines it and print() makes nothing: both join it
