@@ -18,7 +18,6 @@ from nb2pipe.rules import (
     MUTATING_FUNCTIONS,
     MUTATING_METHODS,
     READ_ONLY_METHODS,
-    dotted,
     root_name,
 )
 
@@ -288,8 +287,10 @@ def call_mutations(call: ast.Call) -> list[str]:
         root = root_name(func.value)
         if root and (func.attr in MUTATING_METHODS or inplace):
             out.append(root)
-    name = dotted(func)
-    if name and name.rsplit(".", 1)[-1] in MUTATING_FUNCTIONS and call.args:
+    # shuffle(x), np.random.shuffle(x), np.random.default_rng(1).shuffle(x): the last name
+    # decides, whatever the prefix (a module, an object or a call's result).
+    last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    if last in MUTATING_FUNCTIONS and call.args:
         root = root_name(call.args[0])
         if root:
             out.append(root)

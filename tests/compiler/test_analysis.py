@@ -324,6 +324,25 @@ CASES = [
     ),
     pytest.param(
         [
+            IMPORTS,
+            ("step:a", "order = np.arange(6)"),
+            ("step:b", "np.random.default_rng(1).shuffle(order)"),
+            ("step:c", "r = order.tolist()"),
+        ],
+        {"b": E(i="order<a", o="order", m="order"), "c": E(i="order<b", o="r")},
+        id="generator-shuffle-on-a-call-result",
+    ),
+    pytest.param(
+        [
+            ("step:a", "import heapq\nh = []"),
+            ("step:b", "import heapq\nheapq.heappush(h, 3)"),
+            ("step:c", "print(h)"),
+        ],
+        {"b": E(i="h<a", o="h", m="h"), "c": E(i="h<b")},
+        id="heappush",
+    ),
+    pytest.param(
+        [
             ("functions", "def add_col(frame):\n    frame['x'] = 1"),
             ("step:a", "d = {}"),
             ("step:b", "add_col(d)"),
