@@ -276,6 +276,16 @@ def test_markdown_becomes_the_step_docstring(sink):
     assert (ast.get_docstring(fn) or "").startswith(doc)
 
 
+@pytest.mark.xfail(
+    reason='a step without markdown above it gets an empty module docstring `""""""`',
+    strict=True,
+)
+def test_no_empty_docstrings(convert_cells):
+    _pipe, folder = convert_cells([("step:a", "x = 1")], name="nodoc")
+    for path in folder.rglob("*.py"):
+        assert '""""""' not in path.read_text(), path.name
+
+
 def test_readme_has_a_mermaid_dag_and_the_parameters(sink):
     pipe, folder = sink
     readme = (folder / "README.md").read_text()
