@@ -11,6 +11,7 @@ reads a file another step should have written fails instead of finding the noteb
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -60,7 +61,8 @@ def verify(
 
             t = time.perf_counter()
             package = scratch / f"nb2pipe_verify_{uuid.uuid4().hex[:12]}"
-            pipe, _, _ = api.convert(nb_path, package, split_on=split_on)
+            with _env(RUFF_CACHE_DIR=str(scratch / "ruff_cache")):  # not in the user's cwd
+                pipe, _, _ = api.convert(nb_path, package, split_on=split_on)
             result.seconds["convert"] = time.perf_counter() - t
             result.notes.extend(str(d) for d in pipe.diagnostics if d.severity == "warning")
         else:
@@ -82,6 +84,20 @@ def verify(
             shutil.rmtree(scratch, ignore_errors=True)
     result.seconds["total"] = time.perf_counter() - started
     return result
+
+
+@contextlib.contextmanager
+def _env(**values: str) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextlib.contextmanager
@@ -204,7 +220,7 @@ def _compare_step(
     if status not in ("ok", "cached"):
         message = (record.get("error") or {}).get("message") or record.get("reason") or status
         if nb_failed_here:
-            message = f"{message}; the notebook failed here too: {nb_run.error}"
+            message = f"{message}; the notebook failed in this step too"
         return [Row(name, "", "failed", "", f"pipeline: {message}")]
     if manifest is None:
         if nb_failed_here:

@@ -20,8 +20,8 @@ def print_result(result: VerifyResult, *, quiet: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    out = Console(highlight=False, soft_wrap=False)
-    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if not quiet:
         table = Table(title=f"verify {result.notebook}", title_justify="left")
         for col in ("step", "variable", "verdict", "compared as", "detail"):
@@ -33,7 +33,7 @@ def print_result(result: VerifyResult, *, quiet: bool = False) -> None:
             )
         out.print(table)
         for note in result.notes:
-            out.print(f"note: {_escape(note)}")
+            out.print(f"note: {_escape(note)}", soft_wrap=True)
         if result.parameters:
             shown = ", ".join(f"{k}={v!r}" for k, v in result.parameters.items())
             out.print(f"parameters: {_escape(shown)}")
@@ -44,12 +44,13 @@ def print_result(result: VerifyResult, *, quiet: bool = False) -> None:
         steps = len({r.step for r in result.rows})
         out.print(
             f"[green]verified[/]: {values} value(s) of {steps} step(s) match the notebook "
-            f"({_timing(result)})"
+            f"({_timing(result)})",
+            soft_wrap=True,
         )
         return
     err.print(
         f"[bold red]verify failed[/]: {len(result.problems)} of {len(result.rows)} row(s) "
-        f"differ ({_timing(result)})"
+        f"not verified ({_timing(result)})"
     )
     for line in result.summary().splitlines():
         err.print(f"  {_escape(line)}")

@@ -54,9 +54,10 @@ class VerifyResult:
     def summary(self) -> str:
         """A readable account of every difference (empty when verified)."""
         lines = []
+        rows = " ".join(r.detail for r in self.problems)
         if self.notebook_error:
             lines.append(f"the notebook failed: {self.notebook_error}")
-        if self.pipeline_error:
+        if self.pipeline_error and self.pipeline_error not in rows:
             lines.append(f"the pipeline failed: {self.pipeline_error}")
         lines.extend(r.describe() for r in self.problems)
         return "\n".join(lines)

@@ -1,0 +1,241 @@
+"""How verify compares a notebook value with a pipeline value (no kernel needed)."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from nb2pipe.verify import Comparer, Tolerance
+
+
+def check(a, b, tol=None, data=()):
+    return Comparer(tol, data).compare(a, b)
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def test_floats_within_default_tolerance() -> None:
+    assert check(0.1 + 0.2, 0.3).ok
+    assert check(1e9, 1e9 * (1 + 1e-10)).ok
+    out = check(1.0, 1.0 + 1e-6)
+    assert not out.ok and "1.0 != 1.000001" in out.detail and out.how == "float"
+
+
+def test_tolerance_options() -> None:
+    assert check(1.0, 1.001, Tolerance(rtol=1e-2)).ok
+    assert check(0.0, 1e-6, Tolerance(atol=1e-5)).ok
+    assert not check(0.0, 1e-6).ok
+
+
+def test_nan_inf_int_bool() -> None:
+    assert check(float("nan"), float("nan")).ok
+    assert not check(float("inf"), 1e308).ok
+    assert check(3, 3).ok and not check(3, 4).ok
+    assert not check(True, False).ok
+    assert check(np.float64(1.5), np.float64(1.5)).ok
+
+
+def test_type_differences_are_mismatches() -> None:
+    out = check(1, 1.0)
+    assert not out.ok and "type int in the notebook, float in the pipeline" in out.detail
+    assert not check([1, 2], (1, 2)).ok
+    assert not check(np.float64(1.0), 1.0).ok
+    assert not check(None, 0).ok
+
+
+# --- arrays and pandas --------------------------------------------------------------------
+
+
+def test_arrays() -> None:
+    a = np.linspace(0, 1, 7)
+    assert check(a, a + 1e-13).ok
+    b = a.copy()
+    b[3] += 1e-3
+    out = check(a, b)
+    assert not out.ok and out.detail.startswith("[3]: ") and "1 of 7 elements" in out.detail
+    assert "dtype float64 != float32" in check(a, a.astype(np.float32)).detail
+    assert "shape (7,) != (1, 7)" in check(a, a.reshape(1, 7)).detail
+    assert check(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])).ok
+    assert not check(np.arange(4), np.array([0, 1, 2, 4])).ok
+    assert check(np.array(["a", "b"]), np.array(["a", "b"])).ok
+    obj = np.array([{"k": 1}, [1, 2]], dtype=object)
+    obj2 = np.array([{"k": 2}, [1, 2]], dtype=object)
+    assert "[0]['k']" in check(obj, obj2).detail
+
+
+def test_dataframes() -> None:
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}, index=[10, 20])
+    assert check(df, df.copy()).ok
+    other = df.copy()
+    other.loc[20, "a"] = 2.5
+    out = check(df, other)
+    assert not out.ok and out.how == "DataFrame" and 'column name="a"' in out.detail
+    assert not check(df, df.astype({"a": "float32"})).ok  # dtype
+    assert not check(df, df.reset_index(drop=True)).ok  # index
+    assert not check(df, df.rename(columns={"b": "c"})).ok  # columns
+    assert not check(df, df[["b", "a"]]).ok  # column order
+    close = df.copy()
+    close["a"] = close["a"] * (1 + 1e-12)
+    assert check(df, close).ok
+
+
+def test_series_and_index() -> None:
+    s = pd.Series([1, 2, 3], name="n")
+    assert check(s, s.copy()).ok
+    assert not check(s, s.rename("m")).ok
+    assert not check(pd.Index([1, 2]), pd.Index([1, 3])).ok
+
+
+# --- containers ---------------------------------------------------------------------------
+
+
+def test_nested_containers_report_the_path() -> None:
+    a = {"forest": {"accuracy": 0.93, "f1": [0.9, 0.8]}, "n": 3}
+    b = {"forest": {"accuracy": 0.93, "f1": [0.9, 0.7]}, "n": 3}
+    out = check(a, b)
+    assert not out.ok and out.detail.startswith("['forest']['f1'][1]: 0.8 != 0.7")
+    assert "keys only in the notebook: ['n']" in check(a, {"forest": a["forest"]}).detail
+    assert check({1, 2}, {2, 1}).ok and not check({1, 2}, {1, 3}).ok
+    assert "length 2 != 3" in check([1, 2], [1, 2, 3]).detail
+
+
+def test_cycles_terminate() -> None:
+    a: list = [1]
+    a.append(a)
+    b: list = [1]
+    b.append(b)
+    assert check(a, b).ok
+
+
+def test_strings_show_where_they_differ() -> None:
+    out = check("abcdef" * 20, "abcdef" * 10 + "abcxef" + "abcdef" * 9)
+    assert not out.ok and "differ at position 63" in out.detail
+
+
+# --- estimators ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    return X, y
+
+
+def test_estimators_compared_by_predictions_on_the_steps_data(iris) -> None:
+    X, y = iris
+    a = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    b = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    out = check(a, b, data=[("X", X)])
+    assert out.ok and out.how == "estimator: params + predict(X)"
+    c = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X[::2], y[::2])
+    out = check(a, c, data=[("X", X)])
+    assert not out.ok and out.detail.startswith(".predict(X)[")
+
+
+def test_estimator_params_differ(iris) -> None:
+    X, y = iris
+    a = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    b = DecisionTreeClassifier(max_depth=3).fit(X, y)
+    out = check(a, b, data=[("X", X)])
+    assert not out.ok and out.detail == ".get_params()['max_depth']: 2 != 3"
+
+
+def test_estimator_without_data_uses_fitted_attributes(iris) -> None:
+    X, y = iris
+    a = Ridge().fit(X, y)
+    b = Ridge().fit(X, y)
+    out = check(a, b)
+    assert out.ok and out.how == "estimator: params + fitted attributes"
+    c = Ridge().fit(X[::2], y[::2])
+    out = check(a, c)
+    assert not out.ok and out.detail.startswith(".coef_")
+
+
+def test_data_must_match_the_fitted_features(iris) -> None:
+    X, y = iris
+    a = Ridge().fit(X, y)
+    wrong = [("X_small", X.iloc[:, :2]), ("renamed", X.set_axis(list("abcd"), axis=1))]
+    assert check(a, a, data=wrong).how == "estimator: params + fitted attributes"
+    arr = Ridge().fit(X.to_numpy(), y)
+    assert check(arr, arr, data=[("X", X)]).how == "estimator: params + predict(X)"
+
+
+def test_sklearn_pipeline_fitted_or_not(iris) -> None:
+    X, y = iris
+    fitted = make_pipeline(StandardScaler(), Ridge()).fit(X, y)
+    fresh = make_pipeline(StandardScaler(), Ridge())
+    assert "fitted in the notebook, not fitted in the pipeline" in check(fitted, fresh).detail
+    assert check(fresh, make_pipeline(StandardScaler(), Ridge())).ok
+    again = make_pipeline(StandardScaler(), Ridge()).fit(X[:100], y[:100])
+    assert not check(fitted, again).ok  # no data: nested fitted attributes differ
+    assert not check(fitted, again, data=[("X", X)]).ok
+
+
+# --- notebook classes, functions, other objects -------------------------------------------
+
+
+def _class_in(module: str):
+    namespace: dict = {}
+    exec(
+        "class Point:\n"
+        "    def __init__(self, x, tags):\n"
+        "        self.x = x\n"
+        "        self.tags = tags\n",
+        namespace,
+    )
+    cls = namespace["Point"]
+    cls.__module__ = module
+    return cls
+
+
+def test_notebook_class_matches_the_step_modules_class() -> None:
+    nb_cls, pl_cls = _class_in("__main__"), _class_in("pkg.steps.define")
+    assert check(nb_cls(1.0, ["a"]), pl_cls(1.0, ["a"])).ok
+    out = check(nb_cls(1.0, ["a"]), pl_cls(1.0, ["b"]))
+    assert not out.ok and out.detail.startswith("['tags'][0]")
+    other = _class_in("elsewhere")
+    assert not check(_class_in("pkg.a")(1, []), other(1, [])).ok
+
+
+def test_functions_and_closures() -> None:
+    def make(k):
+        def scale(v):
+            return v * k
+
+        return scale
+
+    assert check(make(2), make(2)).ok
+    out = check(make(2), make(3))
+    assert not out.ok and "<closure k>" in out.detail
+
+    def scale(v):
+        return v + 1
+
+    assert "the code of function" in check(make(2), _renamed(scale, make(2))).detail
+
+
+def _renamed(fn, like):
+    fn.__qualname__ = like.__qualname__
+    return fn
+
+
+def test_objects_with_eq_and_plain_objects() -> None:
+    assert check(types.SimpleNamespace(a=1), types.SimpleNamespace(a=1)).ok
+    assert not check(types.SimpleNamespace(a=1), types.SimpleNamespace(a=2)).ok
+    import datetime
+
+    assert check(datetime.date(2020, 1, 1), datetime.date(2020, 1, 1)).ok
+    assert not check(datetime.date(2020, 1, 1), datetime.date(2020, 1, 2)).ok
+    rs1, rs2 = np.random.RandomState(0), np.random.RandomState(0)
+    assert check(rs1, rs2).ok
+    rs2.rand()
+    assert not check(rs1, rs2).ok
