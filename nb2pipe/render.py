@@ -13,6 +13,7 @@ import re
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+_QUOTE_RUN = re.compile(r'"(?=""|$)')
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -52,11 +53,11 @@ def comment(text: object) -> str:
 
 def docstring(text: str, indent: str = "") -> str:
     """A triple-quoted string literal whose value is `text` (stripped)."""
-    text = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
     text = _BREAKS.sub("\n", text) if "\u2028" in text or "\u2029" in text else text
-    body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    if body.endswith('"'):
-        body = body[:-1] + '\\"'
+    # Backslashes doubled, then a quote escaped where it would start `"""` or end the text:
+    # no run of three quotes and no closing quote is left unescaped.
+    body = _QUOTE_RUN.sub('\\\\"', text.replace("\\", "\\\\"))
     if indent:
         body = body.replace("\n", "\n" + indent)
     literal = f'"""{body}"""'
