@@ -7,8 +7,8 @@ Schema (``"schema": 1``)::
     parameters{name: value} (secrets left out), secret_parameters[names], derived{...},
     notebook, notebook_sha256, generated_by, spec_version,
     versions{python, platform, nb2pipe, distributions{name: version}},
-    steps{name: {status (pending|running|ok|failed|cached|skipped), start, end,
-                 duration, pid (process that ran it), cache_key, reason, cached_from, stale,
+    steps{name: {status (pending|running|ok|failed|cached|skipped), submitted (handed to
+                 the executor), start, end, duration, pid (process that ran it), cache_key, reason, cached_from, stale,
                  inputs{var: {step, hash, format, size}}, outputs{var: {hash, format, size}},
                  metrics{}, log, figures[], warnings[], error{kind, message, type, cell, line}}},
     metrics{name: value}, error (first failure, one line) or null

@@ -210,7 +210,12 @@ class Scheduler:
         if self.executor is None:
             self.executor = InlineExecutor() if self.jobs == 1 else process_pool(self.jobs)
         self._set(
-            step.name, "running", note=reason if self.verbose else "", cache_key=key, reason=reason
+            step.name,
+            "running",
+            note=reason if self.verbose else "",
+            cache_key=key,
+            reason=reason,
+            submitted=iso(time.time()),
         )
         self.record.save()
         fn: Callable[[StepTask], StepOutcome]

@@ -20,20 +20,45 @@ from nb2pipe.runtime.records import load_run, parse_iso
 pytestmark = pytest.mark.integration
 
 
+RENDEZVOUS = """
+open('{me}.started', 'w').close()
+deadline = time.monotonic() + 60
+while not os.path.exists('{other}.started') and time.monotonic() < deadline:
+    time.sleep(0.01)
+{out} = os.path.exists('{other}.started')
+"""
+
+
 def test_parallel_branches_overlap(make_pkg: Any) -> None:
-    pkg = make_pkg(diamond_steps(sleep=0.4), [("k", int, 2)])
+    """The two branches wait for each other (up to a minute), so with -j 2 they must be
+    running at the same time, however slowly the workers start; run.json must show it."""
+    steps = diamond_steps()
+    imports = "import os\nimport time"
+    left = RENDEZVOUS.format(me="left", other="right", out="met")
+    right = RENDEZVOUS.format(me="right", other="left", out="met")
+    steps[1] = S("left", left + "left_out = [met]", inputs={"rows": "load"},
+                 outputs=("left_out",), imports=imports)  # fmt: skip
+    steps[2] = S("right", right + "right_out = int(met)", inputs={"n": "load"},
+                 outputs=("right_out",), imports=imports)  # fmt: skip
+    pkg = make_pkg(steps, [("k", int, 2)])
+    (pkg.workdir / "data.csv").write_text("a\nb\n")
+    par = pkg.run(jobs=2)
+    assert par.ok, par.error
+    assert par.load("left", "left_out") == [True] and par.load("right", "right_out") == 1
+    left_rec, right_rec = par.steps["left"], par.steps["right"]
+    assert overlap(left_rec, right_rec)
+    assert left_rec["pid"] != right_rec["pid"] != os.getpid()
+    join_start = parse_iso(par.steps["join"]["start"])
+    assert join_start >= max(parse_iso(left_rec["end"]), parse_iso(right_rec["end"]))
+
+
+def test_sequential_and_parallel_make_the_same_artifacts(make_pkg: Any) -> None:
+    pkg = make_pkg(diamond_steps(), [("k", int, 2)])
     (pkg.workdir / "data.csv").write_text("a\nb\n")
     seq = pkg.run()
     assert not overlap(seq.steps["left"], seq.steps["right"])
     par = pkg.run(jobs=2, force=True)
-    assert par.ok, par.error
-    left, right = par.steps["left"], par.steps["right"]
-    assert overlap(left, right)
-    assert left["pid"] != right["pid"] != os.getpid()
-    assert parse_iso(par.steps["join"]["start"]) >= max(
-        parse_iso(left["end"]), parse_iso(right["end"])
-    )
-    assert par.outputs == seq.outputs  # same artifacts, whichever executor
+    assert par.outputs == seq.outputs
 
 
 def test_parallel_failure_and_resume(make_pkg: Any) -> None:
