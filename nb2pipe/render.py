@@ -77,11 +77,25 @@ def yaml_value(value: object) -> str:
 
     if isinstance(value, tuple):
         value = list(value)
-    dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**6)
-    dumped = dumped.strip()
-    if dumped.endswith("\n..."):
-        dumped = dumped[: -len("\n...")]
-    return dumped.removesuffix("...").strip()
+    for readable in (True, False):  # Unicode as written, unless it does not read back
+        dumped = yaml.safe_dump(
+            value, default_flow_style=True, allow_unicode=readable, width=10**6
+        ).strip()
+        if dumped.endswith("\n..."):
+            dumped = dumped[: -len("\n...")]
+        dumped = dumped.removesuffix("...").strip()
+        if readable and yaml.safe_load(dumped) != _yaml_form(value):
+            continue  # PyYAML writes NEL (U+0085) raw, and reads it back as a space
+        return dumped
+    return dumped
+
+
+def _yaml_form(value: object) -> object:
+    if isinstance(value, tuple | list):
+        return [_yaml_form(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _yaml_form(v) for k, v in value.items()}
+    return value
 
 
 def type_expr(ptype: str, optional: bool) -> str:

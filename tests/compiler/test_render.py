@@ -135,3 +135,10 @@ def _listify(value):
     if isinstance(value, dict):
         return {k: _listify(v) for k, v in value.items()}
     return value
+
+
+@pytest.mark.parametrize("value", ["\x85", "a\u2028b", "é", ["x\ny", ("t", 1)], {"k": "\x85"}])
+def test_yaml_value_line_breaks_and_unicode(value):
+    import yaml
+
+    assert yaml.safe_load(render.yaml_value(value)) == _listify(value)
