@@ -81,8 +81,11 @@ def plain_steps(data: dict[str, Any]) -> str:
     for s in data["steps"]:
         ins = ", ".join(f"{v} <- {src}" for v, src in s["inputs"].items())
         kind = " (gate)" if s["kind"] == "gate" else ""
-        lines.append(f"  {s['name']}{kind}: cells {', '.join(map(str, s['cells']))}; in: {ins or '-'}; "
-                     f"out: {', '.join(s['outputs']) or '-'}; params: {', '.join(s['params']) or '-'}")  # fmt: skip
+        cells = ", ".join(map(str, s["cells"]))
+        outs, params = ", ".join(s["outputs"]) or "-", ", ".join(s["params"]) or "-"
+        lines.append(
+            f"  {s['name']}{kind}: cells {cells}; in: {ins or '-'}; out: {outs}; params: {params}"
+        )
     lines += [f"  {d['severity']}: {d['message']}" for d in data["diagnostics"]]
     return "\n".join(lines)
 
