@@ -146,6 +146,16 @@ def _run_both(
     except UsageError as exc:
         raise VerifyError(str(exc)) from None
     pmap = spec.param_map
+    read = {p for s in spec.steps for p in s.params}
+    for p in spec.parameters:
+        if p.secret and p.name in read and p.env and p.env not in os.environ:
+            # The package holds no default for a secret: the pipeline would see None where
+            # the notebook sees its literal, and the comparison would only say so later.
+            raise VerifyError(
+                f"secret parameter {p.name!r} is read from the environment variable "
+                f"{p.env}, which is not set",
+                hint=f"set {p.env} so the notebook and the pipeline use the same value",
+            )
     overrides = {n: v for n, v in resolved.values.items() if not _same(v, pmap[n].default)}
     result.parameters = {n: ("***" if n in resolved.secret else v) for n, v in overrides.items()}
 

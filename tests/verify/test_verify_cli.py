@@ -205,3 +205,28 @@ def test_pipeline_mismatch_on_changed_tolerance(tmp_path: Path) -> None:
     proc = nb2pipe("verify", str(notebook), cwd=tmp_path)
     assert proc.returncode == 1 and "step 'a', variable 'total': mismatch" in proc.stderr
     assert "step 'a', variable 'in_kernel': mismatch: True != False" in proc.stderr
+
+
+def test_secrets_come_from_the_environment_for_both_runs(tmp_path: Path) -> None:
+    import os
+
+    notebook = write(
+        tmp_path / "s.py",
+        """
+        # %% tags=["parameters"]
+        api_token = "dev-token"  # secret
+
+        # %% tags=["step:use"]
+        size = len(api_token)
+        """,
+    )
+    proc = nb2pipe("verify", str(notebook), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "environment variable API_TOKEN, which is not set" in proc.stderr
+    env = {**os.environ, "API_TOKEN": "a-much-longer-secret"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nb2pipe.cli", "verify", str(notebook)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "api_token='***'" in proc.stdout and "a-much-longer-secret" not in proc.stdout
