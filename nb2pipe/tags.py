@@ -212,6 +212,8 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     plans: list[CellPlan] = []
     order: list[str] = []
     seen_lower: dict[str, str] = {}
+    # Names given by tags or headings: the implicit `setup` step and gates avoid them.
+    reserved = {name.lower() for name in starts.values()}
     docs: dict[str, str] = {}
     current: str | None = None
     pending_md: list[Cell] = []
@@ -261,18 +263,16 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
             if _only_imports(cell.source):
                 plans.append(CellPlan(cell, "imports", None, foreign_tags=tuple(t.foreign)))
                 continue
-            current = "setup"
-            if "setup" in seen_lower:
-                raise TagError("step name 'setup' is reserved", file=nb.path, cell=cell.index)
-            seen_lower["setup"] = "setup"
-            order.append("setup")
-            docs["setup"] = _doc(md_above)
+            current = _setup_name(cell.index, starts, reserved)
+            seen_lower[current.lower()] = current
+            order.append(current)
+            docs[current] = _doc(md_above)
         if role == "validate":
             base = current or "parameters"
             gate_count[base] = gate_count.get(base, 0) + 1
             n = gate_count[base]
             gate = f"check_{base}" if n == 1 else f"check_{base}_{n}"
-            while gate.lower() in seen_lower:
+            while gate.lower() in seen_lower or gate.lower() in reserved:
                 gate += "_"
             seen_lower[gate.lower()] = gate
             order.append(gate)
@@ -314,6 +314,19 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
                     else "steps: " + ", ".join(order),
                 )
     return Layout(nb, tuple(plans), tuple(order), docs, split, tuple(diags))
+
+
+def _setup_name(index: int, starts: dict[int, str], reserved: set[str]) -> str:
+    """The step formed by code before the first step: `setup`, joining the first step if
+    that is called setup too, else a name no tag or heading uses."""
+    following = [starts[i] for i in sorted(starts) if i > index]
+    if following and following[0].lower() == "setup":
+        return following[0]
+    name, n = "setup", 1
+    while name in reserved:
+        n += 1
+        name = f"setup_{n}"
+    return name
 
 
 def _role(t: _CellTags) -> str | None:

@@ -381,6 +381,30 @@ def test_code_before_a_step_named_setup_joins_it(layout):
     assert roles(lay) == [(1, "step", "setup"), (2, "step", "setup"), (3, "step", "b")]
 
 
+def test_setup_heading_after_leading_code(layout):
+    cells = [
+        ("md", "# T"),
+        ("", "x = 1"),
+        ("md", "## Train"),
+        ("", "y = x"),
+        ("md", "## Setup"),
+        ("", "z = y"),
+    ]
+    lay = layout(cells)
+    assert lay.step_order == ("setup_2", "train", "setup")
+
+
+def test_setup_tag_later_than_leading_code(layout):
+    lay = layout([("", "x = 1"), ("step:a", "y = x"), ("step:setup", "z = y")])
+    assert lay.step_order == ("setup_2", "a", "setup")
+
+
+def test_gate_name_gives_way_to_a_tagged_step(layout):
+    cells = [("step:load", "x = 1"), ("validate", "assert x"), ("step:check_load", "y = x")]
+    lay = layout(cells)
+    assert lay.step_order == ("load", "check_load_", "check_load")
+
+
 def test_nothing_dropped_silently(layout):
     """Every code cell gets a role: none is left without one."""
     lay = layout([("", "import os"), ("", "x = 1"), ("skip", "print(x)"), ("step:a", "y = x")])
