@@ -29,35 +29,30 @@ class NotebookRun:
     output: Path | None = None  # the executed copy
 
 
-def check_kernel(name: str = KERNEL) -> None:
-    """The kernel must run this interpreter: papermill would otherwise compute with
-    other library versions than the pipeline."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+def kernel_spec(folder: Path) -> Path:
+    """A ``python3`` kernel spec running this very interpreter, in ``folder/kernels``.
 
-    hint = f"register it: {sys.executable} -m ipykernel install --sys-prefix --name {name}"
-    try:
-        spec = KernelSpecManager().get_kernel_spec(name)
-    except NoSuchKernel:
-        raise VerifyError(f"no Jupyter kernel named {name!r}", hint=hint) from None
-    argv = list(spec.argv or [])
-    if not argv:
-        raise VerifyError(f"the kernel {name!r} has no command", hint=hint)
-    exe = argv[0]
-    # jupyter_client runs a bare "python" / "python3" with sys.executable.
-    bare = {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info)}
-    if exe in bare:
-        return
-    try:
-        same = Path(exe).resolve() == Path(sys.executable).resolve() or os.path.samefile(
-            exe, sys.executable
-        )
-    except OSError:
-        same = False
-    if not same:
+    Put first on JUPYTER_PATH while papermill runs, it shadows any ``python3`` spec of the
+    user, the environment or the system: the notebook then computes with exactly the
+    libraries the pipeline uses, whatever is registered where."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("ipykernel") is None:
         raise VerifyError(
-            f"the kernel {name!r} runs {exe}, not this interpreter ({sys.executable})",
-            hint=hint,
+            "ipykernel is not installed in this environment",
+            hint=f"{sys.executable} -m pip install ipykernel",
         )
+    spec_dir = folder / "kernels" / KERNEL
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python {sys.version_info[0]}.{sys.version_info[1]} (nb2pipe verify)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return folder
 
 
 def execute(
@@ -71,7 +66,7 @@ def execute(
     """Run ``notebook`` (an nbformat node) in ``workdir``; return how it went."""
     import nbformat
 
-    check_kernel()
+    jupyter_dir = kernel_spec(scratch / "jupyter")
     src = scratch / "instrumented.ipynb"
     out = scratch / "executed.ipynb"
     nbformat.write(notebook, str(src))
@@ -82,6 +77,8 @@ def execute(
     for name in ("papermill", "papermill.translators", "blib2to3", "traitlets"):
         logging.getLogger(name).setLevel(logging.ERROR)
     run = NotebookRun(0.0, output=out)
+    saved = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(jupyter_dir), saved) if p)
     try:
         papermill.execute_notebook(
             str(src),
@@ -105,6 +102,11 @@ def execute(
         if "Timeout" in kind:
             text = f"a cell ran longer than {timeout:g}s (--timeout)" if timeout else text
         run.error = f"{kind}: {text}"
+    finally:
+        if saved is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = saved
     run.seconds = time.perf_counter() - start
     if run.error is not None:
         run.cell = _failed_cell(out)

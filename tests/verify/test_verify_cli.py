@@ -230,3 +230,30 @@ def test_secrets_come_from_the_environment_for_both_runs(tmp_path: Path) -> None
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "api_token='***'" in proc.stdout and "a-much-longer-secret" not in proc.stdout
+
+
+def test_the_kernel_runs_this_interpreter_whatever_is_registered(tmp_path: Path) -> None:
+    """A `python3` kernel spec of another interpreter earlier on JUPYTER_PATH is shadowed:
+    the notebook's sys.executable is the pipeline's."""
+    import os
+
+    bogus = tmp_path / "other" / "kernels" / "python3"
+    bogus.mkdir(parents=True)
+    (bogus / "kernel.json").write_text(
+        json.dumps({"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f",
+                             "{connection_file}"], "display_name": "x", "language": "python"})
+    )  # fmt: skip
+    notebook = write(
+        tmp_path / "exe.py",
+        """
+        # %% tags=["step:which"]
+        import sys
+        exe = sys.executable
+        """,
+    )
+    env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "other")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "nb2pipe.cli", "verify", str(notebook)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
