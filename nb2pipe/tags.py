@@ -208,6 +208,14 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
             diags.append(Diagnostic("note", "--split-on ignored: the notebook has step tags"))
     else:
         starts, split = _heading_starts(nb, parsed, split_on)
+        if split_on and split == "single":
+            diags.append(
+                Diagnostic(
+                    "note",
+                    f"--split-on {split_on}: no such heading below the title, so one step",
+                    code="split-on",
+                )
+            )
 
     plans: list[CellPlan] = []
     order: list[str] = []

@@ -283,6 +283,12 @@ def test_only_a_title_gives_one_step(layout):
     assert lay.step_order == ("nb",)
 
 
+def test_split_on_a_level_that_does_not_occur(layout):
+    lay = layout([("md", "## A"), ("", "x = 1"), ("md", "## B"), ("", "y = x")], split_on="h1")
+    assert (lay.split, lay.step_order) == ("single", ("nb",))
+    assert [d.code for d in lay.diagnostics] == ["split-on"]
+
+
 def test_invalid_split_on(layout):
     with pytest.raises(TagError, match="--split-on"):
         layout(HEADED, split_on="h4")
