@@ -41,6 +41,9 @@ class FuncInfo:
     global_mutations: set[str] = field(default_factory=set)
     mutated_params: set[str] = field(default_factory=set)
     is_class: bool = False
+    kwonly: list[str] = field(default_factory=list)
+    vararg: str | None = None  # *args
+    kwarg: str | None = None  # **kwargs
 
 
 @dataclass
@@ -228,8 +231,14 @@ def _free_in(nodes: list[ast.AST], local: set[str], function_scope: bool) -> tup
 # ---------------------------------------------------------------- mutation in function bodies
 
 
-def summarize(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, cell: int) -> FuncInfo:
-    """Summarise a top-level def or class for its callers."""
+def summarize(
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+    cell: int,
+    funcs: dict[str, FuncInfo] | None = None,
+) -> FuncInfo:
+    """Summarise a top-level def or class for its callers. `funcs` (the notebook functions
+    defined before it) carry mutation through calls: a function that passes its parameter
+    to one that changes it changes it too."""
     info = FuncInfo(node.name, cell, node.lineno, is_class=isinstance(node, ast.ClassDef))
     free, gw = free_names(node)
     info.free = free - {node.name}
@@ -240,6 +249,9 @@ def summarize(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, cell:
         info.free -= info.def_reads - info.free  # bases are read at definition only
         return info
     info.params = [a.arg for a in node.args.posonlyargs + node.args.args]
+    info.kwonly = [a.arg for a in node.args.kwonlyargs]
+    info.vararg = node.args.vararg.arg if node.args.vararg else None
+    info.kwarg = node.args.kwarg.arg if node.args.kwarg else None
     params = set(_arg_names(node.args))
     col = _LocalCollector()
     for stmt in node.body:
@@ -266,6 +278,10 @@ def summarize(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, cell:
                 aliases[name] = src | aliases.get(name, set())
         elif isinstance(sub, ast.Call):
             changed += call_mutations(sub)
+            callee = sub.func.id if isinstance(sub.func, ast.Name) else None
+            if funcs and callee in funcs and callee not in local:
+                for arg in arg_mutations(sub, funcs[callee]):
+                    changed += expr_names(arg)
         for name in changed:
             for base in {name} | aliases.get(name, set()):
                 if base in params:
@@ -291,9 +307,41 @@ def call_mutations(call: ast.Call) -> list[str]:
     # decides, whatever the prefix (a module, an object or a call's result).
     last = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
     if last in MUTATING_FUNCTIONS and call.args:
-        root = root_name(call.args[0])
-        if root:
-            out.append(root)
+        out += expr_names(call.args[0])
+    return out
+
+
+def expr_names(expr: ast.AST) -> list[str]:
+    """Names whose objects an argument expression passes: `x`, `x[0]`, `x.a`, `[a, b]`."""
+    names = alias_sources(expr, {})
+    root = root_name(expr)
+    if root:
+        names.add(root)
+    return sorted(names)
+
+
+def arg_mutations(call: ast.Call, info: FuncInfo) -> list[ast.expr]:
+    """The argument expressions of a call bound to parameters the function changes."""
+    changed = info.mutated_params
+    if not changed:
+        return []
+    out: list[ast.expr] = []
+    for i, arg in enumerate(call.args):
+        if isinstance(arg, ast.Starred):  # f(*xs): any parameter from here on
+            if set(info.params[i:]) & changed or info.vararg in changed:
+                out.append(arg.value)
+        elif i < len(info.params):
+            if info.params[i] in changed:
+                out.append(arg)
+        elif info.vararg in changed:
+            out.append(arg)
+    for k in call.keywords:
+        if k.arg is None:  # f(**kw)
+            out.append(k.value)
+        elif k.arg in changed or (
+            info.kwarg in changed and k.arg not in info.params and k.arg not in info.kwonly
+        ):
+            out.append(k.value)
     return out
 
 
@@ -456,7 +504,7 @@ class ModuleWalker:
                 self.expr(sub)
             if isinstance(s, ast.ClassDef):
                 self._class_body(s)
-            info = summarize(s, self.cell)
+            info = summarize(s, self.cell, self.funcs)
             self.funcs[s.name] = info
             for w in info.global_writes:  # bound when called: maybe-bound from here
                 self.facts.binds.setdefault(w, (self.cell, line))
@@ -602,9 +650,6 @@ class ModuleWalker:
                 self.facts.binds.setdefault(w, (self.cell, line))
             for g in info.global_mutations:
                 self.mutate(g, line)
-            for i, arg in enumerate(call.args):
-                if i < len(info.params) and info.params[i] in info.mutated_params:
-                    self.mutate(root_name(arg), line)
-            for k in call.keywords:
-                if k.arg in info.mutated_params:
-                    self.mutate(root_name(k.value), line)
+            for arg in arg_mutations(call, info):
+                for name in expr_names(arg):
+                    self.mutate(name, line)

@@ -324,6 +324,53 @@ CASES = [
     ),
     pytest.param(
         [
+            SKLEARN,
+            (
+                "functions",
+                "def train_all(models, X, y):\n    for m in models:\n        m.fit(X, y)",
+            ),
+            (
+                "step:a",
+                "m1 = LinearRegression()\nm2 = LinearRegression()\nX = [[1], [2]]\ny = [1, 2]",
+            ),
+            ("step:b", "train_all([m1, m2], X, y)"),
+            ("step:c", "print(m1, m2)"),
+        ],
+        {"b": E(i="m1<a m2<a X<a y<a", o="m1 m2", m="m1 m2"), "c": E(i="m1<b m2<b")},
+        id="function-changing-the-items-of-a-list-argument",
+    ),
+    pytest.param(
+        [
+            SKLEARN,
+            (
+                "functions",
+                "def fit_one(m, X, y):\n    m.fit(X, y)\n\n\ndef fit_all(ms, X, y):\n    for m in ms:\n        fit_one(m, X, y)",
+            ),
+            ("step:a", "m1 = LinearRegression()\nX = [[1], [2]]\ny = [1, 2]"),
+            ("step:b", "fit_all((m1,), X, y)"),
+            ("step:c", "print(m1)"),
+        ],
+        {"b": E(i="m1<a X<a y<a", o="m1", m="m1"), "c": E(i="m1<b")},
+        id="mutation-through-a-call-to-another-notebook-function",
+    ),
+    pytest.param(
+        [
+            (
+                "functions",
+                "def mark(*ds, **opts):\n    for d in ds:\n        d['x'] = 1\n    opts['log'].append(1)",
+            ),
+            ("step:a", "p = {}\nq = {}\nlog = []\nkeep = []"),
+            ("step:b", "mark(p, q, log=log, other=keep)"),
+            ("step:c", "print(p, q, log, keep)"),
+        ],
+        {
+            "b": E(i="p<a q<a log<a keep<a", o="p q log keep", m="p q log keep"),
+            "c": E(i="p<b q<b log<b keep<b"),
+        },
+        id="star-args-and-keyword-args-changed",
+    ),
+    pytest.param(
+        [
             IMPORTS,
             ("step:a", "order = np.arange(6)"),
             ("step:b", "np.random.default_rng(1).shuffle(order)"),
