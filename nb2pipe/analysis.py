@@ -4,14 +4,10 @@ edges, parameters, shared code, process-wide settings and every diagnostic."""
 from __future__ import annotations
 
 import ast
-import graphlib
-import os
-import re
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from nb2pipe import magics, params
-from nb2pipe.errors import AnalysisError, StrictError
+from nb2pipe.errors import AnalysisError
 from nb2pipe.model import (
     CellPlan,
     Derived,
@@ -20,21 +16,15 @@ from nb2pipe.model import (
     Layout,
     Parameter,
     Pipeline,
-    Step,
 )
-from nb2pipe.rules import BUILTIN_NAMES, IPYTHON_NAMES, distribution, is_setting
-from nb2pipe.scopes import Facts, FuncInfo, ModuleWalker, free_names
-from nb2pipe.source import Editor, is_display, segment
-from nb2pipe.tags import identifier
-
-RUNTIME_REQUIREMENTS = ("nb2pipe", "joblib", "pyarrow", "pyyaml")
-STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
-EFFECT_IMPORT = re.compile(r"\bexperimental\b|\bimport enable_\w+")
-MAIN_TEST = re.compile(r"__name__\s*==\s*['\"]__main__['\"]|['\"]__main__['\"]\s*==\s*__name__")
+from nb2pipe.rules import BUILTIN_NAMES, IPYTHON_NAMES, is_setting
+from nb2pipe.scopes import Facts, FuncInfo, ModuleWalker
+from nb2pipe.source import Editor, is_display
+from nb2pipe.tags import directive_words
 
 
 @dataclass
-class _Cell:
+class PreparedCell:
     plan: CellPlan
     source: str  # after magics
     tree: ast.Module
@@ -43,7 +33,7 @@ class _Cell:
 
 
 @dataclass
-class _Import:
+class ImportLine:
     name: str  # the bound name
     text: str  # a one-name import statement
     module: str  # top-level module, for requirements
@@ -53,10 +43,10 @@ class _Import:
 
 
 @dataclass
-class _StepWork:
+class StepWork:
     name: str
     kind: str
-    cells: list[_Cell]
+    cells: list[PreparedCell]
     facts: Facts = field(default_factory=Facts)
     inputs: dict[str, str] = field(default_factory=dict)
     params: list[str] = field(default_factory=list)
@@ -65,7 +55,7 @@ class _StepWork:
     uses_steps: dict[str, list[str]] = field(default_factory=dict)
     hoisted: set[str] = field(default_factory=set)
     metric_decls: list[tuple[str, int, int]] = field(default_factory=list)
-    metric_stmts: set[int] = field(default_factory=set)  # id() of statements dropped
+    dropped: set[int] = field(default_factory=set)  # id() of statements not in the body
     after: list[str] = field(default_factory=list)
     extra_imports: set[str] = field(default_factory=set)
     defs: dict[str, ast.stmt] = field(default_factory=dict)
@@ -80,8 +70,8 @@ class Analyzer:
         self.diags: list[Diagnostic] = list(layout.diagnostics)
         self.funcs: dict[str, FuncInfo] = {}
         self.origin: dict[str, tuple[str, str]] = {}  # name -> (kind, step)
-        self.pool: dict[str, _Import] = {}
-        self.stars: list[_Import] = []
+        self.pool: dict[str, ImportLine] = {}
+        self.stars: list[ImportLine] = []
         self.parameters: list[Parameter] = []
         self.derived: list[Derived] = []
         self.derive_frags: list[Fragment] = []
@@ -90,8 +80,8 @@ class Analyzer:
         self.common_names: set[str] = set()
         self.common_funcs: dict[str, FuncInfo] = {}
         self.requirements: set[str] = set()
-        self.skip_binds: dict[str, int] = {}  # name -> skip cell index
-        self.works: dict[str, _StepWork] = {}
+        self.skip_binds: dict[str, list[int]] = {}  # name -> skip cells that set it
+        self.works: dict[str, StepWork] = {}
         self.nested: dict[str, tuple[str, int | None, int, list[str]]] = {}
 
     # ------------------------------------------------------------ helpers
@@ -104,7 +94,7 @@ class Analyzer:
     def error(self, message: str, cell: int | None, line: int | None, hint: str | None = None):
         raise AnalysisError(message, file=self.file, cell=cell, line=line, hint=hint)
 
-    def _prepare(self, plan: CellPlan, tolerant: bool) -> _Cell | None:
+    def _prepare(self, plan: CellPlan, tolerant: bool) -> PreparedCell | None:
         cell = plan.cell
         try:
             t = magics.transform(cell.source, file=self.file, cell=cell.index)
@@ -131,7 +121,7 @@ class Analyzer:
             for line, msg in t.warnings:
                 self.warn(msg, cell.index, line, "magic")
             self._check_toplevel(tree, cell.index)
-        return _Cell(plan, t.source, tree, t.requirements, t.uses_subprocess)
+        return PreparedCell(plan, t.source, tree, t.requirements, t.uses_subprocess)
 
     def _check_toplevel(self, tree: ast.Module, cell: int) -> None:
         stack: list[ast.AST] = list(tree.body)
@@ -151,7 +141,7 @@ class Analyzer:
             stack.extend(ast.iter_child_nodes(node))
 
     # ------------------------------------------------------------ imports
-    def _collect_imports(self, cells: list[_Cell]) -> None:
+    def _collect_imports(self, cells: list[PreparedCell]) -> None:
         for c in cells:
             for s in c.tree.body:
                 if not isinstance(s, ast.Import | ast.ImportFrom):
@@ -164,7 +154,9 @@ class Analyzer:
                     module = (s.module or "") if isinstance(s, ast.ImportFrom) else alias.name
                     rel = isinstance(s, ast.ImportFrom) and s.level > 0
                     if alias.name == "*":
-                        self.stars.append(_Import("*", text, module, c.plan.cell.index, True, rel))
+                        self.stars.append(
+                            ImportLine("*", text, module, c.plan.cell.index, True, rel)
+                        )
                         continue
                     name = (alias.asname or alias.name).split(".")[0]
                     if isinstance(s, ast.Import) and not alias.asname and "." in alias.name:
@@ -181,7 +173,7 @@ class Analyzer:
                     if prev and prev.text.startswith("import ") and text.startswith("import "):
                         # `import os` and `import os.path` both bind os: keep both.
                         text = "\n".join(dict.fromkeys(prev.text.split("\n") + [text]))
-                    self.pool[name] = _Import(name, text, module, c.plan.cell.index, False, rel)
+                    self.pool[name] = ImportLine(name, text, module, c.plan.cell.index, False, rel)
                     if rel:
                         self.error(
                             "relative import in a notebook",
@@ -191,7 +183,7 @@ class Analyzer:
                         )
 
     # ------------------------------------------------------------ global cells
-    def _parameters(self, c: _Cell) -> None:
+    def _parameters(self, c: PreparedCell) -> None:
         stmts = [s for s in c.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
         ps, ds, derive_stmts, diags = params.parse(
             stmts, c.source, file=self.file, cell=c.plan.cell.index
@@ -227,7 +219,7 @@ class Analyzer:
                     ed.remove(s, c.tree.body)
             self.derive_frags.append(Fragment(c.plan.cell.index, ed.result()))
 
-    def _imports_cell(self, c: _Cell) -> None:
+    def _imports_cell(self, c: PreparedCell) -> None:
         modules = set(self.pool)
         settings, constants = Editor(c.source), Editor(c.source)
         body = c.tree.body
@@ -260,14 +252,14 @@ class Analyzer:
         self.common_names.add(name)
         self.origin[name] = ("common", "")
 
-    def _functions_cell(self, c: _Cell) -> None:
+    def _functions_cell(self, c: PreparedCell) -> None:
         ed = Editor(c.source)
         for s in c.tree.body:
             if isinstance(s, ast.Import | ast.ImportFrom):
                 ed.remove(s, c.tree.body)
         self._walk_common(c, ed.result())
 
-    def _walk_common(self, c: _Cell, text: str) -> None:
+    def _walk_common(self, c: PreparedCell, text: str) -> None:
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
         walker.run([s for s in c.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)], 0)
         for name in walker.facts.binds:
@@ -310,7 +302,7 @@ class Analyzer:
             self.error(f"{who} reads {n!r}, which is never defined", cell, line)
 
     # ------------------------------------------------------------ steps
-    def _metrics_cell(self, work: _StepWork, c: _Cell) -> None:
+    def _metrics_cell(self, work: StepWork, c: PreparedCell) -> None:
         """Bare names, tuples and print() of names declare metrics; the cell adds no inputs."""
         for s in c.tree.body:
             names: list[str] = []
@@ -329,21 +321,46 @@ class Analyzer:
                     if found and not calls:
                         names = found
             if names:
-                work.metric_stmts.add(id(s))
-                for n in names:
-                    work.metric_decls.append((n, c.plan.cell.index, s.lineno))
+                work.dropped.add(id(s))
+            elif isinstance(s, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+                names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            for n in names:
+                work.metric_decls.append((n, c.plan.cell.index, s.lineno))
 
-    def _step(self, work: _StepWork) -> None:
+    def _lift_settings(self, work: StepWork, c: PreparedCell) -> None:
+        """Settings made before the first step are replayed in every step, as the imports
+        cell's are, instead of running once in `setup`."""
+        lines = c.source.split("\n")
+        body = c.tree.body
+        for s in body:
+            if not is_setting(s, set(self.pool)):
+                continue
+            shares = any(
+                o is not s
+                and o.lineno <= (s.end_lineno or s.lineno)
+                and (o.end_lineno or 0) >= s.lineno
+                for o in body
+            )
+            if not shares:
+                work.dropped.add(id(s))
+                text = "\n".join(lines[s.lineno - 1 : s.end_lineno])
+                self.settings.append(Fragment(c.plan.cell.index, text))
+
+    def _step(self, work: StepWork) -> None:
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
+        before_first_step = work.name == "setup" and not _starts_step(work.cells[0])
         for c in work.cells:
             if c.plan.role == "metrics":
                 self._metrics_cell(work, c)
-            stmts = [s for s in c.tree.body if id(s) not in work.metric_stmts]
+            if before_first_step:
+                self._lift_settings(work, c)
+            stmts = [s for s in c.tree.body if id(s) not in work.dropped]
             if c.plan.role in ("step", "metrics") and stmts and is_display(stmts[-1]):
                 stmts = stmts[:-1]
             walker.run(stmts, c.plan.cell.index)
             for s in c.tree.body:
-                if is_setting(s, set(self.pool)):
+                if is_setting(s, set(self.pool)) and id(s) not in work.dropped:
                     self.warn(
                         f"process-wide setting in step {work.name!r} reaches later steps only "
                         "when they run in the same process, and not from the cache",
@@ -390,7 +407,7 @@ class Analyzer:
                     )
                 self.origin[n] = ("step", work.name)
 
-    def _resolve_reads(self, work: _StepWork) -> None:
+    def _resolve_reads(self, work: StepWork) -> None:
         f = work.facts
         for n, r in f.reads.items():
             kind, src = self.origin.get(n, ("", ""))
@@ -430,7 +447,7 @@ class Analyzer:
                     )
             elif n in self.skip_binds:
                 self.error(
-                    f"{n!r} is defined only in a skip cell (cell {self.skip_binds[n]})",
+                    f"{n!r} is defined only in a skip cell (cell {self.skip_binds[n][0]})",
                     r.cell,
                     r.line,
                     "remove the skip tag from that cell, or define the name in the pipeline",
@@ -445,7 +462,7 @@ class Analyzer:
                     "define it in an earlier cell, or make it a parameter",
                 )
 
-    def _hoist(self, work: _StepWork) -> None:
+    def _hoist(self, work: StepWork) -> None:
         """Top-level functions and classes move to module level when they can."""
         module_level = set(self.pool) | self.common_names | BUILTIN_NAMES
         module_level |= {n for n, (k, _) in self.origin.items() if k == "def"}
@@ -488,7 +505,7 @@ class Analyzer:
         layout = self.layout
         self._pending_common_reads: list[tuple[int, Facts]] = []
         kept_roles = ("parameters", "imports", "functions", "step", "metrics", "validate")
-        cells: dict[int, _Cell] = {}
+        cells: dict[int, PreparedCell] = {}
         for plan in layout.cells:
             if plan.cell.cell_type != "code" or not plan.cell.source.strip():
                 continue
@@ -502,10 +519,10 @@ class Analyzer:
                     w = ModuleWalker({})
                     w.run(c.tree.body, plan.cell.index)
                     for n in list(w.facts.binds) + list(w.facts.mutated):
-                        self.skip_binds.setdefault(n, plan.cell.index)
+                        self.skip_binds.setdefault(n, []).append(plan.cell.index)
         self._collect_imports(list(cells.values()))
         if any(c.uses_subprocess for c in cells.values()) and "subprocess" not in self.pool:
-            self.pool["subprocess"] = _Import("subprocess", "import subprocess", "subprocess", 0)
+            self.pool["subprocess"] = ImportLine("subprocess", "import subprocess", "subprocess", 0)
         for name in self.pool:
             self.origin[name] = ("import", "")
         for c in cells.values():
@@ -528,21 +545,30 @@ class Analyzer:
         for name in layout.step_order:
             step_cells = [c for c in cells.values() if c.plan.step == name]
             kind = "gate" if step_cells and step_cells[0].plan.role == "validate" else "step"
-            work = _StepWork(name, kind, step_cells)
+            work = StepWork(name, kind, step_cells)
             for c in step_cells:
                 work.after += [a for a in c.plan.after if a not in work.after]
             self.works[name] = work
             self._step(work)
         self._skip_warnings(cells)
         self._gate_splits(layout, cells)
-        return self._assemble(cells)
+        from nb2pipe.assemble import assemble
 
-    def _skip_warnings(self, cells: dict[int, _Cell]) -> None:
+        return assemble(self, cells)
+
+    def _skip_warnings(self, cells: dict[int, PreparedCell]) -> None:
+        """A skip cell between the last kept write of a name and a step reading it."""
+        params = {p.name: p.cell for p in self.parameters} | {d.name: d.cell for d in self.derived}
         for name, work in self.works.items():
             first = min((c.plan.cell.index for c in work.cells), default=0)
             for n in list(work.inputs) + work.params:
-                skip_cell = self.skip_binds.get(n)
-                if skip_cell and skip_cell < first:
+                if n in work.inputs:
+                    set_at = max(self.works[work.inputs[n]].facts.touched.get(n, {0}))
+                else:
+                    set_at = params.get(n, 0)
+                late = [i for i in self.skip_binds.get(n, []) if set_at < i < first]
+                if late:
+                    skip_cell = late[-1]
                     self.warn(
                         f"skip cell {skip_cell} changes {n!r}, which step {name!r} reads: the "
                         "pipeline will differ from the notebook as run",
@@ -551,7 +577,7 @@ class Analyzer:
                         "skip-changes-input",
                     )
 
-    def _gate_splits(self, layout: Layout, cells: dict[int, _Cell]) -> None:
+    def _gate_splits(self, layout: Layout, cells: dict[int, PreparedCell]) -> None:
         for gate in (w for w in self.works.values() if w.kind == "gate"):
             gate_cell = gate.cells[0].plan.cell.index if gate.cells else 0
             for n, src in gate.inputs.items():
@@ -567,335 +593,10 @@ class Analyzer:
                         "tag that cell step:NAME to start a new step after the checks",
                     )
 
-    # ------------------------------------------------------------ assembly
-    def _assemble(self, cells: dict[int, _Cell]) -> Pipeline:
-        works = self.works
-        order = list(works)
-        outputs: dict[str, list[str]] = {n: [] for n in order}
-        metrics: dict[str, list[str]] = {n: [] for n in order}
-        dependents: dict[str, set[str]] = {n: set() for n in order}
-        for w in works.values():
-            for var, src in w.inputs.items():
-                if var not in outputs[src]:
-                    outputs[src].append(var)
-                dependents[src].add(w.name)
-            for a in w.after:
-                dependents[a].add(w.name)
-            for var, cell, line in w.metric_decls:
-                producer = w.name if var in w.facts.binds or var in w.facts.mutated else None
-                if producer is None:
-                    kind, src = self.origin.get(var, ("", ""))
-                    producer = src if kind == "step" else None
-                if producer is None:
-                    self.warn(f"metric {var!r} is not computed by any step", cell, line)
-                    continue
-                if var not in metrics[producer]:
-                    metrics[producer].append(var)
-                if var not in outputs[producer]:
-                    outputs[producer].append(var)
-        # Gates stop every step after them in the notebook.
-        ancestors: dict[str, set[str]] = {}
-        gates_so_far: list[str] = []
-        for n in order:
-            w = works[n]
-            anc: set[str] = set()
-            for up in list(w.inputs.values()) + w.after:
-                anc |= {up} | ancestors.get(up, set())
-            for g in gates_so_far:
-                if g not in anc:
-                    w.after.append(g)
-                    dependents[g].add(n)
-                    anc |= {g} | ancestors.get(g, set())
-            ancestors[n] = anc
-            if w.kind == "gate":
-                gates_so_far.append(n)
-        self._check_cycles(order)
-        steps: list[Step] = []
-        for n in order:
-            w = works[n]
-            f = w.facts
-            outs = outputs[n]
-            if not dependents[n] and w.kind == "step":
-                # A step nothing depends on keeps what it defines on every path, except
-                # definitions, modules, file handles, lambdas and generators.
-                unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
-                for var in dict.fromkeys([*f.binds, *f.mutated]):
-                    kept = var in f.must or var in w.inputs
-                    if kept and var not in unstorable | f.deleted and var not in outs:
-                        outs.append(var)
-            steps.append(self._build_step(w, tuple(outs), tuple(metrics[n])))
-        return self._pipeline(steps, cells)
 
-    def _check_cycles(self, order: list[str]) -> None:
-        ts: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-        for n in order:
-            w = self.works[n]
-            ts.add(n, *w.inputs.values(), *w.after)
-        try:
-            ts.prepare()
-        except graphlib.CycleError as exc:
-            cycle = exc.args[1]
-            culprit = next(
-                (
-                    c.plan.cell.index
-                    for n in cycle
-                    for c in self.works[n].cells
-                    if set(c.plan.after) & set(cycle)
-                ),
-                None,
-            )
-            raise AnalysisError(
-                "the steps form a cycle: " + " -> ".join(cycle),
-                file=self.file,
-                cell=culprit,
-                hint="an after: tag points to a later step; remove it",
-            ) from None
-
-    def _build_step(self, w: _StepWork, outputs: tuple[str, ...], metrics: tuple[str, ...]) -> Step:
-        body, hoisted = self._fragments(w)
-        used_imports = set(w.imports) | self._settings_names()
-        loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
-        used_imports |= loads & w.facts.imported & set(self.pool)
-        for name in w.hoisted:
-            info = self.funcs[name]
-            used_imports |= (info.free | info.def_reads) & set(self.pool)
-        for hoisted_name in w.hoisted:
-            w.common |= (self.funcs[hoisted_name].free | self.funcs[hoisted_name].def_reads) & (
-                self.common_names
-            )
-        imports = [self.pool[n].text for n in sorted(used_imports, key=self._import_order)]
-        imports += [s.text for s in self.stars]
-        imports += sorted(w.extra_imports)
-        dists = sorted(
-            {
-                distribution(self.pool[n].module)
-                for n in used_imports
-                if self._is_dist(self.pool[n].module)
-            }
-            | {distribution(s.module) for s in self.stars if self._is_dist(s.module)}
-        )
-        self.requirements.update(dists)
-        common = self._common_closure(w.common)
-        cells = tuple(c.plan.cell.index for c in w.cells)
-        foreign = tuple(dict.fromkeys(t for c in w.cells for t in c.plan.foreign_tags))
-        models = tuple(c.plan.model_name for c in w.cells if c.plan.model_name)
-        doc = self.layout.docs.get(w.name, "")
-        return Step(
-            name=w.name,
-            kind=w.kind,  # type: ignore[arg-type]
-            cells=cells,
-            doc=doc,
-            inputs=dict(w.inputs),
-            outputs=outputs,
-            params=tuple(p for p in self._param_order() if p in w.params),
-            after=tuple(a for a in w.after if a not in w.inputs.values()),
-            metrics=metrics,
-            models=models,
-            imports=tuple(imports),
-            body=body,
-            hoisted=hoisted,
-            uses_common=tuple(sorted(common)),
-            uses_steps={k: tuple(dict.fromkeys(v)) for k, v in sorted(w.uses_steps.items())},
-            distributions=tuple(dists),
-            files=self._files(w),
-            foreign_tags=foreign,
-            mutates=tuple(v for v in w.inputs if v in w.facts.mutated),
-        )
-
-    def _settings_names(self) -> set[str]:
-        names: set[str] = set()
-        for frag in self.settings:
-            names |= {n.id for n in ast.walk(ast.parse(frag.source)) if isinstance(n, ast.Name)}
-        return names & set(self.pool)
-
-    def _import_order(self, name: str) -> tuple[int, str]:
-        return (self.pool[name].cell, name)
-
-    def _param_order(self) -> list[str]:
-        return [p.name for p in self.parameters] + [d.name for d in self.derived]
-
-    def _is_dist(self, module: str) -> bool:
-        top = module.split(".")[0]
-        if not top or top in STDLIB:
-            return False
-        folder = os.path.dirname(os.path.abspath(self.file))
-        return not (
-            os.path.exists(os.path.join(folder, top + ".py"))
-            or os.path.isdir(os.path.join(folder, top))
-        )
-
-    def _common_closure(self, names: set[str]) -> set[str]:
-        out, todo = set(), list(names)
-        while todo:
-            n = todo.pop()
-            if n in out or n not in self.common_names:
-                continue
-            out.add(n)
-            info = self.common_funcs.get(n)
-            if info:
-                todo += list((info.free | info.def_reads) & self.common_names)
-        return out
-
-    def _files(self, w: _StepWork) -> tuple[str, ...]:
-        folder = os.path.dirname(os.path.abspath(self.file))
-        found: list[str] = []
-        for c in w.cells:
-            for node in ast.walk(c.tree):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    v = node.value
-                    if 0 < len(v) < 260 and "\n" not in v and "\x00" not in v:
-                        try:
-                            if os.path.isfile(os.path.join(folder, v)):
-                                found.append(os.path.normpath(v).replace(os.sep, "/"))
-                        except (OSError, ValueError):
-                            continue
-        return tuple(sorted(set(found)))
-
-    def _fragments(self, w: _StepWork) -> tuple[tuple[Fragment, ...], tuple[Fragment, ...]]:
-        body: list[Fragment] = []
-        hoisted: list[Fragment] = []
-        for c in w.cells:
-            ed = Editor(c.source)
-            stmts = c.tree.body
-            for s in stmts:
-                if isinstance(s, ast.Import | ast.ImportFrom):
-                    ed.remove(s, stmts)
-                elif isinstance(s, ast.Global):
-                    ed.remove(s, stmts)
-                elif id(s) in w.metric_stmts:
-                    ed.remove(s, stmts)
-                elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                    if s.name in w.hoisted:
-                        if ed.remove(s, stmts):
-                            hoisted.append(Fragment(c.plan.cell.index, _def_text(c.source, s)))
-            kept = [s for s in stmts if id(s) not in w.metric_stmts]
-            if c.plan.role in ("step", "metrics") and kept and is_display(kept[-1]):
-                ed.remove(kept[-1], stmts)
-            self._rewrite(w, c, ed)
-            text = ed.result()
-            if text.strip():
-                body.append(Fragment(c.plan.cell.index, text))
-        return tuple(body), tuple(hoisted)
-
-    def _rewrite(self, w: _StepWork, c: _Cell, ed: Editor) -> None:
-        """In-place edits: __main__ guards, global -> nonlocal in nested defs, gate asserts."""
-        for node in ast.walk(c.tree):
-            if isinstance(node, ast.If) and MAIN_TEST.fullmatch(segment(c.source, node.test)):
-                ed.insert_before(node, '# In the notebook, __name__ == "__main__": the block runs.')
-                ed.replace(node.test, "True")
-        for s in c.tree.body:
-            if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef) and s.name not in w.hoisted:
-                for node in ast.walk(s):
-                    if isinstance(node, ast.Global):
-                        missing = [
-                            n for n in node.names if n not in w.facts.must and n not in w.inputs
-                        ]
-                        if missing:
-                            self.error(
-                                f"function {s.name!r} declares {missing[0]!r} global, but the step "
-                                "does not define it first",
-                                c.plan.cell.index,
-                                node.lineno,
-                                "assign it before the function, or pass it as an argument",
-                            )
-                        ed.replace(node, "nonlocal " + ", ".join(node.names))
-        if w.kind != "gate":
-            return
-        local_ok = set(w.inputs) | set(w.params) | set(w.facts.binds)
-        for node in ast.walk(c.tree):
-            if isinstance(node, ast.Assert):
-                names = _value_names(node.test) & local_ok
-                text = segment(c.source, node.test)
-                args = [segment(c.source, node.test)]
-                if node.msg is not None:
-                    args.append(segment(c.source, node.msg))
-                values = ", ".join(f"{n!r}: {n}" for n in sorted(names))
-                call = (
-                    f"check({', '.join(args)}, text={text!r}, cell={c.plan.cell.index}, "
-                    f"line={node.lineno}, values={{{values}}})"
-                )
-                ed.replace(node, call)
-                w.extra_imports.add("from nb2pipe.runtime import check")
-
-    def _pipeline(self, steps: list[Step], cells: dict[int, _Cell]) -> Pipeline:
-        needed = set()
-        for _cell, facts in self._pending_common_reads:
-            needed |= set(facts.reads) & set(self.pool)
-        for info in self.common_funcs.values():
-            needed |= (info.free | info.def_reads) & set(self.pool)
-        common_imports = [self.pool[n].text for n in sorted(needed, key=self._import_order)]
-        derive_needed: set[str] = set()
-        for frag in self.derive_frags:
-            tree = ast.parse(frag.source)
-            derive_needed |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(
-                self.pool
-            )
-        for n in needed | derive_needed:
-            if self._is_dist(self.pool[n].module):
-                self.requirements.add(distribution(self.pool[n].module))
-        # Imports used by nothing in the pipeline: dropped, unless kept for their effect.
-        used = {n for s in steps for n in s.imports} | needed | derive_needed
-        all_reads = set(needed | derive_needed)
-        for w in self.works.values():
-            all_reads |= set(w.facts.reads)
-            for h in w.hoisted:
-                all_reads |= self.funcs[h].free | self.funcs[h].def_reads
-        effect = []
-        for name, imp in self.pool.items():
-            if name in all_reads or imp.text in used:
-                continue
-            if EFFECT_IMPORT.search(imp.text):
-                effect.append(imp.text)
-                self.note(f"import of {name!r} kept in every step for its effect", imp.cell)
-            else:
-                self.note(f"import of {name!r} is not used by the pipeline: left out", imp.cell)
-        if effect:
-            steps = [
-                replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps
-            ]
-            for t in effect:
-                mod = t.split()[1]
-                if self._is_dist(mod):
-                    self.requirements.add(distribution(mod))
-        name = identifier(self.nb.name, "pipeline")
-        diags = tuple(self.diags)
-        if self.strict:
-            first = next((d for d in diags if d.severity == "warning"), None)
-            if first is not None:
-                raise StrictError(
-                    f"--strict: {first.message}", file=self.file, cell=first.cell, line=first.line
-                )
-        return Pipeline(
-            name=name,
-            notebook=self.nb,
-            parameters=tuple(self.parameters),
-            derived=tuple(self.derived),
-            steps=tuple(steps),
-            requirements=tuple(sorted(self.requirements | set(RUNTIME_REQUIREMENTS))),
-            diagnostics=diags,
-            split=self.layout.split,
-            settings=tuple(self.settings),
-            common=tuple(self.common),
-            common_imports=tuple(common_imports),
-            derive=tuple(self.derive_frags),
-            derive_imports=tuple(
-                self.pool[n].text for n in sorted(derive_needed, key=self._import_order)
-            ),
-        )
-
-
-def _unstorable(cells: list[_Cell]) -> set[str]:
-    """Names bound to values that cannot be stored: `with` targets, lambdas, generators."""
-    out: set[str] = set()
-    for c in cells:
-        for node in ast.walk(c.tree):
-            if isinstance(node, ast.withitem) and node.optional_vars is not None:
-                out |= {n.id for n in ast.walk(node.optional_vars) if isinstance(n, ast.Name)}
-            elif isinstance(node, ast.Assign) and isinstance(
-                node.value, ast.Lambda | ast.GeneratorExp
-            ):
-                out |= {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-    return out
+def _starts_step(c: PreparedCell) -> bool:
+    words = list(c.plan.cell.tags) + directive_words(c.plan.cell.source)
+    return any(w.lower().startswith(("step:", "block:")) for w in words)
 
 
 def _top_binds(tree: ast.Module) -> list[str]:
@@ -907,29 +608,6 @@ def _top_binds(tree: ast.Module) -> list[str]:
             targets = s.targets if isinstance(s, ast.Assign) else [s.target]
             for t in targets:
                 out += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)]
-    return out
-
-
-def _def_text(source: str, node: ast.stmt) -> str:
-    lines = source.split("\n")
-    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "\n".join(lines[first - 1 : node.end_lineno])
-
-
-def _value_names(expr: ast.AST) -> set[str]:
-    """Names whose values a check reports: those read in the expression's own scope."""
-    out: set[str] = set()
-    stack = [expr]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            out.add(n.id)
-        elif isinstance(
-            n, ast.Lambda | ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
-        ):
-            out |= free_names(n)[0]
-        else:
-            stack.extend(ast.iter_child_nodes(n))
     return out
 
 

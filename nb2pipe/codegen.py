@@ -179,6 +179,8 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
             signature_params=sig,
             settings=pipe.settings,
             function_doc=_function_doc(step),
+            module_doc=step.doc.strip()
+            or f"Step `{step.name}` of the notebook {pipe.notebook.name}.",
         )
     pdefs = []
     for p in pipe.parameters:

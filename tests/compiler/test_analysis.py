@@ -746,11 +746,6 @@ def test_settings_before_the_first_step_are_replayed(load_cells, warnings):
     assert warnings(pipe) == []
 
 
-@pytest.mark.xfail(
-    reason="a setting in an untagged cell before the first step that also computes data "
-    "(a `setup` step) is not replayed in the other steps; only a warning is given",
-    strict=True,
-)
 def test_settings_mixed_with_code_before_the_first_step_are_replayed(load_cells):
     cells = [
         ("", "import numpy as np\nnp.random.seed(0)\nbase = 10"),
@@ -863,11 +858,6 @@ def test_skip_cell_changing_an_input_is_a_warning(load_cells, warnings):
     assert "'x'" in w and "cell 2" in w
 
 
-@pytest.mark.xfail(
-    reason="a skip cell before the step that rebinds the name is reported as changing "
-    "the later reader's input, though the kept step overwrites it",
-    strict=True,
-)
 def test_skip_cell_overwritten_by_a_kept_step_is_fine(load_cells, warnings):
     pipe = load_cells([("skip", "x = 5"), ("step:a", "x = 1"), ("step:b", "y = x")])
     assert warnings(pipe) == []
@@ -890,11 +880,6 @@ def test_strict_ignores_notes(load_cells):
     assert [d.severity for d in pipe.diagnostics] == ["note"]
 
 
-@pytest.mark.xfail(
-    reason="names assigned in a metrics cell are not recorded as metrics (SPEC 1: the "
-    "names assigned, named or printed there are)",
-    strict=True,
-)
 def test_names_assigned_in_a_metrics_cell_are_metrics(load_cells):
     pipe = load_cells([("step:a", "x = 2"), ("metrics", "sq = x * x\nprint(x)")])
     assert set(pipe.step("a").metrics) == {"sq", "x"}

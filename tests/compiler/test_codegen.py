@@ -276,10 +276,6 @@ def test_markdown_becomes_the_step_docstring(sink):
     assert (ast.get_docstring(fn) or "").startswith(doc)
 
 
-@pytest.mark.xfail(
-    reason='a step without markdown above it gets an empty module docstring `""""""`',
-    strict=True,
-)
 def test_no_empty_docstrings(convert_cells):
     _pipe, folder = convert_cells([("step:a", "x = 1")], name="nodoc")
     for path in folder.rglob("*.py"):
