@@ -159,18 +159,7 @@ def _run_both(
     overrides = {n: v for n, v in resolved.values.items() if not _same(v, pmap[n].default)}
     result.parameters = {n: ("***" if n in resolved.secret else v) for n, v in overrides.items()}
 
-    # the pipeline
-    t = time.perf_counter()
-    try:
-        run = run_pipeline(spec, params=dict(params or {}), param_args=list(param_args),
-                           runs_dir=scratch / "runs", quiet=True, progress="none")  # fmt: skip
-    except UsageError as exc:
-        raise VerifyError(str(exc)) from None
-    result.seconds["pipeline"] = time.perf_counter() - t
-    if not run.ok:
-        result.pipeline_error = run.error or run.status
-
-    # the notebook
+    # the instrumented copy first: it may refuse a parameter value
     capture_dir = scratch / "captured"
     plans = [
         instrument.StepPlan(s.name, max(s.cells), tuple(s.outputs)) for s in spec.steps if s.cells
@@ -183,6 +172,19 @@ def _run_both(
     except ValueError as exc:
         raise VerifyError(str(exc), file=result.notebook) from None
     result.notes.extend(built.notes)
+
+    # the pipeline
+    t = time.perf_counter()
+    try:
+        run = run_pipeline(spec, params=dict(params or {}), param_args=list(param_args),
+                           runs_dir=scratch / "runs", quiet=True, progress="none")  # fmt: skip
+    except UsageError as exc:
+        raise VerifyError(str(exc)) from None
+    result.seconds["pipeline"] = time.perf_counter() - t
+    if not run.ok:
+        result.pipeline_error = run.error or run.status
+
+    # the notebook
     nb_run = kernel.execute(
         built.notebook, nb_path.resolve().parent, scratch,
         parameters=built.papermill_parameters, timeout=timeout,

@@ -70,20 +70,9 @@ CASES: dict[str, Case] = {
         "no convert diagnostic says so",
         refusal=r"random",
     ),
-    "heading_split": Case(
-        bug='codegen: `if __name__ == "__main__":` becomes '
-        '`if True  # __name__ == "__main__" in a notebook:` (the comment swallows the '
-        "colon); convert fails with an empty 'generated code does not format' error",
-    ),
-    "shell_command": Case(
-        bug="compiler: a `!cmd` line becomes subprocess.run(...) without `import "
-        "subprocess`: convert fails with \"name 'subprocess' is used but never defined\"",
-    ),
-    "generator_shuffle": Case(
-        bug="compiler: `np.random.default_rng(1).shuffle(order)` (a mutating call on a "
-        "call's result) is not seen as changing `order`; the runtime guard fails the step",
-        refusal=r"shuffle",
-    ),
+    # Found by this corpus and fixed since: heading_split (`if __name__ == "__main__":`
+    # rewritten into a syntax error), shell_command (`!cmd` without `import subprocess`),
+    # generator_shuffle (`np.random.default_rng(1).shuffle(order)` not seen as mutation).
     # --- parameters given to both runs ---------------------------------------------------
     "seed_parameter": Case(runs=({}, {"params": {"seed": 5}})),
     "kale_tuple_params": Case(
