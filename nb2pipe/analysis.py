@@ -40,6 +40,7 @@ class ImportLine:
     cell: int
     star: bool = False
     relative: bool = False
+    seq: int = 0  # position among the notebook's import statements
 
 
 @dataclass
@@ -173,7 +174,9 @@ class Analyzer:
                     if prev and prev.text.startswith("import ") and text.startswith("import "):
                         # `import os` and `import os.path` both bind os: keep both.
                         text = "\n".join(dict.fromkeys(prev.text.split("\n") + [text]))
-                    self.pool[name] = ImportLine(name, text, module, c.plan.cell.index, False, rel)
+                    self.pool[name] = ImportLine(
+                        name, text, module, c.plan.cell.index, False, rel, len(self.pool)
+                    )
                     if rel:
                         self.error(
                             "relative import in a notebook",
@@ -409,6 +412,7 @@ class Analyzer:
 
     def _resolve_reads(self, work: StepWork) -> None:
         f = work.facts
+        written = {n.id for c in work.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
         for n, r in f.reads.items():
             kind, src = self.origin.get(n, ("", ""))
             if kind == "step" and self.nested.get(n, ("",))[0] == src:
@@ -425,13 +429,15 @@ class Analyzer:
             elif kind in ("param", "derived"):
                 work.params.append(n)
             elif kind == "import":
-                work.imports.add(n)
+                if n in written:  # not names only a called function uses
+                    work.imports.add(n)
             elif kind == "common":
                 work.common.add(n)
             elif kind == "def":
                 work.uses_steps.setdefault(src, []).append(n)
             elif n in self.pool:
-                work.imports.add(n)
+                if n in written:
+                    work.imports.add(n)
             elif r.maybe_bound or n in BUILTIN_NAMES:
                 continue
             elif n in IPYTHON_NAMES:

@@ -173,7 +173,8 @@ def _settings_names(an: Analyzer) -> set[str]:
 
 
 def _import_order(an: Analyzer, name: str) -> tuple[int, str]:
-    return (an.pool[name].cell, name)
+    """The notebook's own order, so imports that must come first stay first."""
+    return (an.pool[name].seq, name)
 
 
 def _param_order(an: Analyzer) -> list[str]:
