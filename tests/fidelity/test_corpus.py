@@ -31,6 +31,8 @@ class Case:
     convert_error: str | None = None  # regex: convert must fail (exit 2) with this message
     bug: str | None = None  # xfail(strict) reason: a compiler/runtime bug, reported
     refusal: str | None = None  # regex: a convert diagnostic that would also be a fix
+    warning: str | None = None  # regex: a hazard verify cannot see (it runs every step in
+    # one process, uncached) that convert must report as a warning
     runs: tuple[dict[str, Any], ...] = ({},)  # parameter sets: {"params": ..., "args": ...}
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -44,6 +46,12 @@ CASES: dict[str, Case] = {
     "global_across_steps": Case(
         convert_error=r"cell 2, line 5: 'record' is defined inside step 'setup' because it "
         r"uses calls, log, so step 'work' cannot use it"
+    ),
+    "skip_defined_name": Case(
+        convert_error=r"cell 3, line 2: 'threshold' is defined only in a skip cell \(cell 2\)"
+    ),
+    "dynamic_globals": Case(
+        convert_error=r"cell 3, line 1: name 'dynamic' is used but never defined"
     ),
     # --- compiler / runtime bugs (see the report in the commit message) --------------------
     "alias_across_steps": Case(
@@ -69,6 +77,13 @@ CASES: dict[str, Case] = {
         "every step, so step 'second' restarts the global stream the notebook continued; "
         "no convert diagnostic says so",
         refusal=r"random",
+    ),
+    "class_state": Case(
+        warning=r"Registry",
+        bug="compiler: step 'fill' changes class attributes of `Registry` (defined in step "
+        "'define'); step 'use' sees them only in the same process and uncached: "
+        "`python -m pkg --only use` gives ([], 'off', 2) where the notebook has "
+        "(['a', 'b'], 'on', 2), and convert says nothing",
     ),
     # Found by this corpus and fixed since: heading_split (`if __name__ == "__main__":`
     # rewritten into a syntax error), shell_command (`!cmd` without `import subprocess`),
@@ -123,6 +138,8 @@ def test_fidelity(name: str, run: dict[str, Any], tmp_path: Path) -> None:
             return  # convert warned about exactly this: accepted (--strict makes it fail)
     assert result.ok, result.summary()
     assert result.rows, "nothing was compared"
+    if case.warning:
+        assert any(re.search(case.warning, n) for n in result.notes), result.notes
     if run:
         given = {**run.get("params", {})}
         assert set(given) <= set(result.parameters)
