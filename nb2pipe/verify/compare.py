@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import re
 import reprlib
 import sys
 import types
@@ -88,6 +89,14 @@ def _module(name: str) -> Any:
 
 def _is_estimator(x: Any) -> bool:
     return callable(getattr(x, "get_params", None)) and callable(getattr(x, "fit", None))
+
+
+_TIMINGS = {"refit_time_"}  # wall-clock durations: never equal between two runs
+_TIMING_KEY = re.compile(r"^(mean|std)_(fit|score)_time$")
+
+
+def _without_timings(results: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in results.items() if not _TIMING_KEY.match(str(k))}
 
 
 def _is_fitted(x: Any) -> bool:
@@ -386,7 +395,12 @@ class Comparer:
                 f"pipeline: {only_b}"
             )  # fmt: skip
         for k in fa:
-            self._cmp(getattr(a, k), getattr(b, k), f"{path}.{k}", full=True)
+            if k in _TIMINGS:
+                continue
+            x, y = getattr(a, k), getattr(b, k)
+            if k == "cv_results_" and isinstance(x, dict) and isinstance(y, dict):
+                x, y = _without_timings(x), _without_timings(y)
+            self._cmp(x, y, f"{path}.{k}", full=True)
 
     def _data_for(self, est: Any) -> tuple[str, Any] | None:
         """A candidate X among the step's data: a 2-d array or DataFrame with as many

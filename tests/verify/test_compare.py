@@ -239,3 +239,18 @@ def test_objects_with_eq_and_plain_objects() -> None:
     assert check(rs1, rs2).ok
     rs2.rand()
     assert not check(rs1, rs2).ok
+
+
+def test_search_cv_timings_are_not_compared(iris) -> None:
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = iris
+    a = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2]}, cv=2)
+    b = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2]}, cv=2)
+    a.fit(X, y)
+    b.fit(X, y)
+    b.cv_results_["mean_fit_time"] = b.cv_results_["mean_fit_time"] + 1.0
+    assert check(a, b).ok
+    b.cv_results_["mean_test_score"] = b.cv_results_["mean_test_score"] + 0.1
+    out = check(a, b)
+    assert not out.ok and out.detail.startswith(".cv_results_['mean_test_score']")
