@@ -179,7 +179,14 @@ def free_names(node: ast.AST) -> tuple[set[str], set[str]]:
         for g in node.generators:
             inner += g.ifs
         inner += [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-        free, gw = _free_in(inner, local, function_scope=True)
+        # `[y for x in xs if (y := f(x))]`: the walrus binds y outside, before elt reads it.
+        walrus = {
+            n.target.id
+            for part in inner
+            for n in ast.walk(part)
+            if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)
+        }
+        free, gw = _free_in(inner, local | walrus, function_scope=True)
         return free, gw
     body: list[ast.AST]
     if isinstance(node, ast.Lambda):

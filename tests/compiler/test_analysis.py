@@ -202,6 +202,15 @@ CASES = [
     pytest.param(
         [
             ("step:a", "xs = [1, 2, 3]"),
+            ("step:b", "ys = [y for x in xs if (y := x * 2) > 2]"),
+            ("step:c", "print(y, ys)"),
+        ],
+        {"b": E(i="xs<a", o="y ys"), "c": E(i="y<b ys<b")},
+        id="walrus-in-a-comprehension-condition-read-by-its-element",
+    ),
+    pytest.param(
+        [
+            ("step:a", "xs = [1, 2, 3]"),
             ("step:b", "first, *rest = xs"),
             ("step:c", "print(first, rest)"),
         ],

@@ -416,6 +416,23 @@ def test_parameters_cell_with_only_derived_values(convert_cells, import_package)
     assert run_in_process(import_package(folder))["a"]["x"] == 1001
 
 
+@pytest.mark.xfail(
+    reason="an import inside try/except in a step cell, used by a later step, crashes "
+    "assemble with KeyError (the walker sees an import the import pool does not have)",
+    strict=True,
+)
+def test_conditional_import_in_a_step_cell(convert_cells, import_package):
+    cells = [
+        (
+            "step:a",
+            "try:\n    import ujson as json\nexcept ImportError:\n    import json\nd = json.dumps({})",
+        ),
+        ("step:b", "e = json.loads(d)"),
+    ]
+    _pipe, folder = convert_cells(cells, name="condimport")
+    assert run_in_process(import_package(folder))["b"]["e"] == {}
+
+
 def test_global_in_a_function_of_a_step_runs(convert_cells, import_package):
     cells = [
         ("step:a", "counter = 0"),
