@@ -50,7 +50,7 @@ def print_result(result: VerifyResult, *, quiet: bool = False) -> None:
         return
     err.print(
         f"[bold red]verify failed[/]: {len(result.problems)} of {len(result.rows)} row(s) "
-        f"not verified ({_timing(result)})"
+        f"not verified ({_timing(result)}); differences read notebook != pipeline"
     )
     for line in result.summary().splitlines():
         err.print(f"  {_escape(line)}")
