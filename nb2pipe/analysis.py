@@ -17,7 +17,7 @@ from nb2pipe.model import (
     Parameter,
     Pipeline,
 )
-from nb2pipe.rules import BUILTIN_NAMES, IPYTHON_NAMES, is_setting
+from nb2pipe.rules import BUILTIN_NAMES, IPYTHON_NAMES, is_import, is_import_block, is_setting
 from nb2pipe.scopes import Facts, FuncInfo, ModuleWalker
 from nb2pipe.source import Editor, is_display
 from nb2pipe.tags import directive_words
@@ -145,6 +145,9 @@ class Analyzer:
     def _collect_imports(self, cells: list[PreparedCell]) -> None:
         for c in cells:
             for s in c.tree.body:
+                if is_import_block(s):
+                    self._import_block(c, s)
+                    continue
                 if not isinstance(s, ast.Import | ast.ImportFrom):
                     continue
                 for alias in s.names:
@@ -185,9 +188,28 @@ class Analyzer:
                             "use an absolute import",
                         )
 
+    def _import_block(self, c: PreparedCell, s: ast.Try) -> None:
+        """A try/except ImportError of imports: every name it binds imports the block."""
+        text = "\n".join(c.source.split("\n")[s.lineno - 1 : s.end_lineno])
+        fallback = [
+            (a.name if isinstance(i, ast.Import) else i.module or "")
+            for h in s.handlers
+            for i in h.body
+            if isinstance(i, ast.Import | ast.ImportFrom)
+            for a in i.names
+        ]
+        for node in ast.walk(s):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for a in node.names:
+                    name = (a.asname or a.name).split(".")[0]
+                    module = fallback[0] if fallback else ""
+                    self.pool[name] = ImportLine(
+                        name, text, module, c.plan.cell.index, False, False, len(self.pool)
+                    )
+
     # ------------------------------------------------------------ global cells
     def _parameters(self, c: PreparedCell) -> None:
-        stmts = [s for s in c.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)]
+        stmts = [s for s in c.tree.body if not is_import(s)]
         ps, ds, derive_stmts, diags = params.parse(
             stmts, c.source, file=self.file, cell=c.plan.cell.index
         )
@@ -228,7 +250,7 @@ class Analyzer:
         body = c.tree.body
         has_settings = has_constants = False
         for s in body:
-            if isinstance(s, ast.Import | ast.ImportFrom):
+            if is_import(s):
                 settings.remove(s, body)
                 constants.remove(s, body)
                 continue
@@ -258,13 +280,13 @@ class Analyzer:
     def _functions_cell(self, c: PreparedCell) -> None:
         ed = Editor(c.source)
         for s in c.tree.body:
-            if isinstance(s, ast.Import | ast.ImportFrom):
+            if is_import(s):
                 ed.remove(s, c.tree.body)
         self._walk_common(c, ed.result())
 
     def _walk_common(self, c: PreparedCell, text: str) -> None:
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
-        walker.run([s for s in c.tree.body if not isinstance(s, ast.Import | ast.ImportFrom)], 0)
+        walker.run([s for s in c.tree.body if not is_import(s)], 0)
         for name in walker.facts.binds:
             self._common_name(name)
         for s in c.tree.body:
@@ -423,6 +445,14 @@ class Analyzer:
                     cell,
                     line,
                     "pass those values as arguments, or define it in a functions cell",
+                )
+            if kind == "step" and n in self.works[src].facts.imported:
+                self.error(
+                    f"{n!r} is a module imported inside a block of step {src!r}; "
+                    f"step {work.name!r} cannot receive it",
+                    r.cell,
+                    r.line,
+                    "import it in the imports cell (or at the top level of a cell)",
                 )
             if kind == "step":
                 work.inputs[n] = src

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from nb2pipe.errors import AnalysisError, StrictError
 from nb2pipe.lowering import fragments
+from nb2pipe.mlops_tags import metric_directions, step_models
 from nb2pipe.model import Pipeline, Step
 from nb2pipe.rules import distribution
 from nb2pipe.tags import identifier
@@ -36,6 +37,7 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
     outputs: dict[str, list[str]] = {n: [] for n in order}
     metrics: dict[str, list[str]] = {n: [] for n in order}
     dependents: dict[str, set[str]] = {n: set() for n in order}
+    directions: dict[str, str] = {}
     for w in works.values():
         for var, src in w.inputs.items():
             if var not in outputs[src]:
@@ -55,6 +57,7 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
                 metrics[producer].append(var)
             if var not in outputs[producer]:
                 outputs[producer].append(var)
+        directions.update(metric_directions(w))  # `# lower` / `# higher` comments
     # Gates stop every step after them in the notebook.
     ancestors: dict[str, set[str]] = {}
     gates_so_far: list[str] = []
@@ -77,6 +80,8 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
         w = works[n]
         f = w.facts
         outs = outputs[n]
+        models = step_models(w, an.error)  # model:NAME -> (NAME, variable), an output
+        outs.extend(var for _, var in models if var not in outs)
         if not dependents[n] and w.kind == "step":
             # A step nothing depends on keeps what it defines on every path, except
             # definitions, modules, file handles, lambdas and generators.
@@ -85,7 +90,11 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
                 kept = var in f.must or var in w.inputs
                 if kept and var not in unstorable | f.deleted and var not in outs:
                     outs.append(var)
-        steps.append(_build_step(an, w, tuple(outs), tuple(metrics[n])))
+        step = _build_step(an, w, tuple(outs), tuple(metrics[n]))
+        declared = {m: d for m, d in directions.items() if m in step.metrics}
+        steps.append(
+            replace(step, models=tuple(f"{m}={v}" for m, v in models), directions=declared)
+        )
     return _pipeline(an, steps, cells)
 
 
@@ -129,7 +138,8 @@ def _build_step(
         w.common |= (an.funcs[hoisted_name].free | an.funcs[hoisted_name].def_reads) & (
             an.common_names
         )
-    imports = [an.pool[n].text for n in sorted(used_imports, key=lambda n: _import_order(an, n))]
+    ordered = sorted(used_imports, key=lambda n: _import_order(an, n))
+    imports = list(dict.fromkeys(an.pool[n].text for n in ordered))
     imports += [s.text for s in an.stars]
     imports += sorted(w.extra_imports)
     dists = sorted(
@@ -227,7 +237,9 @@ def _pipeline(an: Analyzer, steps: list[Step], cells: dict[int, PreparedCell]) -
         needed |= set(facts.reads) & set(an.pool)
     for info in an.common_funcs.values():
         needed |= (info.free | info.def_reads) & set(an.pool)
-    common_imports = [an.pool[n].text for n in sorted(needed, key=lambda n: _import_order(an, n))]
+    common_imports = list(
+        dict.fromkeys(an.pool[n].text for n in sorted(needed, key=lambda n: _import_order(an, n)))
+    )
     derive_needed: set[str] = set()
     for frag in an.derive_frags:
         tree = ast.parse(frag.source)

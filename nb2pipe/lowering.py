@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from nb2pipe.model import Fragment
+from nb2pipe.rules import is_import
 from nb2pipe.scopes import free_names
 from nb2pipe.source import Editor, is_display, segment
 
@@ -28,7 +29,7 @@ def fragments(an: Analyzer, w: StepWork) -> tuple[tuple[Fragment, ...], tuple[Fr
         ed = Editor(c.source)
         stmts = c.tree.body
         for s in stmts:
-            if isinstance(s, ast.Import | ast.ImportFrom):
+            if is_import(s):
                 ed.remove(s, stmts)
             elif isinstance(s, ast.Global):
                 ed.remove(s, stmts)

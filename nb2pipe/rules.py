@@ -139,3 +139,29 @@ def distribution(module: str) -> str:
         if key in DISTRIBUTIONS:
             return DISTRIBUTIONS[key]
     return module.split(".")[0].lower().replace("_", "-")
+
+
+def is_import_block(stmt: ast.stmt) -> bool:
+    """`try: import ujson as json / except ImportError: import json`: an import, as a unit."""
+    if not isinstance(stmt, ast.Try) or not stmt.handlers:
+        return False
+    simple = (ast.Import, ast.ImportFrom, ast.Pass)
+    parts = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
+    for s in parts:
+        if isinstance(s, ast.Assign) and isinstance(s.value, ast.Constant):
+            continue
+        if not isinstance(s, simple):
+            return False
+    for h in stmt.handlers:
+        names = (
+            [dotted(t) for t in (h.type.elts if isinstance(h.type, ast.Tuple) else [h.type])]
+            if h.type
+            else []
+        )
+        if h.type is not None and not set(names) <= {"ImportError", "ModuleNotFoundError"}:
+            return False
+    return any(isinstance(s, ast.Import | ast.ImportFrom) for s in stmt.body)
+
+
+def is_import(stmt: ast.stmt) -> bool:
+    return isinstance(stmt, ast.Import | ast.ImportFrom) or is_import_block(stmt)

@@ -416,11 +416,6 @@ def test_parameters_cell_with_only_derived_values(convert_cells, import_package)
     assert run_in_process(import_package(folder))["a"]["x"] == 1001
 
 
-@pytest.mark.xfail(
-    reason="an import inside try/except in a step cell, used by a later step, crashes "
-    "assemble with KeyError (the walker sees an import the import pool does not have)",
-    strict=True,
-)
 def test_conditional_import_in_a_step_cell(convert_cells, import_package):
     cells = [
         (
