@@ -418,7 +418,7 @@ class Analyzer:
         for n in list(f.binds) + list(f.mutated):
             if n in work.hoisted:
                 self.origin[n] = ("def", work.name)
-            elif n in f.imported:
+            elif n in f.imported and n in self.pool:
                 self.origin[n] = ("import", "")
             elif n in f.deleted:
                 self.origin.pop(n, None)

@@ -22,7 +22,7 @@ from nb2pipe.tags import identifier
 if TYPE_CHECKING:
     from nb2pipe.analysis import Analyzer, PreparedCell, StepWork
 
-RUNTIME_REQUIREMENTS = ("nb2pipe", "joblib", "pyarrow", "pyyaml")
+RUNTIME_REQUIREMENTS = ("nb2pipe", "cloudpickle", "joblib", "pyarrow", "pyyaml")
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 EFFECT_IMPORT = re.compile(r"\bexperimental\b|\bimport enable_\w+")
 

@@ -2,8 +2,9 @@
 
 Parquet (DataFrame, Series), ``.npy`` (ndarray) or JSON only when the value reads back
 equal (dtypes, index, column names, tuple vs list, int vs float vs bool); joblib for
-everything else. pandas, numpy, pyarrow and joblib are imported only when a value needs
-them: a value of a library the step did not import cannot exist in this process.
+everything else, and cloudpickle (by value) for what joblib cannot pickle by reference.
+pandas, numpy, pyarrow and joblib are imported only when a value needs them: a value of
+a library the step did not import cannot exist in this process.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-FORMATS = ("json", "npy", "parquet", "joblib")
+FORMATS = ("json", "npy", "parquet", "joblib", "cloudpickle")
 _SERIES_KEY = b"nb2pipe.series"
 _SERIES_COLUMN = "__nb2pipe_series__"
 
@@ -155,6 +156,23 @@ def _encode_joblib(value: Any) -> bytes:
     return buf.getvalue()
 
 
+def _encode_cloudpickle(value: Any) -> bytes:
+    """By value: functions and classes defined inside a step (closures, conditional
+    definitions), which plain pickle can only store by reference."""
+    import cloudpickle
+
+    return cloudpickle.dumps(value)
+
+
+def _encode_pickled(value: Any) -> tuple[str, bytes]:
+    import pickle
+
+    try:
+        return "joblib", _encode_joblib(value)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return "cloudpickle", _encode_cloudpickle(value)
+
+
 # --- public -----------------------------------------------------------------------------
 
 
@@ -169,7 +187,7 @@ def encode(value: Any) -> tuple[str, bytes]:
     data = _encode_parquet(value)
     if data is not None:
         return "parquet", data
-    return "joblib", _encode_joblib(value)
+    return _encode_pickled(value)
 
 
 def encode_as(value: Any, fmt: str) -> bytes | None:
@@ -181,6 +199,8 @@ def encode_as(value: Any, fmt: str) -> bytes | None:
         return _encode_npy(value, check=False)
     if fmt == "parquet":
         return _encode_parquet(value, check=False)
+    if fmt == "cloudpickle":
+        return _encode_cloudpickle(value)
     return _encode_joblib(value)
 
 
@@ -197,4 +217,8 @@ def decode(data: bytes, fmt: str) -> Any:
         import joblib
 
         return joblib.load(io.BytesIO(data))
+    if fmt == "cloudpickle":
+        import cloudpickle
+
+        return cloudpickle.loads(data)
     raise ValueError(f"unknown artifact format {fmt!r}")

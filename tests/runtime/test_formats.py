@@ -100,8 +100,23 @@ def test_series() -> None:
 
 
 def test_unpicklable_value_is_an_error(tmp_path: Any) -> None:
+    import threading
+
     with pytest.raises(Exception):  # noqa: B017 - whatever pickle raises
-        LocalStore(tmp_path).save(lambda: 1)
+        LocalStore(tmp_path).save(threading.Lock())
+
+
+def test_functions_defined_in_a_step_are_stored_by_value(tmp_path: Any) -> None:
+    def make_scaler(k: int) -> Any:
+        def scale(x: int) -> int:
+            return x * k
+
+        return scale
+
+    store = LocalStore(tmp_path)
+    ref = store.save(make_scaler(3))
+    assert ref.format == "cloudpickle"
+    assert store.load(ref)(2) == 6
 
 
 json_values = st.recursive(
