@@ -4,7 +4,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_ipython_extension"]
+__all__ = ["__version__", "load_ipython_extension", "load_model"]
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -12,3 +12,12 @@ def load_ipython_extension(ipython: Any) -> None:
     from nb2pipe.magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def load_model(name: str, version: int | str | None = None, **where: Any) -> Any:
+    """A registered model: ``nb2pipe.load_model("wine")`` (its champion), ``("wine", 3)``
+    or ``("wine:3")``; ``registry=``, ``runs_dir=``, ``tracking="mlflow"``,
+    ``tracking_uri=`` say where to look (see ``nb2pipe.models.load_model``)."""
+    from nb2pipe.models import load_model as load
+
+    return load(name, version, **where)

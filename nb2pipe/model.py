@@ -120,7 +120,7 @@ class Step:
     params: tuple[str, ...]  # parameters and derived values read
     after: tuple[str, ...]  # explicit ordering edges: after: tags and gates
     metrics: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # "NAME=VARIABLE" for each model:NAME cell
     imports: tuple[str, ...] = ()  # import statements (source) the step module needs
     body: tuple[Fragment, ...] = ()  # the step function's code, cell by cell
     hoisted: tuple[Fragment, ...] = ()  # functions and classes placed at module level
@@ -130,6 +130,7 @@ class Step:
     files: tuple[str, ...] = ()
     foreign_tags: tuple[str, ...] = ()
     mutates: tuple[str, ...] = ()  # inputs the step changes in place (they are outputs too)
+    directions: dict[str, str] = field(default_factory=dict)  # metric -> "higher" | "lower"
 
 
 @dataclass(frozen=True)

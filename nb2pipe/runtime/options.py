@@ -39,6 +39,11 @@ class RunOptions:
     verbose: bool = False
     allow_mutation: bool = False
     guard: bool = True
+    tracking: str | None = None
+    tracking_uri: str | None = None
+    registry: str | None = None
+    max_regression: list[str] = field(default_factory=list)
+    register: bool = True
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -103,6 +108,28 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         dest="guard",
         action="store_false",
         help="do not check inputs for in-place changes (saves rehashing large inputs)",
+    )
+    a(
+        "--tracking",
+        choices=("local", "mlflow"),
+        help="where models are registered and runs tracked: local (RUNS_DIR/registry) or "
+        "an MLflow server (default: $NB2PIPE_TRACKING, else local)",
+    )
+    a("--tracking-uri", metavar="URI", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)")
+    a("--registry", metavar="DIR", help="local model registry (default: RUNS_DIR/registry)")
+    a(
+        "--max-regression",
+        action="append",
+        default=[],
+        metavar="METRIC=DELTA",
+        help="fail the run, and register nothing, when METRIC is worse than the registered "
+        "champion's by more than DELTA (a number, or a percentage such as 2%%); repeatable",
+    )
+    a(
+        "--no-register",
+        dest="register",
+        action="store_false",
+        help="do not register the models this run produces",
     )
     return p
 

@@ -24,6 +24,7 @@ from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
 from nb2pipe.runtime.progress import make_reporter
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
+from nb2pipe.runtime.registry.publish import Publisher
 from nb2pipe.runtime.scheduler import Scheduler, redact, resolve_providers
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
@@ -44,6 +45,7 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)  # secrets left out
     error: str | None = None
+    models: dict[str, Any] = field(default_factory=dict)  # name -> {registered, version, ...}
 
     @property
     def ok(self) -> bool:
@@ -93,11 +95,18 @@ def run(
     guard: bool = True,
     progress: str | None = None,
     command: Sequence[str] | None = None,
+    tracking: str | None = None,
+    tracking_uri: str | None = None,
+    registry: str | os.PathLike[str] | None = None,
+    max_regression: Sequence[str] = (),
+    register: bool = True,
 ) -> RunResult:
     """Run ``pipeline``; raises :class:`UsageError` for bad options or parameters (before
     anything runs). ``params`` are Python values (checked against the parameter types);
     ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
-    "plain", "none" or None (rich on a terminal)."""
+    "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
+    ``tracking_uri``, ``registry``, ``max_regression`` and ``register``: see
+    :mod:`nb2pipe.runtime.registry.publish`."""
     started = time.time()
     graph.validate(pipeline)
     pkg_dir, pkg_root = package_dir(pipeline)
@@ -149,6 +158,15 @@ def run(
         notebook=str((pkg_dir / pipeline.notebook).resolve()) if pipeline.notebook else "",
     )
     providers = resolve_providers(pipeline, selected, local_store, ctx, values, resolved.secret)
+    publisher = Publisher(
+        pipeline,
+        runs_dir=runs_path,
+        tracking=tracking,
+        tracking_uri=tracking_uri,
+        registry=registry,
+        max_regression=max_regression,
+        register=register,
+    )
 
     run_id = run_id or new_run_id(started)
     run_dir = runs_path / run_id
@@ -240,6 +258,7 @@ def run(
         metrics=jsonable(scheduler.metrics),
         error=scheduler.errors[0] if scheduler.errors else None,
     )
+    status = publisher.finish(record, scheduler, reporter)  # gates passed: baseline, registry
     record.save(force=True)
 
     exit_code = {"ok": EXIT_OK, "failed": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
@@ -267,6 +286,7 @@ def run(
         metrics=dict(scheduler.metrics),
         parameters=public,
         error=record.data["error"],
+        models=dict(record.data.get("models") or {}),
     )
 
 
@@ -333,6 +353,11 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
             verbose=ns.verbose,
             allow_mutation=ns.allow_mutation,
             guard=ns.guard,
+            tracking=ns.tracking,
+            tracking_uri=ns.tracking_uri,
+            registry=ns.registry,
+            max_regression=ns.max_regression,
+            register=ns.register,
             command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
         )
     except UsageError as exc:

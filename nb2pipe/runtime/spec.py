@@ -41,13 +41,14 @@ class Step:
     cells: tuple[int, ...] = ()
     kind: str = "step"  # "step" or "gate"
     metrics: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()  # "NAME=VARIABLE" (or "NAME": the output NAME) per model:NAME
     distributions: tuple[str, ...] = ()  # imported distributions (their versions key the cache)
     files: tuple[str, ...] = ()  # files the step reads, relative to the working directory
     common: tuple[str, ...] = ()  # shared definitions from common.py the step uses
     tags: tuple[str, ...] = ()  # other tools' tags (Kale's limit:, image:, ...)
     doc: str = ""
     function: str = ""  # the function's name in steps/<name>.py when it differs from the step's
+    directions: Mapping[str, str] = field(default_factory=dict)  # declared: metric -> higher|lower
 
     @property
     def upstream(self) -> tuple[str, ...]:

@@ -1,0 +1,519 @@
+"""``nb2pipe runs list|show|compare|gc``: past runs from their ``run.json``.
+
+A RUN is a run folder, a run id in ``--runs-dir``, a unique prefix of one, or ``latest``.
+Tables go to the terminal through rich; ``--json`` prints the same facts for scripts.
+
+``gc --keep N`` keeps the N newest runs of each pipeline (and every run still marked
+running), removes the other run folders, the cache entries that only they made or used,
+and the artifacts in the store that no kept run or cache entry refers to. Registered
+models are not affected: the registry holds its own copies.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runtime.metrics import default_direction
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+RESERVED = {"store", "registry"}
+
+
+class RunsError(Nb2pipeError):
+    """No such run, an unreadable record, bad options (exit 2)."""
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def _read(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
+        return None
+    data.setdefault("run_id", run_dir.name)
+    return data
+
+
+def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every readable run under ``runs_dir``, oldest first (by start time, then id)."""
+    base = Path(runs_dir)
+    if not base.is_dir():
+        return []
+    found = []
+    for child in base.iterdir():
+        if child.name in RESERVED or not child.is_dir():
+            continue
+        rec = _read(child)
+        if rec is not None:
+            found.append((child, rec))
+    return sorted(found, key=lambda pr: (str(pr[1].get("start") or ""), pr[0].name))
+
+
+def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+    given = Path(run)
+    if (given / "run.json").is_file():
+        rec = _read(given)
+        if rec is None:
+            raise RunsError("not a readable nb2pipe run record", file=str(given / "run.json"))
+        return given, rec
+    runs = all_runs(runs_dir)
+    if run == "latest":
+        if not runs:
+            raise RunsError(f"no runs in {runs_dir}", hint="run the pipeline first")
+        return runs[-1]
+    if _RUN_ID.match(run):
+        exact = [pr for pr in runs if pr[0].name == run]
+        if exact:
+            return exact[0]
+        matches = [pr for pr in runs if pr[0].name.startswith(run)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise RunsError(
+                f"{run!r} matches {len(matches)} runs ({', '.join(p.name for p, _ in matches[:4])}"
+                f"{', ...' if len(matches) > 4 else ''})",
+                hint="give more of the run id",
+            )
+    raise RunsError(
+        f"no run {run!r} in {runs_dir}",
+        hint="`nb2pipe runs list` shows the runs; give a run id, a folder or latest",
+    )
+
+
+def _counts(rec: dict[str, Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for step in rec.get("steps", {}).values():
+        status = str((step or {}).get("status", "?"))
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _directions(rec: dict[str, Any]) -> dict[str, str]:
+    dirs = dict(rec.get("metric_directions") or {})
+    for m in rec.get("metrics") or {}:
+        dirs.setdefault(m, default_direction(m))
+    return dirs
+
+
+def summary(run_dir: Path, rec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": rec.get("run_id", run_dir.name),
+        "pipeline": rec.get("pipeline"),
+        "status": rec.get("status"),
+        "start": rec.get("start"),
+        "duration": rec.get("duration"),
+        "steps": _counts(rec),
+        "parameters": rec.get("parameters") or {},
+        "metrics": rec.get("metrics") or {},
+        "metric_directions": _directions(rec),
+        "models": rec.get("models") or {},
+        "error": rec.get("error"),
+        "path": str(run_dir),
+    }
+
+
+def list_runs(
+    runs_dir: str | Path, *, pipeline: str | None = None, limit: int | None = 20
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    runs = [summary(p, r) for p, r in all_runs(runs_dir)]
+    if pipeline:
+        runs = [r for r in runs if r["pipeline"] == pipeline]
+    runs.reverse()
+    return runs[:limit] if limit else runs
+
+
+def show(run: str, runs_dir: str | Path) -> dict[str, Any]:
+    run_dir, rec = resolve(run, runs_dir)
+    out = summary(run_dir, rec)
+    out["record"] = rec
+    return out
+
+
+def compare(runs: Sequence[str], runs_dir: str | Path) -> dict[str, Any]:
+    if len(runs) < 2:
+        raise RunsError("compare needs at least two runs", hint="nb2pipe runs compare RUN RUN...")
+    found = [resolve(r, runs_dir) for r in runs]
+    ids = [rec.get("run_id", p.name) for p, rec in found]
+    recs = [rec for _, rec in found]
+    params = _union(r.get("parameters") or {} for r in recs)
+    metrics = _union(r.get("metrics") or {} for r in recs)
+    steps = _union(r.get("steps") or {} for r in recs)
+    dirs: dict[str, str] = {}
+    for r in recs:
+        dirs.update(_directions(r))
+    out_metrics: dict[str, Any] = {}
+    for m in metrics:
+        values = [(r.get("metrics") or {}).get(m) for r in recs]
+        out_metrics[m] = {
+            "direction": dirs.get(m, default_direction(m)),
+            "values": values,
+            "best": _best(ids, values, dirs.get(m, default_direction(m))),
+        }
+    return {
+        "runs": [summary(p, rec) for p, rec in found],
+        "parameters": {
+            k: {
+                "values": [(r.get("parameters") or {}).get(k) for r in recs],
+                "differs": len(
+                    {
+                        json.dumps((r.get("parameters") or {}).get(k), sort_keys=True, default=str)
+                        for r in recs
+                    }
+                )
+                > 1,
+            }
+            for k in params
+        },
+        "metrics": out_metrics,
+        "steps": {
+            s: {
+                "status": [((r.get("steps") or {}).get(s) or {}).get("status") for r in recs],
+                "duration": [((r.get("steps") or {}).get(s) or {}).get("duration") for r in recs],
+            }
+            for s in steps
+        },
+    }
+
+
+def _union(maps: Iterable[dict[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for m in maps:
+        keys.update(dict.fromkeys(m))
+    return list(keys)
+
+
+def _number(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _best(ids: list[str], values: list[Any], direction: str) -> str | None:
+    nums = [(n, i) for i, n in zip(ids, (_number(v) for v in values), strict=True) if n is not None]
+    if len(nums) < 2:
+        return None
+    pick = max(nums) if direction == "higher" else min(nums)
+    if all(n == pick[0] for n, _ in nums):
+        return None
+    return pick[1]
+
+
+# --- garbage collection -------------------------------------------------------------------
+
+
+@dataclass
+class GcResult:
+    kept: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    artifacts: int = 0
+    bytes: int = 0
+    entries: int = 0
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "removed": self.removed,
+            "artifacts_removed": self.artifacts,
+            "bytes_freed": self.bytes,
+            "cache_entries_removed": self.entries,
+            "dry_run": self.dry_run,
+        }
+
+
+def _hashes(refs: Any) -> set[str]:
+    out: set[str] = set()
+    if isinstance(refs, dict):
+        for ref in refs.values():
+            if isinstance(ref, dict) and isinstance(ref.get("hash"), str):
+                out.add(ref["hash"])
+    return out
+
+
+def gc(
+    runs_dir: str | Path,
+    keep: int,
+    *,
+    store: str | Path | None = None,
+    dry_run: bool = False,
+) -> GcResult:
+    if keep < 0:
+        raise RunsError("--keep must be >= 0")
+    base = Path(runs_dir)
+    store_dir = Path(store) if store is not None else base / "store"
+    runs = all_runs(base)
+    by_pipeline: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for pr in runs:
+        by_pipeline.setdefault(str(pr[1].get("pipeline")), []).append(pr)
+    kept: list[tuple[Path, dict[str, Any]]] = []
+    removed: list[tuple[Path, dict[str, Any]]] = []
+    for group in by_pipeline.values():
+        newest = group[len(group) - keep :] if keep else []
+        for pr in group:
+            if pr in newest or pr[1].get("status") == "running":
+                kept.append(pr)
+            else:
+                removed.append(pr)
+    result = GcResult(
+        kept=[p.name for p, _ in kept], removed=[p.name for p, _ in removed], dry_run=dry_run
+    )
+    kept_ids = {str(r.get("run_id", p.name)) for p, r in kept}
+    live: set[str] = set()
+    used_keys: set[str] = set()
+    running_since: str | None = None
+    for _, rec in kept:
+        for step in (rec.get("steps") or {}).values():
+            step = step or {}
+            live |= _hashes(step.get("inputs")) | _hashes(step.get("outputs"))
+            if isinstance(step.get("cache_key"), str):
+                used_keys.add(step["cache_key"])
+        if rec.get("status") == "running":
+            start = str(rec.get("start") or "")
+            running_since = min(running_since or start, start)
+    # cache entries: kept when a kept run made or used them
+    doomed_entries: list[Path] = []
+    steps_dir = store_dir / "steps"
+    if steps_dir.is_dir():
+        for path in steps_dir.glob("*/*.json"):
+            try:
+                entry = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(entry, dict):
+                continue
+            key = (
+                entry.get("key") if path.name.endswith(".latest.json") else path.name.split(".")[-2]
+            )
+            if str(entry.get("run_id")) in kept_ids or key in used_keys:
+                live |= _hashes(entry.get("outputs"))
+            else:
+                doomed_entries.append(path)
+    cutoff = None
+    if running_since:
+        from nb2pipe.runtime.records import parse_iso
+
+        try:
+            cutoff = parse_iso(running_since)
+        except ValueError:
+            cutoff = 0.0
+    doomed_objects: list[tuple[Path, int]] = []
+    objects = store_dir / "objects"
+    if objects.is_dir():
+        for path in objects.glob("*/*"):
+            digest = path.name.split(".")[0]
+            if len(digest) != 64 or digest in live or not path.is_file():
+                continue
+            st = path.stat()
+            if cutoff is not None and st.st_mtime >= cutoff - 1:
+                continue  # may belong to a run still running
+            doomed_objects.append((path, st.st_size))
+    result.artifacts = len(doomed_objects)
+    result.bytes = sum(size for _, size in doomed_objects)
+    result.entries = len(doomed_entries)
+    if dry_run:
+        return result
+    for path, _ in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    for path in doomed_entries:
+        path.unlink(missing_ok=True)
+    for path, _ in doomed_objects:
+        path.unlink(missing_ok=True)
+    for folder in list(objects.glob("*")) if objects.is_dir() else []:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+    return result
+
+
+# --- printing -----------------------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)[:60]
+    return str(value)[:60]
+
+
+def _time(iso: Any) -> str:
+    return str(iso or "")[:19].replace("T", " ")
+
+
+def _dur(value: Any) -> str:
+    return f"{value:.2f}s" if isinstance(value, (int, float)) else ""
+
+
+_STATUS = {"ok": "green", "failed": "red", "running": "yellow", "interrupted": "yellow"}
+
+
+def _status(s: Any) -> str:
+    colour = _STATUS.get(str(s))
+    return f"[{colour}]{s}[/]" if colour else str(s)
+
+
+def print_list(runs: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    if not runs:
+        console.print("no runs")
+        return
+    table = Table(title="runs (newest first)")
+    for col in (
+        "run",
+        "pipeline",
+        "status",
+        "start (UTC)",
+        "duration",
+        "steps",
+        "metrics",
+        "models",
+    ):
+        table.add_column(col)
+    for r in runs:
+        steps = ", ".join(f"{n} {k}" for k, n in sorted(r["steps"].items()))
+        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r["metrics"].items())[:3])
+        models = ", ".join(
+            f"{k}:{m.get('version')}" for k, m in r["models"].items() if m.get("registered")
+        )
+        table.add_row(
+            escape(str(r["run_id"])),
+            escape(str(r["pipeline"])),
+            _status(r["status"]),
+            _time(r["start"]),
+            _dur(r["duration"]),
+            steps,
+            escape(metrics),
+            escape(models),
+        )
+    console.print(table)
+
+
+def print_show(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    rec = info["record"]
+    console.print(
+        f"run [bold]{escape(str(info['run_id']))}[/] of {escape(str(info['pipeline']))}: "
+        f"{_status(info['status'])}, started {_time(info['start'])} UTC, {_dur(info['duration'])}"
+    )
+    if info.get("error"):
+        console.print(f"[red]error:[/] {escape(str(info['error']))}")
+    if rec.get("command"):
+        console.print(f"command: {escape(' '.join(map(str, rec['command'])))}")
+    if info["parameters"]:
+        t = Table(title="parameters")
+        t.add_column("name")
+        t.add_column("value")
+        for k, v in info["parameters"].items():
+            t.add_row(escape(k), escape(_fmt(v)))
+        console.print(t)
+    if info["metrics"]:
+        t = Table(title="metrics")
+        for col in ("name", "value", "better", "step"):
+            t.add_column(col)
+        where = {m: s for s, st in rec["steps"].items() for m in ((st or {}).get("metrics") or {})}
+        for k, v in info["metrics"].items():
+            t.add_row(
+                escape(k), _fmt(v), info["metric_directions"].get(k, ""), escape(where.get(k, ""))
+            )
+        console.print(t)
+    t = Table(title="steps")
+    for col in ("step", "status", "duration", "note"):
+        t.add_column(col)
+    for name, st in rec["steps"].items():
+        st = st or {}
+        note = (st.get("error") or {}).get("message") if st.get("error") else None
+        if note is None and st.get("cached_from"):
+            note = f"from run {st['cached_from']}"
+        note = note or st.get("reason") or ""
+        t.add_row(
+            escape(name),
+            _status(st.get("status")),
+            _dur(st.get("duration")),
+            escape(str(note)[:100]),
+        )
+    console.print(t)
+    if info["models"]:
+        t = Table(title="models")
+        for col in ("model", "version", "note"):
+            t.add_column(col)
+        for k, m in info["models"].items():
+            if m.get("registered"):
+                note = ("new version" if m.get("new") else "same as before") + f", {m.get('alias')}"
+            else:
+                note = f"not registered: {m.get('reason', '')}"
+            t.add_row(escape(k), str(m.get("version", "")), escape(note))
+        console.print(t)
+
+
+def print_compare(data: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    runs = data["runs"]
+    ids = [str(r["run_id"]) for r in runs]
+    table = Table(title="runs side by side")
+    table.add_column("")
+    for rid in ids:
+        table.add_column(escape(rid))
+    table.add_row("pipeline", *[escape(str(r["pipeline"])) for r in runs])
+    table.add_row("status", *[_status(r["status"]) for r in runs])
+    table.add_row("start (UTC)", *[_time(r["start"]) for r in runs])
+    table.add_row("duration", *[_dur(r["duration"]) for r in runs], end_section=True)
+    for name, p in data["parameters"].items():
+        cells = [escape(_fmt(v)) for v in p["values"]]
+        if p["differs"]:
+            cells = [f"[yellow]{c}[/]" for c in cells]
+        table.add_row(f"param {escape(name)}", *cells)
+    if data["parameters"]:
+        table.rows[-1].end_section = True
+    for name, m in data["metrics"].items():
+        arrow = "↑" if m["direction"] == "higher" else "↓"
+        cells = []
+        for rid, v in zip(ids, m["values"], strict=True):
+            text = _fmt(v)
+            cells.append(f"[bold green]{text}[/]" if m["best"] == rid else text)
+        table.add_row(f"metric {escape(name)} {arrow}", *cells)
+    if data["metrics"]:
+        table.rows[-1].end_section = True
+    for name, s in data["steps"].items():
+        cells = [
+            f"{_dur(d)} {st or ''}".strip() if st != "cached" else "cached"
+            for d, st in zip(s["duration"], s["status"], strict=True)
+        ]
+        table.add_row(f"step {escape(name)}", *cells)
+    Console().print(table)
+
+
+def print_gc(result: GcResult) -> None:
+    verb = "would remove" if result.dry_run else "removed"
+    mb = result.bytes / 2**20
+    print(
+        f"{verb} {len(result.removed)} run(s), {result.artifacts} artifact(s) ({mb:.1f} MiB), "
+        f"{result.entries} cache entr{'y' if result.entries == 1 else 'ies'}; "
+        f"kept {len(result.kept)} run(s)"
+    )
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)

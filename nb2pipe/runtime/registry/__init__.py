@@ -1,0 +1,195 @@
+"""The model registry: one small interface, two backends.
+
+* ``local`` (the default): files under ``<runs-dir>/registry`` (see :mod:`.local`).
+* ``mlflow``: an MLflow tracking server and its model registry (see :mod:`.mlflow`);
+  ``mlflow`` is imported only when this backend is used (``pip install 'nb2pipe[mlflow]'``).
+
+A version records the model's artifact, the run that made it, the parameters and metrics
+of that run, the hashes of its data (files read, training inputs) and code, and the
+reference statistics of its training data (for ``nb2pipe drift``). The pointer
+:data:`CHAMPION` names the current version (MLflow reserves ``latest``); a run that passes
+every gate moves it to the model it produced.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.runtime.errors import UsageError
+
+CHAMPION = "champion"
+TRACKING_ENV = "NB2PIPE_TRACKING"  # local | mlflow
+REGISTRY_ENV = "NB2PIPE_REGISTRY"  # folder of the local registry
+URI_ENV = "MLFLOW_TRACKING_URI"
+BACKENDS = ("local", "mlflow")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+
+
+class RegistryError(Exception):
+    """The registry cannot be read or written, or has no such model or version (exit 1
+    for a run, 2 for a command given a name that does not exist)."""
+
+    exit_code = 2
+
+
+@dataclass
+class ModelVersion:
+    """One registered version of a model."""
+
+    name: str
+    version: int
+    created: str = ""
+    run_id: str = ""
+    pipeline: str = ""
+    step: str = ""
+    variable: str = ""
+    artifact: dict[str, Any] = field(default_factory=dict)  # hash, format, size
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # files{path: sha256}, inputs{var: hash}
+    code: dict[str, Any] = field(default_factory=dict)  # digest, steps{name: hash}, notebook
+    gates: dict[str, str] = field(default_factory=dict)  # gate step -> status
+    aliases: list[str] = field(default_factory=list)
+    reference: list[str] = field(default_factory=list)  # features with reference statistics
+    source: str = ""  # where the backend keeps it
+    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (MLflow run id)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelVersion:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass
+class Candidate:
+    """A model a run produced, to be registered: its stored artifact and its record."""
+
+    meta: ModelVersion  # version number and aliases filled in by the registry
+    artifact_path: Path  # the artifact's file in the store (content-addressed)
+    reference: dict[str, Any] | None = None  # reference statistics of the training data
+
+
+@dataclass
+class Registered:
+    version: ModelVersion
+    new: bool  # False: the run's model is an existing version (same artifact)
+
+
+def check_name(name: str, what: str = "model name") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise RegistryError(f"invalid {what} {name!r}: use letters, digits and '_'")
+    return name
+
+
+def parse_ref(text: str) -> tuple[str, int | str | None]:
+    """``wine`` -> (wine, None); ``wine:3`` -> (wine, 3); ``wine:champion`` -> alias."""
+    name, sep, version = str(text).partition(":")
+    check_name(name)
+    if not sep:
+        return name, None
+    if version.isdigit():
+        return name, int(version)
+    if _ALIAS.match(version):
+        return name, version
+    raise RegistryError(f"invalid version {version!r} in {text!r}: a number or an alias")
+
+
+class Registry(ABC):
+    """What the runner, the CLI and ``nb2pipe.load_model`` need from a backend."""
+
+    kind = "?"
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, record: dict[str, Any], run_dir: Path) -> None:  # noqa: B027
+        """Called after a run, before its models are registered (MLflow: log the run)."""
+
+    def end_run(self, record: dict[str, Any], run_dir: Path) -> None:  # noqa: B027
+        """Called last, with the final record (MLflow: status, last artifacts)."""
+
+    # -- models -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def register(self, candidate: Candidate, *, alias: str = CHAMPION) -> Registered:
+        """A new version (or the existing one holding the same artifact), pointed to by
+        ``alias``."""
+
+    @abstractmethod
+    def models(self) -> list[str]: ...
+
+    @abstractmethod
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Oldest first; raises RegistryError for an unknown model."""
+
+    @abstractmethod
+    def get(self, name: str, version: int | str | None = None) -> ModelVersion:
+        """A version by number, by alias, or (None) the champion."""
+
+    @abstractmethod
+    def set_alias(self, name: str, alias: str, version: int) -> None: ...
+
+    @abstractmethod
+    def load(self, version: ModelVersion) -> Any:
+        """The model object, read back (hash checked)."""
+
+    @abstractmethod
+    def reference(self, version: ModelVersion) -> dict[str, Any] | None:
+        """The reference statistics stored with the version, if any."""
+
+    def describe(self) -> str:
+        return self.kind
+
+
+def default_tracking() -> str:
+    return os.environ.get(TRACKING_ENV, "").strip().lower() or "local"
+
+
+def open_registry(
+    tracking: str | None = None,
+    *,
+    registry: str | os.PathLike[str] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    uri: str | None = None,
+) -> Registry:
+    """The backend for ``tracking`` ("local" or "mlflow"; default ``$NB2PIPE_TRACKING`` or
+    local). Local: folder ``registry``, else ``$NB2PIPE_REGISTRY``, else
+    ``<runs_dir or ./runs>/registry``. MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``."""
+    kind = (tracking or default_tracking()).lower()
+    if kind == "local":
+        from nb2pipe.runtime.registry.local import LocalRegistry
+
+        folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
+        return LocalRegistry(folder)
+    if kind == "mlflow":
+        from nb2pipe.runtime.registry.mlflow import MlflowRegistry
+
+        return MlflowRegistry(uri or os.environ.get(URI_ENV) or None)
+    raise UsageError(f"unknown tracking backend {kind!r} (use {' or '.join(BACKENDS)})")
+
+
+__all__ = [
+    "BACKENDS",
+    "CHAMPION",
+    "Candidate",
+    "ModelVersion",
+    "Registered",
+    "Registry",
+    "RegistryError",
+    "check_name",
+    "open_registry",
+    "parse_ref",
+]

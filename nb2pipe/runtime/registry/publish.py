@@ -1,0 +1,284 @@
+"""What happens after the steps of a run: metrics with their directions, the baseline gate
+(``--max-regression``), model registration and, with ``--tracking mlflow``, the MLflow run.
+
+A model declared with ``model:NAME`` is registered only when the run computed the whole
+pipeline (every step ok or cached, none stale or left out by ``--only/--from/--until``),
+passed every gate and the baseline gate. A model identical to a registered version
+(same artifact hash) adds no version: the champion pointer moves to that version.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.fsutil import atomic_write_json
+from nb2pipe.runtime.hashing import sha256_json
+from nb2pipe.runtime.metrics import directions, metrics_document, parse_limits, regressions
+from nb2pipe.runtime.records import jsonable
+from nb2pipe.runtime.registry import (
+    BACKENDS,
+    CHAMPION,
+    Candidate,
+    ModelVersion,
+    Registry,
+    RegistryError,
+    default_tracking,
+    open_registry,
+)
+from nb2pipe.runtime.spec import Pipeline
+
+_PROFILE_JOBLIB_MAX = 64 * 2**20  # training inputs stored through joblib: profiled if smaller
+
+
+@dataclass(frozen=True)
+class ModelDecl:
+    name: str
+    step: str
+    variable: str
+
+
+def declared_models(pipeline: Pipeline) -> tuple[list[ModelDecl], list[str]]:
+    """``Step.models`` entries ``NAME=VARIABLE`` (or ``NAME``: the output called NAME, else
+    the step's only output). Returns the declarations and warnings."""
+    found: list[ModelDecl] = []
+    warnings: list[str] = []
+    for step in pipeline.steps:
+        for entry in step.models:
+            name, sep, var = str(entry).partition("=")
+            if not sep:
+                var = name if name in step.outputs else ""
+                if not var and len(step.outputs) == 1:
+                    var = step.outputs[0]
+            if not var or var not in step.outputs:
+                warnings.append(
+                    f"model {name!r} (step {step.name!r}): no output of the step holds it; "
+                    "it is not registered"
+                )
+                continue
+            found.append(ModelDecl(name, step.name, var))
+    return found, warnings
+
+
+class Publisher:
+    """Built before a run (bad options are a UsageError before anything runs), finished
+    after it."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        runs_dir: Path,
+        tracking: str | None = None,
+        tracking_uri: str | None = None,
+        registry: str | os.PathLike[str] | None = None,
+        max_regression: Sequence[str] = (),
+        register: bool = True,
+    ) -> None:
+        self.pipeline = pipeline
+        self.kind = (tracking or default_tracking()).lower()
+        if self.kind not in BACKENDS:
+            raise UsageError(f"--tracking {self.kind!r}: use {' or '.join(BACKENDS)}")
+        if self.kind == "mlflow" and importlib.util.find_spec("mlflow") is None:
+            raise UsageError(
+                "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"
+            )
+        self.uri = tracking_uri
+        self.registry_dir = registry
+        self.runs_dir = runs_dir
+        self.limits = parse_limits(max_regression)
+        self.register = register
+        self.models, self.warnings = declared_models(pipeline)
+        if self.limits and not self.models:
+            raise UsageError(
+                "--max-regression compares with the registered model, but the pipeline "
+                "declares none (tag the cell that creates it model:NAME)"
+            )
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = open_registry(
+                self.kind, registry=self.registry_dir, runs_dir=self.runs_dir, uri=self.uri
+            )
+        return self._registry
+
+    @property
+    def active(self) -> bool:
+        """Does anything need the registry after this run?"""
+        return bool(self.models and (self.register or self.limits)) or self.kind == "mlflow"
+
+    # -- after the run ------------------------------------------------------------------------
+
+    def finish(self, record: Any, scheduler: Any, reporter: Any) -> str:
+        """Record metrics and directions, check the baseline, register; returns the run's
+        final status (a regression or a registry failure turns ok into failed)."""
+        data = record.data
+        dirs = directions(self.pipeline, data.get("metrics") or {})
+        data["metric_directions"] = {m: dirs[m] for m in data.get("metrics") or {}}
+        data["gates"] = {
+            s.name: scheduler.state.get(s.name, "skipped")
+            for s in self.pipeline.steps
+            if s.kind == "gate"
+        }
+        models: dict[str, Any] = {}
+        data["models"] = models
+        for w in self.warnings:
+            reporter.info(f"warning: {w}")
+        try:
+            if self.kind == "mlflow":  # every run is tracked, a failed one too
+                self.registry.start_run(data, record.run_dir)
+            if data.get("status") == "ok" and self.active:
+                self._after_success(record, scheduler, reporter, dirs, models)
+        except (RegistryError, UsageError) as exc:
+            self._fail(record, reporter, f"model registry: {' '.join(str(exc).split())}")
+        self._write_metrics(record, dirs)
+        if self.kind == "mlflow" and self._registry is not None:
+            record.save(force=True)
+            try:
+                self.registry.end_run(data, record.run_dir)
+            except RegistryError as exc:
+                self._fail(record, reporter, f"model registry: {exc}")
+                self._write_metrics(record, dirs)
+        return str(data["status"])
+
+    def _fail(self, record: Any, reporter: Any, message: str) -> None:
+        reporter.error(message)
+        record.data["status"] = "failed"
+        record.data["error"] = record.data.get("error") or message
+
+    def _write_metrics(self, record: Any, dirs: dict[str, str]) -> None:
+        atomic_write_json(record.run_dir / "metrics.json", metrics_document(record.data, dirs))
+
+    def _eligible(self, scheduler: Any) -> str | None:
+        """Why this run's models cannot be registered, or None."""
+        for s in self.pipeline.steps:
+            state = scheduler.state.get(s.name)
+            if state not in ("ok", "cached"):
+                return f"step {s.name!r} did not run ({state or 'not selected'})"
+            if scheduler.record.step(s.name).get("stale"):
+                return f"step {s.name!r} used a stale result"
+        return None
+
+    def _after_success(
+        self,
+        record: Any,
+        scheduler: Any,
+        reporter: Any,
+        dirs: dict[str, str],
+        models: dict[str, Any],
+    ) -> None:
+        data = record.data
+        why = self._eligible(scheduler)
+        if why is not None:
+            for m in self.models:
+                models[m.name] = {"registered": False, "reason": why}
+            if self.register:
+                reporter.info(f"models not registered: {why} (run the whole pipeline)")
+            if self.limits:
+                reporter.info("baseline gate skipped: " + why)
+            return
+        if self.limits:
+            failures: list[str] = []
+            for m in self.models:
+                try:
+                    champion = self.registry.get(m.name)
+                except RegistryError as exc:
+                    if "no model" not in str(exc) and "no version" not in str(exc):
+                        raise
+                    reporter.info(f"baseline gate: {m.name} has no registered version yet")
+                    continue
+                failures += regressions(
+                    data.get("metrics") or {},
+                    champion.metrics,
+                    self.limits,
+                    dirs,
+                    against=f"{champion.label} ({CHAMPION})",
+                )
+            data["baseline"] = {"limits": [str(x) for x in self.limits], "failures": failures}
+            if failures:
+                for m in self.models:
+                    models[m.name] = {"registered": False, "reason": "baseline gate failed"}
+                self._fail(record, reporter, "baseline gate failed: " + "; ".join(failures))
+                return
+        if not self.register:
+            return
+        for m in self.models:
+            candidate = self._candidate(m, record, scheduler, dirs)
+            result = self.registry.register(candidate, alias=CHAMPION)
+            models[m.name] = {
+                "registered": True,
+                "version": result.version.version,
+                "new": result.new,
+                "alias": CHAMPION,
+                "backend": self.kind,
+            }
+            what = "registered" if result.new else "unchanged"
+            reporter.info(f"model {result.version.label} {what} ({CHAMPION})")
+
+    def _candidate(
+        self, m: ModelDecl, record: Any, scheduler: Any, dirs: dict[str, str]
+    ) -> Candidate:
+        data = record.data
+        ref = scheduler.refs[m.step][m.variable]
+        comps = {name: c for name, (_key, c) in scheduler.keys.items()}
+        files: dict[str, str] = {}
+        for c in comps.values():
+            files.update(c.get("files") or {})
+        code_steps = {name: c.get("code") for name, c in sorted(comps.items())}
+        common: dict[str, str] = {}
+        for c in comps.values():
+            common.update(c.get("common") or {})
+        step = self.pipeline.step(m.step)
+        inputs = {var: scheduler.refs[prod][var] for var, prod in step.inputs.items()}
+        meta = ModelVersion(
+            name=m.name,
+            version=0,
+            run_id=str(data.get("run_id")),
+            pipeline=self.pipeline.name,
+            step=m.step,
+            variable=m.variable,
+            artifact=ref.to_json(),
+            parameters=dict(data.get("parameters") or {}),
+            metrics=dict(data.get("metrics") or {}),
+            directions={k: dirs[k] for k in data.get("metrics") or {}},
+            data={"files": files, "inputs": {v: r.hash for v, r in inputs.items()}},
+            code={
+                "digest": sha256_json({"steps": code_steps, "common": common}),
+                "steps": code_steps,
+                "common": common,
+                "notebook_sha256": data.get("notebook_sha256"),
+            },
+            gates=dict(data.get("gates") or {}),
+        )
+        return Candidate(
+            meta=meta,
+            artifact_path=scheduler.store.path(ref),
+            reference=self._reference(scheduler, inputs),
+        )
+
+    def _reference(self, scheduler: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
+        """Reference statistics of the model step's inputs (the training data)."""
+        values: dict[str, Any] = {}
+        for var, ref in inputs.items():
+            if ref.format == "json" or (ref.format == "joblib" and ref.size > _PROFILE_JOBLIB_MAX):
+                continue
+            try:
+                values[var] = scheduler.store.load(ref)
+            except Exception:  # noqa: BLE001, S112 - a value we cannot read is not profiled
+                continue
+        if not values:
+            return None
+        try:
+            from nb2pipe.drift import profile
+
+            ref_stats = profile(values)
+        except Exception:  # noqa: BLE001 - statistics are a bonus, never a failure
+            return None
+        return jsonable(ref_stats) if ref_stats else None
