@@ -1,0 +1,168 @@
+"""An artifact store on any fsspec filesystem: ``s3://bucket/prefix``, ``gs://...``,
+``file:///shared/store``, ``memory://...``. Local paths keep using :class:`LocalStore`.
+
+Same layout as :class:`LocalStore` (``objects/``, ``steps/<pipeline>/``) plus the records of
+steps run one at a time by an orchestrator (``runs/<run_id>/``, see
+:mod:`nb2pipe.runtime.remote`).
+
+Object stores have no rename, so nothing is written under a temporary name: an artifact is
+written once under its content hash (a reader checks size and hash, so a torn write is
+never taken for the real thing, and the next writer of the same content repairs it), and
+the manifests that point to artifacts (cache entries, step records) are written only
+after every artifact they name is in place. fsspec is imported here only: it is an
+optional dependency (``pip install nb2pipe[remote]``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from nb2pipe.runtime import formats
+from nb2pipe.runtime.errors import CorruptArtifact, UsageError
+from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.store import ArtifactRef, LocalStore
+
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(location: str) -> bool:
+    return bool(_URL.match(location))
+
+
+def open_store(location: str, **storage_options: Any) -> LocalStore | FsspecStore:
+    """A URL (``scheme://...``) gets an :class:`FsspecStore`, a path a :class:`LocalStore`."""
+    location = str(location)
+    if is_url(location):
+        return FsspecStore(location, **storage_options)
+    return LocalStore(location)
+
+
+class FsspecStore:
+    """:class:`~nb2pipe.runtime.store.ArtifactStore` and ``CacheIndex`` on fsspec."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        try:
+            import fsspec
+        except ImportError:
+            raise UsageError(
+                f"the store {url} needs fsspec (pip install 'nb2pipe[remote]', plus the "
+                "filesystem's own package, e.g. s3fs for s3://)"
+            ) from None
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
+        except (ImportError, ValueError) as exc:  # unknown protocol, missing s3fs/gcsfs
+            raise UsageError(f"cannot open the store {url}: {exc}") from None
+        self.url = url
+        self.root = str(root).rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.url!r})"
+
+    # -- paths --------------------------------------------------------------------------
+
+    def _join(self, *parts: str) -> str:
+        return "/".join([self.root, *parts]) if self.root else "/".join(parts)
+
+    def path(self, ref: ArtifactRef) -> str:
+        if not _HASH.match(ref.hash) or ref.format not in formats.FORMATS:
+            raise ValueError(f"not an artifact reference: {ref}")
+        return self._join("objects", ref.hash[:2], f"{ref.hash}.{ref.format}")
+
+    # -- artifacts ----------------------------------------------------------------------
+
+    def save(self, value: Any) -> ArtifactRef:
+        fmt, data = formats.encode(value)
+        return self.save_bytes(fmt, data)
+
+    def save_bytes(self, fmt: str, data: bytes) -> ArtifactRef:
+        ref = ArtifactRef(sha256_bytes(data), fmt, len(data))
+        if not self.exists(ref):  # content-addressed: the same bytes may be there already
+            path = self.path(ref)
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            self.fs.pipe_file(path, data)
+        return ref
+
+    def exists(self, ref: ArtifactRef) -> bool:
+        try:
+            return int(self.fs.size(self.path(ref))) == ref.size
+        except (OSError, ValueError, TypeError):
+            return False
+
+    def read_bytes(self, ref: ArtifactRef) -> bytes:
+        path = self.path(ref)
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise CorruptArtifact(
+                f"artifact {self.url} {path} is missing", path=path, expected=ref.hash, actual=None
+            ) from None
+        actual = sha256_bytes(data)
+        if actual != ref.hash:
+            try:  # no rename on object stores: remove it, the next run writes it again
+                self.fs.rm_file(path)
+                fate = "removed, the next run recomputes it"
+            except OSError:
+                fate = "left in place"
+            raise CorruptArtifact(
+                f"artifact {path} is corrupted (sha256 {actual[:12]}..., expected "
+                f"{ref.hash[:12]}...); {fate}",
+                path=path,
+                expected=ref.hash,
+                actual=actual,
+            )
+        return data
+
+    def load(self, ref: ArtifactRef) -> Any:
+        data = self.read_bytes(ref)
+        try:
+            return formats.decode(data, ref.format)
+        except Exception as exc:  # noqa: BLE001 - right hash, unreadable: say which file
+            raise CorruptArtifact(
+                f"artifact {self.path(ref)} cannot be read back: {type(exc).__name__}: {exc}",
+                path=self.path(ref),
+                expected=ref.hash,
+                actual=ref.hash,
+            ) from exc
+
+    # -- small JSON documents (manifests) -----------------------------------------------
+
+    def write_bytes(self, relpath: str, data: bytes) -> None:
+        path = self._join(relpath)
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        self.fs.pipe_file(path, data)
+
+    def read_json(self, relpath: str) -> Any | None:
+        try:
+            return json.loads(self.fs.cat_file(self._join(relpath)))
+        except (OSError, ValueError):
+            return None
+
+    def write_json(self, relpath: str, value: Any) -> None:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+        self.write_bytes(relpath, (text + "\n").encode())
+
+    # -- cache index --------------------------------------------------------------------
+
+    def _entry(self, pipeline: str, step: str, key: str) -> str:
+        return f"steps/{pipeline}/{step}.{key}.json"
+
+    def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
+        entry = self.read_json(self._entry(pipeline, step, key))
+        return entry if isinstance(entry, dict) else None
+
+    def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
+        self.write_json(self._entry(pipeline, step, key), entry)
+        self.write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key})
+
+    def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+        entry = self.read_json(self._entry(pipeline, step, "latest"))
+        return entry if isinstance(entry, dict) else None
+
+    def mark(self) -> None:
+        from nb2pipe.runtime.store import STORE_VERSION
+
+        if not self.fs.exists(self._join("STORE")):
+            self.write_bytes("STORE", f"nb2pipe artifact store v{STORE_VERSION}\n".encode())

@@ -1,0 +1,158 @@
+"""Virtual environments of the real engines (Airflow, KFP, check-jsonschema) for the tests.
+
+Each engine gets its own venv (their dependencies conflict: kfp needs protobuf < 7, Airflow
+resolves protobuf 7), created on first use by the test setup and cached OUTSIDE the repo,
+keyed by a hash of everything that goes into it::
+
+    ${NB2PIPE_TEST_ENVS:-~/.cache/nb2pipe-test-envs}/<engine>-<sha12>/
+
+so a rerun finds it ready in milliseconds, and changing a pin builds a new one. Every
+version is pinned so the resolver has little to search (the steps' libraries at the
+versions of the interpreter running the tests). nb2pipe itself is installed editable from
+this checkout, with its dependencies: the engines run the code under test, never a copy. Creation is the only moment the package index is used; it holds a file lock, so
+two pytest-xdist workers never build the same venv twice.
+
+``python tests/engines/engine_envs.py [airflow kfp gha]`` builds them ahead of time (the
+Makefile's ``engine-envs`` target); ``--print`` shows where they are.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: The libraries the samples' steps and nb2pipe's runtime compute with, pinned to the
+#: versions of the interpreter running the tests: the local reference run and the engine's
+#: run then compute with the same code, and a change of version builds new venvs.
+RUNTIME_LIBS = ("numpy", "pandas", "pyarrow", "joblib", "scikit-learn", "pyyaml")
+
+
+def runtime_pins() -> tuple[str, ...]:
+    from importlib import metadata
+
+    pins = []
+    for name in RUNTIME_LIBS:
+        try:
+            pins.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pins.append(name)
+    return tuple(pins)
+
+
+def nb2pipe_dependencies() -> list[str]:
+    """nb2pipe's declared dependencies: pip installs them with the editable checkout, and
+    a change to them (a new runtime dependency) builds new venvs."""
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    return sorted(config["project"].get("dependencies", []))
+
+
+ENGINES: dict[str, dict[str, object]] = {
+    # Airflow 3 installs from the index without its constraints file; fsspec comes with it.
+    "airflow": {"requirements": ("apache-airflow==3.3.2",), "nb2pipe": True},
+    # kfp 2.17 needs protobuf < 7; kfp.local's SubprocessRunner(use_venv=False) runs the
+    # components with this interpreter, where every package is already installed.
+    "kfp": {"requirements": ("kfp==2.17.3",), "nb2pipe": True},
+    # check-jsonschema ships GitHub's workflow schema (--builtin-schema vendor.github-workflows).
+    "gha": {"requirements": ("check-jsonschema==0.39.0",), "nb2pipe": False},
+}
+
+
+def requirements_of(engine: str) -> tuple[str, ...]:
+    spec = ENGINES[engine]
+    reqs = tuple(spec["requirements"])  # type: ignore[arg-type]
+    return reqs + runtime_pins() if spec["nb2pipe"] else reqs
+
+
+def cache_root() -> Path:
+    env = os.environ.get("NB2PIPE_TEST_ENVS")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "nb2pipe-test-envs"
+
+
+def env_key(engine: str) -> str:
+    spec = ENGINES[engine]
+    facts = {
+        "requirements": sorted(requirements_of(engine)),
+        # editable: bound to this checkout; its dependencies are installed with it
+        "nb2pipe": [str(REPO), nb2pipe_dependencies()] if spec["nb2pipe"] else None,
+        "python": list(sys.version_info[:2]),
+        "implementation": sys.implementation.name,
+        "layout": 1,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def env_dir(engine: str) -> Path:
+    return cache_root() / f"{engine}-{env_key(engine)}"
+
+
+def python_of(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _run(cmd: list[str], log: Path) -> None:
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{tail}")
+
+
+def ensure(engine: str) -> Path:
+    """The engine's venv, created now if it is not in the cache yet. Returns its folder."""
+    venv = env_dir(engine)
+    done = venv / ".nb2pipe-complete"
+    if done.exists():
+        return venv
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be building it: wait
+        if done.exists():
+            return venv
+        if venv.exists():
+            shutil.rmtree(venv)  # a build that was interrupted
+        started = time.time()
+        spec = ENGINES[engine]
+        log = venv.parent / f"{venv.name}.log"
+        log.write_text("", encoding="utf-8")
+        _run([sys.executable, "-m", "venv", str(venv)], log)
+        py = str(python_of(venv))
+        pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+        if spec["nb2pipe"]:  # one resolve: the engine, the pins and nb2pipe's dependencies
+            _run([*pip, *requirements_of(engine), "-e", str(REPO)], log)
+        else:
+            _run([*pip, *requirements_of(engine)], log)
+        elapsed = time.time() - started
+        done.write_text(json.dumps({"seconds": round(elapsed, 1), "engine": engine}) + "\n")
+    return venv
+
+
+def created_in(venv: Path) -> float | None:
+    """Seconds it took to build ``venv`` (recorded when it was made)."""
+    try:
+        return float(json.loads((venv / ".nb2pipe-complete").read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    for name in args or list(ENGINES):
+        if "--print" in sys.argv:
+            print(f"{name}: {env_dir(name)}")
+            continue
+        t0 = time.time()
+        path = ensure(name)
+        print(f"{name}: {path} ({time.time() - t0:.1f}s; built in {created_in(path)}s)")
