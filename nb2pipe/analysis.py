@@ -60,6 +60,7 @@ class StepWork:
     after: list[str] = field(default_factory=list)
     extra_imports: set[str] = field(default_factory=set)
     defs: dict[str, ast.stmt] = field(default_factory=dict)
+    aliases: dict[str, set[str]] = field(default_factory=dict)  # at the step's end
 
 
 class Analyzer:
@@ -397,6 +398,7 @@ class Analyzer:
                     work.defs[s.name] = s
             self.requirements.update(c.requirements)
         work.facts = f = walker.facts
+        work.aliases = walker.aliases
         self._resolve_reads(work)
         self._hoist(work)
         for n, (cell, line) in f.mutated.items():
@@ -422,6 +424,15 @@ class Analyzer:
                 self.origin[n] = ("import", "")
             elif n in f.deleted:
                 self.origin.pop(n, None)
+            elif n not in f.binds and self.origin.get(n, ("", ""))[0] in ("def", "common"):
+                cell, line = f.mutated[n]
+                self.warn(
+                    f"step {work.name!r} changes {n!r}, a shared definition: later steps see "
+                    "the change only when they run in the same process, and not from the cache",
+                    cell,
+                    line,
+                    "shared-state",
+                )
             else:
                 if self.origin.get(n, ("", ""))[0] in ("param", "derived") and n in f.binds:
                     cell, line = f.binds[n]
@@ -588,7 +599,10 @@ class Analyzer:
             self._step(work)
         self._skip_warnings(cells)
         self._gate_splits(layout, cells)
+        from nb2pipe import hazards
         from nb2pipe.assemble import assemble
+
+        hazards.check(self)
 
         return assemble(self, cells)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from nb2pipe.rules import (
+    BUILTIN_NAMES,
     MUTATING_FUNCTIONS,
     MUTATING_METHODS,
     READ_ONLY_METHODS,
@@ -625,6 +626,8 @@ class ModuleWalker:
             for sub in ast.walk(node):  # walrus in a comprehension binds at module level
                 if isinstance(sub, ast.NamedExpr) and isinstance(node, COMPS):
                     self._block([], lambda sub=sub: self.bind(sub.target.id, sub.lineno))
+            if isinstance(node, COMPS):
+                self._comprehension_effects(node)
             return
         if isinstance(node, ast.Call):
             self.expr(node.func)
@@ -636,6 +639,28 @@ class ModuleWalker:
             return
         for child in ast.iter_child_nodes(node):
             self.expr(child)
+
+    def _comprehension_effects(self, node: ast.AST) -> None:
+        """`[m.fit(X, y) for m in models]` changes models: calls in a comprehension change
+        what they reach, through its loop variables too."""
+        local: dict[str, set[str]] = {}
+        for gen in node.generators:  # type: ignore[attr-defined]
+            src = alias_sources(gen.iter, {**self.aliases, **local})
+            for name in _target_names(gen.target):
+                local[name] = src
+        for sub in ast.walk(node):
+            if not isinstance(sub, ast.Call):
+                continue
+            changed = call_mutations(sub)
+            if isinstance(sub.func, ast.Name) and self._is_value(sub.func.id):
+                changed.append(sub.func.id)
+            for name in changed:
+                for target in local.get(name, {name}):
+                    if target not in local:
+                        self.mutate(target, sub.lineno)
+
+    def _is_value(self, name: str) -> bool:
+        return not (name in self.funcs or name in self.modules or name in BUILTIN_NAMES)
 
     def _call_effects(self, call: ast.Call) -> None:
         line = call.lineno
@@ -651,6 +676,9 @@ class ModuleWalker:
                 and root not in self.modules
             ):
                 self.facts.unknown_methods.append((root, func.attr, self.cell, line))
+        if isinstance(func, ast.Name) and self._is_value(func.id):
+            # Calling a value (a closure, a callable object) may change its state.
+            self.mutate(func.id, line)
         if isinstance(func, ast.Name) and func.id in self.funcs:
             info = self.funcs[func.id]
             for w in info.global_writes:

@@ -346,10 +346,12 @@ class Comparer:
     # -- functions and objects ----------------------------------------------------------
 
     def _function(self, a: Any, b: Any, path: str) -> None:
+        """Same name, code, defaults and closure values. A function the notebook defined at
+        top level may live inside its step function in the pipeline (`step.<locals>.f`)."""
         if isinstance(a, types.MethodType):
             self._cmp(a.__self__, b.__self__, path + ".__self__", full=True)
             a, b = a.__func__, b.__func__
-        if a.__qualname__ != b.__qualname__:
+        if _defined_name(a) != _defined_name(b):
             raise Mismatch(path, f"function {a.__qualname__} != {b.__qualname__}")
         if not _same_code(a.__code__, b.__code__):
             raise Mismatch(path, f"the code of function {a.__qualname__} differs")
@@ -548,3 +550,8 @@ def _text_diff(a: str | bytes | bytearray, b: str | bytes | bytearray) -> str:
         if n < max(len(a), len(b))
         else f"{short(a)} != {short(b)}"
     )
+
+
+def _defined_name(func: Any) -> str:
+    """The qualified name without the enclosing step function: `f` for `step.<locals>.f`."""
+    return func.__qualname__.rsplit(".<locals>.", 1)[-1]
