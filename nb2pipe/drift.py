@@ -44,9 +44,16 @@ class DriftError(Exception):
 
 
 def _columns(var: str, value: Any) -> list[tuple[str, Any]]:
-    """(feature name, 1-D values) pairs of one training input; others are skipped."""
+    """(feature name, 1-D values) pairs of one training input (DataFrame columns, a Series,
+    array columns, a list of numbers or of labels); others are skipped."""
     import numpy as np
 
+    if isinstance(value, (list, tuple)) and value and len(value) <= 10_000_000:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return [(var, np.asarray(value, dtype=float))]
+        if all(isinstance(v, (str, bool)) or v is None for v in value):
+            return [(var, value)]
+        return []
     mod = type(value).__module__
     if mod.startswith("pandas"):
         import pandas as pd

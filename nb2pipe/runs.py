@@ -23,6 +23,7 @@ from nb2pipe.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
 RESERVED = {"store", "registry"}
 
 
@@ -373,34 +374,35 @@ def print_list(runs: list[dict[str, Any]]) -> None:
     if not runs:
         console.print("no runs")
         return
-    table = Table(title="runs (newest first)")
-    for col in (
-        "run",
-        "pipeline",
-        "status",
-        "start (UTC)",
-        "duration",
-        "steps",
-        "metrics",
-        "models",
-    ):
-        table.add_column(col)
+    pipelines = sorted({str(r["pipeline"]) for r in runs})
+    one = len(pipelines) == 1
+    table = Table(title=f"runs of {escape(pipelines[0])}" if one else "runs", title_justify="left")
+    # default run ids are the start time already
+    dated = all(_DEFAULT_ID.match(str(r["run_id"])) for r in runs)
+    table.add_column("run (UTC)" if dated else "run", no_wrap=True)
+    if not one:
+        table.add_column("pipeline")
+    for col in ("status", *(() if dated else ("start (UTC)",)), "took", "steps", "metrics"):
+        table.add_column(col, no_wrap=col != "metrics")
+    table.add_column("models", no_wrap=True)
     for r in runs:
-        steps = ", ".join(f"{n} {k}" for k, n in sorted(r["steps"].items()))
-        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r["metrics"].items())[:3])
-        models = ", ".join(
+        steps = "\n".join(f"{n} {k}" for k, n in sorted(r["steps"].items()))
+        metrics = "\n".join(f"{k}={_fmt(v)}" for k, v in list(r["metrics"].items())[:4])
+        models = "\n".join(
             f"{k}:{m.get('version')}" for k, m in r["models"].items() if m.get("registered")
         )
-        table.add_row(
-            escape(str(r["run_id"])),
-            escape(str(r["pipeline"])),
+        cells = [escape(str(r["run_id"]))]
+        if not one:
+            cells.append(escape(str(r["pipeline"])))
+        cells += [
             _status(r["status"]),
-            _time(r["start"]),
+            *(() if dated else (_time(r["start"])[5:],)),
             _dur(r["duration"]),
             steps,
             escape(metrics),
             escape(models),
-        )
+        ]
+        table.add_row(*cells)
     console.print(table)
 
 

@@ -33,7 +33,7 @@ from nb2pipe.runtime.registry import (
 )
 from nb2pipe.runtime.spec import Pipeline
 
-_PROFILE_JOBLIB_MAX = 64 * 2**20  # training inputs stored through joblib: profiled if smaller
+_PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
 
 
 @dataclass(frozen=True)
@@ -267,7 +267,7 @@ class Publisher:
         """Reference statistics of the model step's inputs (the training data)."""
         values: dict[str, Any] = {}
         for var, ref in inputs.items():
-            if ref.format == "json" or (ref.format == "joblib" and ref.size > _PROFILE_JOBLIB_MAX):
+            if ref.size > _PROFILE_MAX:
                 continue
             try:
                 values[var] = scheduler.store.load(ref)
