@@ -253,14 +253,15 @@ def ruff_bin() -> str:
 def format_tree(folder: Path) -> None:
     """ruff format every .py file with the shipped rule set; fail if ruff cannot parse one."""
     proc = subprocess.run(
-        [ruff_bin(), "format", "--quiet", "--config", str(folder / "ruff.toml"), str(folder)],
+        [ruff_bin(), "format", "--no-cache", "--config", str(folder / "ruff.toml"), str(folder)],
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
         raise AnalysisError(
-            "internal error: generated code does not format: " + proc.stderr.strip()[:300],
+            "internal error: generated code does not format: "
+            + " ".join((proc.stderr or proc.stdout).split())[:300],
             hint="please report this with the notebook",
         )
 
