@@ -139,6 +139,47 @@ def ensure(engine: str) -> Path:
     return venv
 
 
+def airflow_environ(venv: Path, home: Path, dags: Path) -> dict[str, str]:
+    """Environment of the Airflow CLI: AIRFLOW_HOME and the DAGs folder in ``home``, SQLite,
+    no example DAGs, the venv first on PATH."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))}
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        PYTHONNOUSERSITE="1",
+    )
+    return env
+
+
+def airflow_db(venv: Path) -> Path:
+    """An empty Airflow metadata database (SQLite) after `airflow db migrate`, made once per
+    venv: each test copies it into its own AIRFLOW_HOME instead of migrating again."""
+    home = venv / "airflow-template"
+    db = home / "airflow.db"
+    if (home / ".complete").exists():
+        return db
+    with open(venv / "airflow-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (home / ".complete").exists():
+            return db
+        shutil.rmtree(home, ignore_errors=True)
+        (home / "dags").mkdir(parents=True)
+        env = airflow_environ(venv, home, home / "dags")
+        log = home / "migrate.log"
+        with open(log, "w", encoding="utf-8") as f:
+            proc = subprocess.run(
+                [str(venv / "bin" / "airflow"), "db", "migrate"],
+                env=env, stdout=f, stderr=subprocess.STDOUT, check=False, timeout=600,
+            )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed: {log.read_text()[-2000:]}")
+        (home / ".complete").write_text("ok\n")
+    return db
+
+
 def created_in(venv: Path) -> float | None:
     """Seconds it took to build ``venv`` (recorded when it was made)."""
     try:

@@ -1,0 +1,60 @@
+"""Helpers of the exporter tests (conftest.py holds only fixtures)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE.parent / "engines") not in sys.path:
+    sys.path.insert(0, str(HERE.parent / "engines"))
+
+import engine_envs  # noqa: E402, F401  (re-exported to the tests)
+
+REPO = HERE.parents[1]
+WINE = REPO / "sample_notebooks" / "wine_classifier.ipynb"
+TINY = HERE / "notebooks" / "tiny_gate.py"
+
+
+def convert(notebook: Path, folder: Path, stem: str) -> Path:
+    """Convert ``notebook`` into ``folder/<stem>_<random>`` (a package name no other test
+    has imported in this process)."""
+    from nb2pipe import api
+
+    out = folder / f"{stem}_{uuid.uuid4().hex[:8]}"
+    api.convert(notebook, out)
+    return out
+
+
+def local_run(package: Path, runs_dir: Path, **params: Any) -> Any:
+    """The reference: ``nb2pipe.runtime.run`` in this process."""
+    from nb2pipe import api
+    from nb2pipe.runtime import run
+
+    pipeline = api.load_package(package)
+    return run(pipeline, params=params, runs_dir=runs_dir, progress="none", quiet=True)
+
+
+def engine_environ(venv: Path, **extra: str) -> dict[str, str]:
+    """The environment of an engine's commands: its venv first on PATH, pip kept off the
+    network (everything the components need is installed), no user site."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))}
+    env.update(
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS="",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PYTHONNOUSERSITE="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_engine(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> Any:
+    return subprocess.run(
+        cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
