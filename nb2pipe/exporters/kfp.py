@@ -319,7 +319,7 @@ class KfpExporter(Exporter):
         if wanted is False:
             return [f"compile it with `python {shown(output)}` where kfp is installed"]
         if python is None:
-            if importlib.util.find_spec("kfp") is not None:
+            if kfp_available():
                 python = sys.executable
             elif wanted:
                 raise ExportError(
@@ -342,6 +342,10 @@ class KfpExporter(Exporter):
             tail = " ".join(proc.stderr.strip().splitlines()[-3:])[:400]
             raise ExportError(f"compiling {shown(output)} with {python} failed: {tail}")
         return [f"wrote {shown(yaml_path)} (upload it to Kubeflow Pipelines)"]
+
+
+def kfp_available() -> bool:
+    return importlib.util.find_spec("kfp") is not None
 
 
 def artifact_kinds(ctx: ExportContext, step: Any) -> dict[str, str]:
