@@ -7,7 +7,7 @@ NB2PIPE := $(VENV)/bin/nb2pipe
 # Browser tests use Debian's chromium; no tool may download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test test-unit test-integration lint bench clean chromium
+.PHONY: demo test test-unit test-integration lint bench clean chromium engine-envs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,13 @@ demo: $(VENV)/.installed
 	$(NB2PIPE) convert sample_notebooks/wine_classifier.ipynb -o pipelines/wine
 	$(PY) -m pipelines.wine
 
-test: $(VENV)/.installed chromium
+test: $(VENV)/.installed chromium engine-envs
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
 
-test-integration: $(VENV)/.installed chromium
+test-integration: $(VENV)/.installed chromium engine-envs
 	$(PY) -m pytest -m integration
 
 lint: $(VENV)/.installed
@@ -35,6 +35,12 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_convert.py
+
+# The engines' venvs (Airflow, KFP, check-jsonschema) for tests/exporters, built two at a
+# time and cached in ~/.cache/nb2pipe-test-envs/<engine>-<hash>/ (quick when up to date).
+# The tests build them on first use too; this only does it ahead of pytest, in parallel.
+engine-envs: $(VENV)/.installed
+	$(PY) tests/engines/engine_envs.py
 
 # Debian's chromium for the browser tests (tests/viz); run as root (as in CI).
 chromium:
