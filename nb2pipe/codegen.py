@@ -6,9 +6,11 @@ by ruff, compiled, and only then moved into place (pip-tools style: plan, then a
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import __version__, render
+from nb2pipe import __version__, magics, render
 from nb2pipe.errors import AnalysisError, OutputError
 from nb2pipe.model import Notebook, Parameter, Pipeline, Step
 from nb2pipe.source import indent
@@ -109,8 +111,6 @@ def _function_doc(step: Step) -> str:
 def _function_name(step: Step, imports: list[str]) -> str:
     """The step's function is named after the step, unless that name is taken at module
     level (a shared function called like the step, say): then `<step>_step`."""
-    import ast
-
     taken = {"Any"}
     for line in imports:
         for node in ast.walk(ast.parse(line)):
@@ -267,8 +267,12 @@ def format_tree(folder: Path) -> None:
 
 
 def build(pipe: Pipeline, out_dir: Path, staging: Path) -> dict[str, str]:
-    """Render, write into `staging`, format and compile; return the final texts."""
+    """Render, compile, write into `staging`, format and compile again; return the final
+    texts."""
     files = render_files(pipe, out_dir)
+    for rel, text in files.items():
+        if rel.endswith(".py"):
+            _compile_rendered(pipe, rel, text)
     for rel, text in files.items():
         path = staging / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +291,51 @@ def build(pipe: Pipeline, out_dir: Path, staging: Path) -> dict[str, str]:
                 ) from None
         final[rel] = text
     return final
+
+
+_MARKER_CELL = re.compile(r"^\s*# (?:cell|process-wide setting replayed from cell) (\d+)$", re.M)
+
+
+def _compile_rendered(pipe: Pipeline, rel: str, text: str) -> None:
+    """Compile a rendered file before formatting. Python refuses some code only when it
+    compiles it (`break` outside a loop, a repeated argument, `nonlocal` at module level):
+    such a cell fails in the notebook too, so name its cell and line, not an internal error."""
+    try:
+        compile(text, rel, "exec", dont_inherit=True)
+        return
+    except (SyntaxError, ValueError) as exc:
+        error = exc
+    except (RecursionError, MemoryError):
+        raise AnalysisError(
+            f"generated {rel} is too deeply nested for Python to compile",
+            file=pipe.notebook.path,
+            hint="simplify the deeply nested expression in the notebook",
+        ) from None
+    by_index = {c.index: c for c in pipe.notebook.cells}
+    for number in dict.fromkeys(int(n) for n in _MARKER_CELL.findall(text)):
+        cell = by_index.get(number)
+        if cell is None or cell.cell_type != "code":
+            continue
+        try:
+            source = magics.transform(cell.source, file=pipe.notebook.path, cell=number).source
+            compile(source, f"cell {number}", "exec", ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, True)
+        except SyntaxError as exc:
+            msg = (exc.msg or "invalid syntax").split("\n")[0]
+            raise AnalysisError(
+                f"syntax error: {msg}",
+                file=pipe.notebook.path,
+                cell=number,
+                line=exc.lineno,
+                hint="fix the cell or tag it 'skip'",
+            ) from None
+        except Exception:  # noqa: BLE001 - reported by the analysis, or not the culprit
+            continue
+    detail = error.msg if isinstance(error, SyntaxError) else str(error)
+    line = f" (line {error.lineno})" if isinstance(error, SyntaxError) else ""
+    raise AnalysisError(
+        f"internal error: generated {rel} does not compile: {detail}{line}",
+        hint="please report this with the notebook",
+    )
 
 
 def generated(path: Path) -> bool:
@@ -332,6 +381,12 @@ def write(pipe: Pipeline, out_dir: Path, *, force: bool = False, check: bool = F
     """Build the package aside and move it into place whole. Returns the files written
     (with `check`, the stale files, writing nothing)."""
     out_dir = Path(out_dir)
+    if not pipe.steps:
+        raise AnalysisError(
+            "the notebook has no code to run: no step would be generated",
+            file=pipe.notebook.path,
+            hint="add code cells that are not tagged skip, parameters, imports or functions",
+        )
     parent = out_dir.resolve().parent
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputError(f"{out_dir} exists and is not a folder", file=str(out_dir))

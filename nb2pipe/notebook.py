@@ -55,7 +55,7 @@ def read(path: str | Path) -> Notebook:
             hint="give a .ipynb notebook or a jupytext percent-format .py file",
         )
     _check_language(nb, shown)
-    cells = tuple(_cell(i, c) for i, c in enumerate(nb.get("cells", []), start=1))
+    cells = tuple(_cell(i, c, shown) for i, c in enumerate(nb.get("cells", []), start=1))
     return Notebook(path=shown, name=p.stem, cells=cells, sha256=sha)
 
 
@@ -70,6 +70,10 @@ def _read_ipynb(text: str, shown: str) -> Any:
         ) from None
     except RecursionError:
         raise NotebookError("invalid JSON: nested too deeply", file=shown) from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise NotebookError(
+            f"invalid JSON: {' '.join(str(exc).split())[:120]}", file=shown
+        ) from None
     major = raw.get("nbformat") if isinstance(raw, dict) else None
     body = "worksheets" if major == 3 else "cells"  # nbformat 3 keeps cells in worksheets
     if not isinstance(raw, dict) or body not in raw or "nbformat" not in raw:
@@ -84,6 +88,14 @@ def _read_ipynb(text: str, shown: str) -> Any:
             file=shown,
             hint="nb2pipe reads nbformat 4 (and upgrades 3); re-save the notebook in Jupyter",
         )
+    minor = raw.get("nbformat_minor", 0)
+    if not isinstance(minor, int) or isinstance(minor, bool):
+        raise NotebookError(
+            f"invalid notebook: nbformat_minor is {str(minor)[:20]!r}, not an integer",
+            file=shown,
+            hint="re-save it from Jupyter",
+        )
+    _check_cells(raw.get(body), body, shown)
     import nbformat
 
     try:
@@ -105,8 +117,35 @@ def _read_ipynb(text: str, shown: str) -> Any:
     except RecursionError:
         raise NotebookError("invalid notebook: nested too deeply", file=shown) from None
     except Exception as exc:  # nbformat raises assorted errors on damaged input
-        raise NotebookError(f"invalid notebook: {exc}", file=shown) from None
+        detail = " ".join(str(exc).split())[:200] or "its structure is damaged"
+        raise NotebookError(
+            f"invalid notebook: {type(exc).__name__}: {detail}",
+            file=shown,
+            hint="re-save it from Jupyter",
+        ) from None
     return nb
+
+
+def _check_cells(cells: Any, body: str, shown: str) -> None:
+    """The shape nbformat relies on before it validates: a list of objects."""
+    if body == "worksheets":
+        if not isinstance(cells, list) or not all(isinstance(w, dict) for w in cells):
+            raise NotebookError(
+                "invalid notebook: 'worksheets' is not a list of objects", file=shown
+            )
+        return
+    if not isinstance(cells, list):
+        raise NotebookError(
+            f"invalid notebook: 'cells' is {type(cells).__name__}, not a list", file=shown
+        )
+    for n, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            raise NotebookError(
+                f"invalid notebook: the cell is {type(cell).__name__}, not an object",
+                file=shown,
+                cell=n,
+                hint="re-save it from Jupyter",
+            )
 
 
 def _cell_of(path: Any) -> int | None:
@@ -145,15 +184,26 @@ def _check_language(nb: Any, shown: str) -> None:
         )
 
 
-def _cell(index: int, cell: Any) -> Cell:
+def _cell(index: int, cell: Any, shown: str) -> Cell:
     source = cell.get("source", "")
     if isinstance(source, list):
         source = "".join(source)
-    tags = (cell.get("metadata") or {}).get("tags") or ()
+    tags = tuple(str(t) for t in (cell.get("metadata") or {}).get("tags") or ())
+    for what, text in [("the source", source), *(("a tag", t) for t in tags)]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate, from a JSON escape such as \ud800
+            raise NotebookError(
+                f"{what} holds invalid Unicode ({text[exc.start]!r} at character {exc.start})",
+                file=shown,
+                cell=index,
+                hint="remove the character or re-save the notebook from Jupyter",
+            ) from None
     return Cell(
         index=index,
         cell_type=cell.get("cell_type", "code"),
-        source=source.replace("\r\n", "\n"),
-        tags=tuple(str(t) for t in tags),
+        # Python reads a lone \r as a line break too; ast and ruff must see the same lines.
+        source=source.replace("\r\n", "\n").replace("\r", "\n"),
+        tags=tags,
         cell_id=cell.get("id"),
     )

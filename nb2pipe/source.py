@@ -89,9 +89,19 @@ def indent(source: str, prefix: str = "    ") -> str:
     """Indent code into a block, leaving multi-line string contents untouched."""
     keep = string_continuation_lines(source)
     return "\n".join(
-        line if (n in keep or not line.strip()) else prefix + line
+        line if (n in keep or not line.strip()) else prefix + _without_formfeed(line)
         for n, line in enumerate(source.split("\n"), start=1)
     )
+
+
+def _without_formfeed(line: str) -> str:
+    """Python resets a line's indentation at a form feed in its leading whitespace: keep
+    only what follows it, or the indented line would fall back to column 0."""
+    body = line.lstrip(" \t\x0c")
+    lead = line[: len(line) - len(body)]
+    if "\x0c" in lead:
+        lead = lead[lead.rindex("\x0c") + 1 :]
+    return lead + body
 
 
 def is_display(stmt: ast.stmt) -> bool:
