@@ -5,18 +5,21 @@ Same layout as :class:`LocalStore` (``objects/``, ``steps/<pipeline>/``) plus th
 steps run one at a time by an orchestrator (``runs/<run_id>/``, see
 :mod:`nb2pipe.runtime.remote`).
 
-Object stores have no rename, so nothing is written under a temporary name: an artifact is
-written once under its content hash (a reader checks size and hash, so a torn write is
-never taken for the real thing, and the next writer of the same content repairs it), and
-the manifests that point to artifacts (cache entries, step records) are written only
-after every artifact they name is in place. fsspec is imported here only: it is an
+Object stores have no rename (a PUT appears whole or not at all), so there an artifact is
+written once, directly under its content hash (a reader checks size and hash, so a torn
+write is never taken for the real thing), and the manifests that point to artifacts
+(cache entries, step records) are written only after every artifact they name is in
+place. On a local filesystem (``file://``) files are written aside and renamed, as
+:class:`LocalStore` does, so two workers writing the same artifact never tear it. fsspec is imported here only: it is an
 optional dependency (``pip install nb2pipe[remote]``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 from typing import Any
 
 from nb2pipe.runtime import formats
@@ -57,6 +60,8 @@ class FsspecStore:
             raise UsageError(f"cannot open the store {url}: {exc}") from None
         self.url = url
         self.root = str(root).rstrip("/")
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        self._renames = bool({"file", "local"} & set(protocols))
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -80,10 +85,24 @@ class FsspecStore:
     def save_bytes(self, fmt: str, data: bytes) -> ArtifactRef:
         ref = ArtifactRef(sha256_bytes(data), fmt, len(data))
         if not self.exists(ref):  # content-addressed: the same bytes may be there already
-            path = self.path(ref)
-            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            self.fs.pipe_file(path, data)
+            self._put(self.path(ref), data)
         return ref
+
+    def _put(self, path: str, data: bytes) -> None:
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if not self._renames:
+            self.fs.pipe_file(path, data)
+            return
+        tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            try:
+                self.fs.rm_file(tmp)
+            except OSError:
+                pass
+            raise
 
     def exists(self, ref: ArtifactRef) -> bool:
         try:
@@ -130,9 +149,7 @@ class FsspecStore:
     # -- small JSON documents (manifests) -----------------------------------------------
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
-        path = self._join(relpath)
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        self.fs.pipe_file(path, data)
+        self._put(self._join(relpath), data)
 
     def read_json(self, relpath: str) -> Any | None:
         try:

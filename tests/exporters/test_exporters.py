@@ -435,3 +435,28 @@ def test_cli_export(packages, tmp_path):
                               "--no-compile"])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "compile it with" in res.output
+
+
+def test_the_embedded_runtime_imports_on_its_own(packages, tmp_path):
+    """The bundle's nb2pipe (docstrings stripped) is complete: remote imports from it."""
+    import subprocess
+    import sys
+
+    from nb2pipe.exporters.base import load_context
+
+    pkg = packages(TINY, "tiny")
+    with tarfile.open(fileobj=io.BytesIO(bundle(load_context(pkg), True)), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import nb2pipe.runtime.remote as r, nb2pipe;"
+        f"import {pkg.name}.pipeline as p;"
+        "assert nb2pipe.__file__.startswith(sys.argv[1]), nb2pipe.__file__;"
+        "print(p.PIPELINE.name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "unpacked")],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "tiny_gate"

@@ -77,6 +77,8 @@ def test_the_cache_index_and_manifests(store):
     store.mark()
     store.mark()
     assert store.fs.cat_file(f"{store.root}/STORE").startswith(b"nb2pipe artifact store")
+    assert not [p for p in store.fs.find(store.root) if p.endswith(".tmp")]
+    assert store._renames == store.url.startswith("file://")  # written aside, then renamed
 
 
 def test_open_store_chooses_by_location(tmp_path):
