@@ -1,0 +1,393 @@
+/**
+ * The side panel: follows the active notebook and shows its DAG (nb2pipe's own drawing, from
+ * the server), steps, parameters and diagnostics, plus the Convert / Run / Verify actions and
+ * their results. Rendering only: the state lives in each notebook's NotebookController.
+ */
+import { Widget } from '@lumino/widgets';
+
+import type { IError } from './api';
+import type { NotebookController } from './controller';
+import {
+  cellLink,
+  diagnosticsList,
+  duration,
+  errorBox,
+  h,
+  paramsTable,
+  runTable,
+  safeFragment,
+  statusBadge,
+  stepsTable,
+  summary,
+  verifyTable,
+  type CellLink
+} from './render';
+
+export const PANEL_ID = 'nb2pipe-lab-panel';
+
+function asError(message: string): IError {
+  return { kind: 'Error', message, cell: null, line: null, hint: null, text: message };
+}
+
+export class PipelinePanel extends Widget {
+  constructor() {
+    super();
+    this.id = PANEL_ID;
+    this.addClass('nb2pipe-lab-panel');
+    this.title.caption = 'nb2pipe pipeline';
+    this.node.tabIndex = 0;
+    this.header = h('div', { class: 'nb2pipe-lab-header' });
+    this.actions = h('div', { class: 'nb2pipe-lab-actions' });
+    this.results = h('div', { class: 'nb2pipe-lab-results' });
+    this.analysis = h('div', { class: 'nb2pipe-lab-analysis' });
+    this.dag = h('div', { class: 'nb2pipe-lab-dag', 'aria-label': 'pipeline DAG' });
+    this.details = h('div', { class: 'nb2pipe-lab-details' });
+    this.node.append(this.header, this.actions, this.results, this.analysis, this.dag, this.details);
+    this.render();
+  }
+
+  get controller(): NotebookController | null {
+    return this._controller;
+  }
+
+  set controller(c: NotebookController | null) {
+    if (c === this._controller) {
+      return;
+    }
+    this._controller?.changed.disconnect(this.render, this);
+    this._controller = c;
+    this.lastGraph = null;
+    c?.changed.connect(this.render, this);
+    this.render();
+  }
+
+  private get onCell(): CellLink {
+    return (cell, line) => this._controller?.selectCell(cell, line);
+  }
+
+  render(): void {
+    const c = this._controller;
+    this.header.replaceChildren();
+    this.actions.replaceChildren();
+    this.results.replaceChildren();
+    this.analysis.replaceChildren();
+    this.details.replaceChildren();
+    if (!c || c.isDisposed) {
+      this.header.append(
+        h('div', { class: 'nb2pipe-lab-title' }, 'nb2pipe'),
+        h('p', { class: 'nb2pipe-lab-muted' }, 'Open a notebook to see its pipeline.')
+      );
+      this.dag.replaceChildren();
+      this.lastGraph = null;
+      return;
+    }
+    this.renderHeader(c);
+    this.renderActions(c);
+    this.renderResults(c);
+    this.renderAnalysis(c);
+  }
+
+  private renderHeader(c: NotebookController): void {
+    const name = c.path.split('/').pop() ?? c.path;
+    let state = 'up to date';
+    if (c.analysing) {
+      state = 'analysing…';
+    } else if (c.requestError) {
+      state = 'not analysed';
+    } else if (!c.reply) {
+      state = 'waiting…';
+    }
+    this.header.append(
+      h(
+        'div',
+        { class: 'nb2pipe-lab-title' },
+        h('span', {}, 'nb2pipe · '),
+        h('span', { class: 'nb2pipe-lab-notebook', title: c.path }, name)
+      ),
+      h(
+        'div',
+        {
+          class: 'nb2pipe-lab-state',
+          'data-state': c.analysing ? 'analysing' : c.reply ? 'ready' : 'waiting'
+        },
+        state,
+        c.panel.context.model.dirty ? ' (unsaved edits included)' : ''
+      )
+    );
+  }
+
+  private renderActions(c: NotebookController): void {
+    const button = (
+      label: string,
+      cls: string,
+      title: string,
+      busy: boolean,
+      onClick: () => void
+    ) => {
+      const b = h(
+        'button',
+        {
+          class: `jp-Button nb2pipe-lab-button ${cls}`,
+          type: 'button',
+          title
+        },
+        busy ? `${label}…` : label
+      ) as HTMLButtonElement;
+      b.disabled = busy;
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    const output = c.output;
+    const change = h(
+      'button',
+      { class: 'nb2pipe-lab-link', type: 'button', title: 'Choose the package folder' },
+      output ? 'change' : 'choose'
+    );
+    change.addEventListener('click', () => void c.chooseOutput(true));
+    this.actions.append(
+      h(
+        'div',
+        { class: 'nb2pipe-lab-buttons' },
+        button(
+          'Convert',
+          'nb2pipe-lab-convert',
+          'Save the notebook and write its pipeline package',
+          !!c.convertState?.busy,
+          () => void c.convert()
+        ),
+        button(
+          'Run',
+          'nb2pipe-lab-run',
+          'Save, convert and run the pipeline',
+          !!c.runState?.busy,
+          () => void c.run()
+        ),
+        button(
+          'Verify',
+          'nb2pipe-lab-verify',
+          'Run the notebook and the pipeline and compare every step output',
+          !!c.verifyState?.busy,
+          () => void c.verify()
+        )
+      ),
+      h(
+        'div',
+        { class: 'nb2pipe-lab-output' },
+        'Package: ',
+        h('code', {}, output ?? `${c.defaultOutput()} (not chosen yet)`),
+        ' ',
+        change
+      )
+    );
+  }
+
+  private renderResults(c: NotebookController): void {
+    const conv = c.convertState;
+    if (conv) {
+      const box = h('section', { class: 'nb2pipe-lab-section nb2pipe-lab-convert-result' });
+      box.append(h('h3', {}, 'Convert'));
+      if (conv.busy) {
+        box.append(h('p', { class: 'nb2pipe-lab-muted' }, 'converting…'));
+      } else if (conv.error) {
+        box.append(errorBox(asError(conv.error), this.onCell, 'Convert failed'));
+      } else if (conv.reply && !conv.reply.ok && conv.reply.error) {
+        box.append(errorBox(conv.reply.error, this.onCell, 'Convert failed'));
+      } else if (conv.reply) {
+        const r = conv.reply;
+        const changed = r.files?.length ?? 0;
+        box.append(
+          h(
+            'p',
+            { class: 'nb2pipe-lab-ok', 'data-result': 'converted' },
+            `wrote ${r.output_rel ?? r.output} (${r.steps} steps, `,
+            changed ? `${changed} files written)` : 'already up to date)'
+          )
+        );
+        const warnings = (r.diagnostics ?? []).filter(d => d.severity !== 'note');
+        if (warnings.length) {
+          box.append(diagnosticsList(warnings, this.onCell));
+        }
+      }
+      this.results.append(box);
+    }
+    const run = c.runState;
+    if (run) {
+      const box = h('section', { class: 'nb2pipe-lab-section nb2pipe-lab-run-result' });
+      const status = run.reply?.status ?? run.phase ?? 'starting';
+      box.append(
+        h(
+          'h3',
+          {},
+          'Run ',
+          run.reply?.run_id ? h('code', {}, run.reply.run_id) : '',
+          ' ',
+          statusBadge(run.error && !run.busy ? 'error' : status)
+        )
+      );
+      if (run.error) {
+        box.append(errorBox(asError(run.error), this.onCell, 'Run failed'));
+      }
+      const r = run.reply;
+      if (r?.error && (r.status === 'error' || !r.steps?.length)) {
+        box.append(errorBox(r.error, this.onCell, 'Run failed'));
+      }
+      if (r?.steps?.length) {
+        box.append(runTable(r.steps, this.onCell));
+      }
+      if (r?.done && r.status === 'failed' && r.error) {
+        box.append(h('p', { class: 'nb2pipe-lab-run-summary' }, r.error.message));
+      }
+      if (r?.metrics && Object.keys(r.metrics).length) {
+        box.append(
+          h(
+            'p',
+            { class: 'nb2pipe-lab-metrics' },
+            'metrics: ',
+            Object.entries(r.metrics)
+              .map(([k, v]) => `${k} = ${typeof v === 'number' ? +v.toFixed(4) : JSON.stringify(v)}`)
+              .join(', ')
+          )
+        );
+      }
+      if (r?.done && r.duration !== undefined && r.duration !== null) {
+        box.append(h('p', { class: 'nb2pipe-lab-muted' }, `took ${duration(r.duration)}`));
+      }
+      if (r?.report_url) {
+        box.append(
+          h(
+            'p',
+            {},
+            h(
+              'a',
+              {
+                class: 'nb2pipe-lab-report-link',
+                href: r.report_url,
+                target: '_blank',
+                rel: 'noopener noreferrer'
+              },
+              'Open the run report ↗'
+            )
+          )
+        );
+      }
+      if (r?.graph) {
+        const g = h('div', { class: 'nb2pipe-lab-run-dag' });
+        g.append(safeFragment(r.graph));
+        box.append(g);
+      }
+      this.results.append(box);
+    }
+    const ver = c.verifyState;
+    if (ver) {
+      const box = h('section', { class: 'nb2pipe-lab-section nb2pipe-lab-verify-result' });
+      const result = ver.reply?.result;
+      const verdict = ver.busy
+        ? ver.phase ?? 'running'
+        : result?.error || ver.error
+          ? 'error'
+          : result?.ok
+            ? 'verified'
+            : 'mismatch';
+      box.append(h('h3', {}, 'Verify ', statusBadge(verdict)));
+      if (ver.busy) {
+        const secs = ver.started ? Math.round((Date.now() - ver.started) / 1000) : 0;
+        box.append(
+          h(
+            'p',
+            { class: 'nb2pipe-lab-muted' },
+            `running the notebook and the pipeline… (${secs} s)`
+          )
+        );
+      }
+      if (ver.error) {
+        box.append(errorBox(asError(ver.error), this.onCell, 'Verify failed'));
+      }
+      if (result?.error) {
+        box.append(errorBox(result.error, this.onCell, 'Verify failed'));
+      }
+      if (result && !result.error) {
+        if (result.notebook_error) {
+          box.append(h('p', { class: 'nb2pipe-lab-run-error' }, `the notebook failed: ${result.notebook_error}`));
+        }
+        if (result.pipeline_error) {
+          box.append(h('p', { class: 'nb2pipe-lab-run-error' }, `the pipeline failed: ${result.pipeline_error}`));
+        }
+        box.append(verifyTable(result));
+        for (const note of result.notes ?? []) {
+          box.append(h('p', { class: 'nb2pipe-lab-muted' }, note));
+        }
+      }
+      this.results.append(box);
+    }
+  }
+
+  private renderAnalysis(c: NotebookController): void {
+    const reply = c.reply;
+    if (c.requestError) {
+      this.analysis.append(errorBox(asError(c.requestError), this.onCell, 'Cannot reach nb2pipe'));
+    }
+    if (!reply) {
+      return;
+    }
+    if (!reply.ok && reply.error) {
+      this.analysis.append(errorBox(reply.error, this.onCell));
+    }
+    const data = reply.inspect;
+    if (data) {
+      this.analysis.append(
+        h(
+          'p',
+          { class: 'nb2pipe-lab-summary' },
+          h('b', {}, data.name),
+          `: ${summary(data)} (steps ${data.split === 'tags' ? 'from tags' : `split by ${data.split}`})`
+        )
+      );
+    }
+    // The DAG: replaced only when the drawing changed (no flicker while typing).
+    const graph = reply.ok ? reply.graph ?? null : this.lastGraph;
+    if (graph !== this.lastGraph || !this.dag.childNodes.length) {
+      this.dag.replaceChildren();
+      if (graph) {
+        this.dag.append(safeFragment(graph));
+      }
+      this.lastGraph = graph;
+    }
+    this.dag.classList.toggle('nb2pipe-lab-stale', !reply.ok);
+    if (!data) {
+      return;
+    }
+    this.details.append(
+      h('h3', {}, 'Steps'),
+      stepsTable(data, this.onCell),
+      h('h3', {}, 'Parameters'),
+      paramsTable(data, this.onCell),
+      h('h3', {}, 'Diagnostics'),
+      diagnosticsList(data.diagnostics, this.onCell)
+    );
+    if (data.derived.length) {
+      this.details.append(
+        h(
+          'p',
+          { class: 'nb2pipe-lab-muted' },
+          'Derived values: ',
+          ...data.derived.flatMap((d, i) => [
+            i ? ', ' : '',
+            h('code', {}, d.name),
+            ' (',
+            cellLink(d.cell, null, this.onCell),
+            ')'
+          ])
+        )
+      );
+    }
+  }
+
+  private _controller: NotebookController | null = null;
+  private lastGraph: string | null = null;
+  private header: HTMLElement;
+  private actions: HTMLElement;
+  private results: HTMLElement;
+  private analysis: HTMLElement;
+  private dag: HTMLElement;
+  private details: HTMLElement;
+}
