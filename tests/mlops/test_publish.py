@@ -199,3 +199,26 @@ def test_max_regression_needs_a_model(tmp_path: Path) -> None:
         }
     finally:
         forget(package)
+
+
+def test_a_registry_failure_after_the_steps_fails_the_run(
+    tiny: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E.g. the MLflow server went away during the run: exit 1, one line, steps kept."""
+    from nb2pipe.runtime import runner
+    from nb2pipe.runtime.registry import RegistryError, publish
+
+    class Down(publish.Publisher):
+        @property
+        def registry(self):  # type: ignore[override]
+            raise RegistryError("MLflow (http://x): registering the version failed: refused")
+
+    monkeypatch.setattr(runner, "Publisher", Down)
+    folder, package = tiny
+    result = run_inline(folder, package, run_id="down")
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert result.error == (
+        "model registry: MLflow (http://x): registering the version failed: refused"
+    )
+    assert {s["status"] for s in result.steps.values()} == {"ok"}
+    assert json.loads((result.run_dir / "metrics.json").read_text())["status"] == "failed"

@@ -45,6 +45,10 @@ _PARAM_MAX = 500  # MLflow's limit on a parameter value's length (older servers)
 
 def _import_mlflow() -> Any:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # a server that goes away fails within seconds, not after minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
     try:
         import mlflow
     except ImportError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import sha256_json
 from nb2pipe.runtime.metrics import directions, metrics_document, parse_limits, regressions
-from nb2pipe.runtime.records import jsonable
+from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.registry import (
     BACKENDS,
     CHAMPION,
@@ -34,6 +35,25 @@ from nb2pipe.runtime.registry import (
 from nb2pipe.runtime.spec import Pipeline
 
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
+
+
+def _check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """An http(s) tracking server must answer before the steps run: MLflow's client would
+    otherwise retry for minutes after them."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    import socket
+
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot reach the MLflow tracking server at {uri}: {exc.strerror or exc}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -89,6 +109,8 @@ class Publisher:
                 "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"
             )
         self.uri = tracking_uri
+        if self.kind == "mlflow":
+            _check_reachable(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "")
         self.registry_dir = registry
         self.runs_dir = runs_dir
         self.limits = parse_limits(max_regression)
@@ -240,6 +262,7 @@ class Publisher:
         meta = ModelVersion(
             name=m.name,
             version=0,
+            created=iso(time.time()) or "",
             run_id=str(data.get("run_id")),
             pipeline=self.pipeline.name,
             step=m.step,
