@@ -11,7 +11,11 @@ Schema (``"schema": 1``)::
                  the executor), start, end, duration, pid (process that ran it), cache_key, reason, cached_from, stale,
                  inputs{var: {step, hash, format, size}}, outputs{var: {hash, format, size}},
                  metrics{}, log, figures[], warnings[], error{kind, message, type, cell, line}}},
-    metrics{name: value}, error (first failure, one line) or null
+    metrics{name: value}, error (first failure, one line) or null,
+    and once the steps are done (nb2pipe.runtime.registry.publish):
+    metric_directions{name: higher|lower}, gates{gate step: status},
+    models{name: {registered, version, new, alias, backend} or {registered: false, reason}},
+    baseline{limits[], failures[]} (with --max-regression); metrics.json next to it
 
 Times are ISO 8601 in UTC with microseconds.
 """
