@@ -62,15 +62,44 @@ class ExportResult:
 
 
 def load_context(directory: str | os.PathLike[str]) -> ExportContext:
-    """Import the package's PIPELINE (as `nb2pipe run DIR` does)."""
-    from nb2pipe import api
+    """Import the package's PIPELINE from its folder, as a top-level package of the folder
+    above it (the import path the exported DAG or components use too)."""
+    import sys
 
-    pipeline = api.load_package(directory)
+    from nb2pipe.runtime import UsageError
+    from nb2pipe.runtime.remote import load_pipeline
+
     folder = Path(directory).resolve()
-    root = folder
-    for _ in pipeline.package.split("."):
-        root = root.parent
-    return ExportContext(pipeline, folder, root, pipeline.package)
+    if not (folder / "pipeline.py").is_file():
+        raise ExportError(
+            "not a generated pipeline (no pipeline.py)",
+            file=str(directory),
+            hint="give the folder `nb2pipe convert` wrote",
+        )
+    if not render.IDENT.match(folder.name):
+        raise ExportError(
+            f"the package folder's name {folder.name!r} is not an identifier",
+            file=str(directory),
+            hint="rename the folder (letters, digits, '_')",
+        )
+    try:
+        pipeline = load_pipeline(folder.name, folder.parent)
+    except UsageError as exc:
+        raise ExportError(str(exc), file=str(directory)) from None
+    except Exception as exc:  # the package's own code failed to import
+        raise ExportError(
+            f"cannot import {folder.name}.pipeline: {type(exc).__name__}: {exc}",
+            file=str(directory),
+        ) from None
+    module = sys.modules.get(f"{folder.name}.pipeline")
+    found = Path(getattr(module, "__file__", "") or "").resolve().parent
+    if found != folder:
+        raise ExportError(
+            f"importing {folder.name!r} finds another package ({found})",
+            file=str(directory),
+            hint="rename the folder",
+        )
+    return ExportContext(pipeline, folder, folder.parent, pipeline.package)
 
 
 class Exporter:

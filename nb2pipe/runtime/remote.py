@@ -327,6 +327,7 @@ def run_step(
             prep, st, inputs, run_dir, guard=guard, allow_mutation=allow_mutation, echo=echo
         )
     else:
+        st.mark()
         with tempfile.TemporaryDirectory(prefix="nb2pipe-run-") as tmp:
             run_dir = Path(tmp)
             outcome = _execute(
