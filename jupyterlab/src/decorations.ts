@@ -4,7 +4,7 @@
 import type { Cell } from '@jupyterlab/cells';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
-import { badgeFor, type ICellPlan } from './tags';
+import { badgeFor, type IBadge, type ICellPlan } from './tags';
 
 const CELL_CLASS = 'nb2pipe-cell';
 const ROW_CLASS = 'nb2pipe-badge-row';
@@ -39,14 +39,10 @@ export class CellDecorator {
     this.panel.content.widgets.forEach((cell, i) => this.apply(cell, null, i + 1));
   }
 
-  private apply(
-    cell: Cell,
-    badge: ReturnType<typeof badgeFor>,
-    index: number
-  ): void {
+  private apply(cell: Cell, badge: IBadge | null, index: number): void {
     const node = cell.node;
-    let row = node.querySelector<HTMLElement>(`:scope > .jp-CellHeader > .${ROW_CLASS}`) ??
-      node.querySelector<HTMLElement>(`:scope > .${ROW_CLASS}`);
+    this.latest.set(cell, { badge, index });
+    let row = node.querySelector<HTMLElement>(`.${ROW_CLASS}`);
     if (!badge) {
       node.classList.remove(CELL_CLASS);
       node.style.removeProperty('--nb2pipe-colour');
@@ -59,6 +55,21 @@ export class CellDecorator {
     node.style.setProperty('--nb2pipe-colour', badge.colour);
     node.dataset.nb2pipeStep = badge.text;
     node.dataset.nb2pipeKind = badge.kind;
+    const header = node.querySelector<HTMLElement>(':scope > .jp-CellHeader');
+    if (!header) {
+      // A cell of a windowed notebook not rendered yet: badge it once it is.
+      if (!this.waiting.has(cell)) {
+        this.waiting.add(cell);
+        void cell.ready.then(() => {
+          this.waiting.delete(cell);
+          const last = this.latest.get(cell);
+          if (last && !cell.isDisposed) {
+            this.apply(cell, last.badge, last.index);
+          }
+        });
+      }
+      return;
+    }
     if (!row) {
       row = document.createElement('div');
       row.className = ROW_CLASS;
@@ -72,12 +83,9 @@ export class CellDecorator {
         this.onBadgeClick(cell, pill);
       });
       row.append(pill);
-      const header = node.querySelector(':scope > .jp-CellHeader');
-      if (header) {
-        header.append(row);
-      } else {
-        node.prepend(row);
-      }
+    }
+    if (row.parentElement !== header) {
+      header.append(row);
     }
     const pill = row.querySelector<HTMLElement>('.nb2pipe-badge')!;
     if (pill.textContent !== badge.text) {
@@ -86,4 +94,7 @@ export class CellDecorator {
     pill.title = `cell ${index}: ${badge.title} (click to change its nb2pipe tags)`;
     pill.dataset.kind = badge.kind;
   }
+
+  private latest = new WeakMap<Cell, { badge: IBadge | null; index: number }>();
+  private waiting = new WeakSet<Cell>();
 }

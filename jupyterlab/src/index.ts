@@ -16,6 +16,7 @@ import {
   ICommandPalette,
   InputDialog,
   IToolbarWidgetRegistry,
+  MainAreaWidget,
   showErrorMessage
 } from '@jupyterlab/apputils';
 import type { Cell } from '@jupyterlab/cells';
@@ -25,7 +26,7 @@ import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
 import { Menu } from '@lumino/widgets';
 
 import { NotebookController } from './controller';
-import { PANEL_ID, PipelinePanel } from './panel';
+import { DagView, PANEL_ID, PipelinePanel } from './panel';
 import {
   MENU_ROLES,
   nameProblem,
@@ -127,7 +128,16 @@ const plugin: JupyterFrontEndPlugin<void> = {
     };
 
     // -- the side panel --------------------------------------------------------------
-    const sidePanel = new PipelinePanel();
+    const sidePanel = new PipelinePanel(c => {
+      const view = new MainAreaWidget({ content: new DagView(c) });
+      view.id = `nb2pipe-dag-${++dagViews}`;
+      view.title.label = view.content.title.label;
+      view.title.icon = nb2pipeIcon;
+      view.title.closable = true;
+      shell.add(view, 'main', { mode: 'split-right' });
+      shell.activateById(view.id);
+    });
+    let dagViews = 0;
     sidePanel.title.icon = nb2pipeIcon;
     shell.add(sidePanel, 'right', { rank: 600 });
     restorer?.add(sidePanel, PANEL_ID);

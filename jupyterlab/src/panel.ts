@@ -30,7 +30,7 @@ function asError(message: string): IError {
 }
 
 export class PipelinePanel extends Widget {
-  constructor() {
+  constructor(private openDag?: (c: NotebookController) => void) {
     super();
     this.id = PANEL_ID;
     this.addClass('nb2pipe-lab-panel');
@@ -41,8 +41,17 @@ export class PipelinePanel extends Widget {
     this.results = h('div', { class: 'nb2pipe-lab-results' });
     this.analysis = h('div', { class: 'nb2pipe-lab-analysis' });
     this.dag = h('div', { class: 'nb2pipe-lab-dag', 'aria-label': 'pipeline DAG' });
+    this.dagTools = h('div', { class: 'nb2pipe-lab-dag-tools' });
     this.details = h('div', { class: 'nb2pipe-lab-details' });
-    this.node.append(this.header, this.actions, this.results, this.analysis, this.dag, this.details);
+    this.node.append(
+      this.header,
+      this.actions,
+      this.results,
+      this.analysis,
+      this.dagTools,
+      this.dag,
+      this.details
+    );
     this.render();
   }
 
@@ -72,6 +81,7 @@ export class PipelinePanel extends Widget {
     this.results.replaceChildren();
     this.analysis.replaceChildren();
     this.details.replaceChildren();
+    this.dagTools.replaceChildren();
     if (!c || c.isDisposed) {
       this.header.append(
         h('div', { class: 'nb2pipe-lab-title' }, 'nb2pipe'),
@@ -353,6 +363,15 @@ export class PipelinePanel extends Widget {
       this.lastGraph = graph;
     }
     this.dag.classList.toggle('nb2pipe-lab-stale', !reply.ok);
+    if (graph && this.openDag) {
+      const open = h(
+        'button',
+        { class: 'nb2pipe-lab-link nb2pipe-lab-open-dag', type: 'button' },
+        'open the DAG in a tab'
+      );
+      open.addEventListener('click', () => this.openDag?.(c));
+      this.dagTools.append(open);
+    }
     if (!data) {
       return;
     }
@@ -389,5 +408,42 @@ export class PipelinePanel extends Widget {
   private results: HTMLElement;
   private analysis: HTMLElement;
   private dag: HTMLElement;
+  private dagTools: HTMLElement;
   private details: HTMLElement;
+}
+
+/** The DAG of one notebook at full size in a main-area tab, following its changes. */
+export class DagView extends Widget {
+  constructor(private controller: NotebookController) {
+    super();
+    this.addClass('nb2pipe-lab-dagview');
+    this.title.label = `DAG · ${controller.path.split('/').pop()}`;
+    this.title.closable = true;
+    controller.changed.connect(this.render, this);
+    controller.panel.disposed.connect(() => this.dispose());
+    this.render();
+  }
+
+  render(): void {
+    const graph = this.controller.reply?.graph ?? null;
+    if (graph === this.shown) {
+      return;
+    }
+    this.shown = graph;
+    this.node.replaceChildren();
+    if (graph) {
+      this.node.append(safeFragment(graph));
+    } else {
+      this.node.append(h('p', { class: 'nb2pipe-lab-muted' }, 'No DAG: see the panel.'));
+    }
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this.controller.changed.disconnect(this.render, this);
+    }
+    super.dispose();
+  }
+
+  private shown: string | null | undefined = undefined;
 }

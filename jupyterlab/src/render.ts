@@ -239,7 +239,8 @@ export function duration(seconds: number | null | undefined): string {
 
 export function runTable(steps: readonly IRunStep[], onCell: CellLink): HTMLElement {
   const rows = steps.map(s => {
-    let note: Child = s.reason || '';
+    // why it ran; the first run of a step has nothing to say
+    let note: Child = s.reason && s.reason !== 'no earlier result' ? s.reason : '';
     if (s.error) {
       note = h(
         'span',
