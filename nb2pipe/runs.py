@@ -240,6 +240,26 @@ def _hashes(refs: Any) -> set[str]:
     return out
 
 
+def _running(rec: dict[str, Any]) -> bool:
+    """Marked running, and not known dead (a process of this host that no longer exists:
+    killed with SIGKILL, or the machine restarted)."""
+    if rec.get("status") != "running":
+        return False
+    import os
+    import socket
+
+    pid = rec.get("pid")
+    if rec.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def gc(
     runs_dir: str | Path,
     keep: int,
@@ -260,7 +280,7 @@ def gc(
     for group in by_pipeline.values():
         newest = group[len(group) - keep :] if keep else []
         for pr in group:
-            if pr in newest or pr[1].get("status") == "running":
+            if pr in newest or _running(pr[1]):
                 kept.append(pr)
             else:
                 removed.append(pr)
@@ -277,7 +297,7 @@ def gc(
             live |= _hashes(step.get("inputs")) | _hashes(step.get("outputs"))
             if isinstance(step.get("cache_key"), str):
                 used_keys.add(step["cache_key"])
-        if rec.get("status") == "running":
+        if _running(rec):
             start = str(rec.get("start") or "")
             running_since = min(running_since or start, start)
     # cache entries: kept when a kept run made or used them

@@ -3,7 +3,7 @@
 
 MLflow comes from this interpreter when it has it (``pip install 'nb2pipe[mlflow]'``),
 else from a virtual environment the test creates once and reuses
-(``$NB2PIPE_TEST_CACHE`` or ``~/.cache/nb2pipe-tests``). The test is skipped only when
+(``${NB2PIPE_TEST_ENVS:-~/.cache/nb2pipe-test-envs}/mlflow-<hash>``). The test is skipped only when
 MLflow can be neither imported nor installed."""
 
 from __future__ import annotations
@@ -24,33 +24,56 @@ from mlops_helpers import REPO, TINY, convert, env, write_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("mlflow")]
 
-CACHE = Path(os.environ.get("NB2PIPE_TEST_CACHE", Path.home() / ".cache" / "nb2pipe-tests"))
+ENVS = Path(os.environ.get("NB2PIPE_TEST_ENVS", Path.home() / ".cache" / "nb2pipe-test-envs"))
+MLFLOW = "mlflow>=2.10"
 
 
 def _has_mlflow(python: str) -> bool:
-    done = subprocess.run([python, "-c", "import mlflow, nb2pipe"], capture_output=True)
+    done = subprocess.run(
+        [python, "-c", "import mlflow, nb2pipe"], capture_output=True, env=env(REPO)
+    )
     return done.returncode == 0
 
 
+def _venv() -> Path:
+    """Keyed by the Python version, the mlflow requirement and nb2pipe's dependencies."""
+    import hashlib
+
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    deps = sorted(config["project"].get("dependencies", []))
+    key = hashlib.sha256(repr((sys.version_info[:2], MLFLOW, deps)).encode()).hexdigest()
+    return ENVS / f"mlflow-{key[:12]}"
+
+
 def mlflow_python() -> str:
-    """An interpreter with mlflow and nb2pipe: this one, or a cached virtual environment."""
+    """An interpreter with mlflow and nb2pipe: this one, or a virtual environment built on
+    first use (mlflow, and nb2pipe editable from this checkout) and cached outside the
+    repository, under a file lock so parallel test workers build it once."""
     if _has_mlflow(sys.executable):
         return sys.executable
-    venv = CACHE / f"mlflow-py{sys.version_info[0]}{sys.version_info[1]}"
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    if python.exists() and _has_mlflow(str(python)):
-        return str(python)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "mlflow>=2.10", "-e", str(REPO)],
-            check=True,
-            capture_output=True,
-            timeout=1800,
-        )
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        pytest.skip(f"mlflow is not installable here: {exc} {detail[-300:]!r}")
+    import fcntl
+
+    venv = _venv()
+    python = venv / "bin" / "python"
+    ENVS.mkdir(parents=True, exist_ok=True)
+    with open(ENVS / f"{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if python.exists() and _has_mlflow(str(python)):
+            return str(python)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
+                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", MLFLOW, "-e", str(REPO)],
+                check=True,
+                capture_output=True,
+                timeout=1800,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
+            detail = getattr(exc, "stderr", b"") or b""
+            pytest.skip(f"mlflow is not installable here: {exc} {detail[-300:]!r}")
     return str(python)
 
 

@@ -151,8 +151,11 @@ def test_runs_gc(cli: CliRunner, history: Path) -> None:
 def test_gc_keeps_running_runs_and_their_new_artifacts(history: Path) -> None:
     base = history / "runs"
     rec = json.loads((base / "r1" / "run.json").read_text())
-    rec["status"] = "running"
+    rec["status"] = "running"  # its pid is this test process: alive
     (base / "r1" / "run.json").write_text(json.dumps(rec))
+    dead = json.loads((base / "r2" / "run.json").read_text())
+    dead["status"], dead["pid"] = "running", 2**22 + 12345  # killed: no such process
+    (base / "r2" / "run.json").write_text(json.dumps(dead))
     result = runs.gc(base, 0)
     assert result.kept == ["r1"] and sorted(result.removed) == ["r2", "r3", "r4"]
     assert (base / "r1").is_dir()
