@@ -146,9 +146,10 @@ class RunHandler(BaseHandler):
         except Exception as exc:  # noqa: BLE001
             return self.internal(exc, "run status")
         if status.get("report"):
-            status["report_url"] = url_path_join(
-                self.base_url, NAMESPACE, "report"
-            ) + f"?path={url_escape(self.ws.relative(notebook))}&run={url_escape(run_id)}"
+            status["report_url"] = (
+                url_path_join(self.base_url, NAMESPACE, "report")
+                + f"?path={url_escape(self.ws.relative(notebook))}&run={url_escape(run_id)}"
+            )
         self.reply(status)
 
 

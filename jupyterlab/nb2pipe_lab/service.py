@@ -328,7 +328,7 @@ def read_record(run_dir: Path) -> dict[str, Any] | None:
 def step_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     steps = record.get("steps")
-    for name, rec in (steps.items() if isinstance(steps, Mapping) else []):
+    for name, rec in steps.items() if isinstance(steps, Mapping) else []:
         rec = rec if isinstance(rec, Mapping) else {}
         error = rec.get("error") if isinstance(rec.get("error"), Mapping) else {}
         rows.append(
@@ -390,9 +390,16 @@ def run_status(ws: Workspace, notebook: Path, run_id: str, job: Job | None) -> d
         steps=step_rows(record),
         metrics=record.get("metrics") if isinstance(record.get("metrics"), Mapping) else {},
         error=(
-            {"kind": "RunError", "message": str(record["error"]), "cell": None, "line": None,
-             "hint": None, "text": str(record["error"])}
-            if record.get("error") else None
+            {
+                "kind": "RunError",
+                "message": str(record["error"]),
+                "cell": None,
+                "line": None,
+                "hint": None,
+                "text": str(record["error"]),
+            }
+            if record.get("error")
+            else None
         ),  # fmt: skip
         duration=record.get("duration"),
         report=finished,

@@ -204,13 +204,11 @@ export class PipelinePanel extends Widget {
         box.append(errorBox(conv.reply.error, this.onCell, 'Convert failed'));
       } else if (conv.reply) {
         const r = conv.reply;
-        const changed = r.files?.length ?? 0;
         box.append(
           h(
             'p',
             { class: 'nb2pipe-lab-ok', 'data-result': 'converted' },
-            `wrote ${r.output_rel ?? r.output} (${r.steps} steps, `,
-            changed ? `${changed} files written)` : 'already up to date)'
+            `wrote ${r.output_rel ?? r.output} (${r.steps} steps, ${r.files?.length ?? 0} files)`
           )
         );
         const warnings = (r.diagnostics ?? []).filter(d => d.severity !== 'note');

@@ -41,11 +41,13 @@ T = 60_000  # ms: generous DOM waits (the first page load compiles nothing, but 
 
 def _require_lab() -> None:
     try:
-        import jupyterlab  # noqa: F401
-
         import nb2pipe_lab  # noqa: F401
+
+        import jupyterlab  # noqa: F401
     except ImportError as exc:
-        message = f"nb2pipe-lab is not installed ({exc}): pip install ./jupyterlab (make lab-install)"
+        message = (
+            f"nb2pipe-lab is not installed ({exc}): pip install ./jupyterlab (make lab-install)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -76,7 +78,9 @@ class Lab:
     proc: subprocess.Popen[bytes]
 
     def get(self, path: str) -> Any:
-        req = urllib.request.Request(f"{self.url}{path}", headers={"Authorization": f"token {TOKEN}"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", headers={"Authorization": f"token {TOKEN}"}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - 127.0.0.1 only
             return json.loads(r.read())
 
@@ -98,7 +102,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1",
     )
     # no "get news?" toast over the screenshots
-    notes = base / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notes = (
+        base
+        / "settings"
+        / "@jupyterlab"
+        / "apputils-extension"
+        / "notification.jupyterlab-settings"
+    )
     notes.parent.mkdir(parents=True)
     notes.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     log = base / "jupyter.log"
