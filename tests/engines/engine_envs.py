@@ -8,8 +8,10 @@ keyed by a hash of everything that goes into it::
 
 so a rerun finds it ready in milliseconds, and changing a pin builds a new one. Every
 version is pinned so the resolver has little to search (the steps' libraries at the
-versions of the interpreter running the tests). nb2pipe itself is installed editable from
-this checkout, with its dependencies: the engines run the code under test, never a copy. Creation is the only moment the package index is used; it holds a file lock, so
+versions of the interpreter running the tests). nb2pipe's dependencies are installed;
+nb2pipe itself comes from this checkout on PYTHONPATH (``engine_environ``), so the engines
+run the code under test, never a copy, and one venv serves every clone of the repository
+(CI's fresh clone included) without being rebuilt. Creation is the only moment the package index is used; it holds a file lock, so
 two pytest-xdist workers never build the same venv twice.
 
 ``python tests/engines/engine_envs.py [airflow kfp gha]`` builds them ahead of time (the
@@ -22,6 +24,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,8 +52,8 @@ def runtime_pins() -> tuple[str, ...]:
 
 
 def nb2pipe_dependencies() -> list[str]:
-    """nb2pipe's declared dependencies: pip installs them with the editable checkout, and
-    a change to them (a new runtime dependency) builds new venvs."""
+    """nb2pipe's declared dependencies: installed in the venv (nb2pipe itself is on
+    PYTHONPATH); a change to them (a new runtime dependency) builds new venvs."""
     import tomllib
 
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -74,7 +77,15 @@ ENGINES: dict[str, dict[str, object]] = {
 def requirements_of(engine: str) -> tuple[str, ...]:
     spec = ENGINES[engine]
     reqs = tuple(spec["requirements"])  # type: ignore[arg-type]
-    return reqs + runtime_pins() if spec["nb2pipe"] else reqs
+    if not spec["nb2pipe"]:
+        return reqs
+    pinned = {_dist_name(r) for r in runtime_pins()}
+    rest = tuple(d for d in nb2pipe_dependencies() if _dist_name(d) not in pinned)
+    return reqs + runtime_pins() + rest
+
+
+def _dist_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def cache_root() -> Path:
@@ -83,14 +94,11 @@ def cache_root() -> Path:
 
 
 def env_key(engine: str) -> str:
-    spec = ENGINES[engine]
     facts = {
-        "requirements": sorted(requirements_of(engine)),
-        # editable: bound to this checkout; its dependencies are installed with it
-        "nb2pipe": [str(REPO), nb2pipe_dependencies()] if spec["nb2pipe"] else None,
+        "requirements": sorted(requirements_of(engine)),  # nb2pipe's dependencies included
         "python": list(sys.version_info[:2]),
         "implementation": sys.implementation.name,
-        "layout": 1,
+        "layout": 2,
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -127,34 +135,44 @@ def ensure(engine: str) -> Path:
         if venv.exists():
             shutil.rmtree(venv)  # a build that was interrupted
         started = time.time()
-        spec = ENGINES[engine]
         log = venv.parent / f"{venv.name}.log"
         log.write_text("", encoding="utf-8")
         _run([sys.executable, "-m", "venv", str(venv)], log)
         py = str(python_of(venv))
         pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-        if spec["nb2pipe"]:  # one resolve: the engine, the pins and nb2pipe's dependencies
-            _run([*pip, *requirements_of(engine), "-e", str(REPO)], log)
-        else:
-            _run([*pip, *requirements_of(engine)], log)
+        _run([*pip, *requirements_of(engine)], log)  # one resolve, all pinned or bounded
         elapsed = time.time() - started
         done.write_text(json.dumps({"seconds": round(elapsed, 1), "engine": engine}) + "\n")
     return venv
 
 
-def airflow_environ(venv: Path, home: Path, dags: Path) -> dict[str, str]:
-    """Environment of the Airflow CLI: AIRFLOW_HOME and the DAGs folder in ``home``, SQLite,
-    no example DAGs, the venv first on PATH."""
+def engine_environ(venv: Path, **extra: str) -> dict[str, str]:
+    """The environment of an engine's commands: its venv first on PATH, nb2pipe from this
+    checkout (PYTHONPATH), pip kept off the network (all the components need is installed),
+    no user site."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))}
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=str(REPO),
+        PYTHONNOUSERSITE="1",
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS="",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+    )
+    env.update(extra)
+    return env
+
+
+def airflow_environ(venv: Path, home: Path, dags: Path) -> dict[str, str]:
+    """Environment of the Airflow CLI: AIRFLOW_HOME and the DAGs folder in ``home``, SQLite,
+    no example DAGs."""
+    return engine_environ(
+        venv,
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(dags),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        PYTHONNOUSERSITE="1",
     )
-    return env
 
 
 def airflow_db(venv: Path) -> Path:

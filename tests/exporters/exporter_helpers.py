@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -13,7 +12,9 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent / "engines") not in sys.path:
     sys.path.insert(0, str(HERE.parent / "engines"))
 
-import engine_envs  # noqa: E402, F401  (re-exported to the tests)
+import engine_envs  # noqa: E402  (re-exported to the tests)
+
+engine_environ = engine_envs.engine_environ
 
 REPO = HERE.parents[1]
 WINE = REPO / "sample_notebooks" / "wine_classifier.ipynb"
@@ -37,21 +38,6 @@ def local_run(package: Path, runs_dir: Path, **params: Any) -> Any:
 
     pipeline = api.load_package(package)
     return run(pipeline, params=params, runs_dir=runs_dir, progress="none", quiet=True)
-
-
-def engine_environ(venv: Path, **extra: str) -> dict[str, str]:
-    """The environment of an engine's commands: its venv first on PATH, pip kept off the
-    network (everything the components need is installed), no user site."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))}
-    env.update(
-        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-        PIP_NO_INDEX="1",
-        PIP_FIND_LINKS="",
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PYTHONNOUSERSITE="1",
-    )
-    env.update(extra)
-    return env
 
 
 def run_engine(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> Any:
