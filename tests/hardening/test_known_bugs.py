@@ -1,0 +1,60 @@
+"""Bugs the hardening work found in modules other engineers own, each as the smallest
+reproduction, marked xfail(strict=True): when a fix lands the test passes, strict xfail
+turns that into a failure, and the marker should be removed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hardening_helpers import write_notebook
+from typer.testing import CliRunner
+
+from nb2pipe import api
+from nb2pipe.cli import app
+from nb2pipe.runtime import run
+
+
+def _run_converted(tmp_path: Path, cells: list, name: str) -> object:
+    import importlib
+    import sys
+
+    path = write_notebook(tmp_path / "nb.ipynb", cells)
+    api.convert(path, tmp_path / name)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pipeline = importlib.import_module(f"{name}.pipeline").PIPELINE
+        return run(pipeline, runs_dir=tmp_path / "runs", progress="none")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[mod]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="analysis (owner: lead): a name bound only inside a loop in two steps is an "
+    "output of the first step, which fails with UnboundLocalError when the loop does not "
+    "run; the notebook runs fine (the name simply stays unbound)",
+)
+def test_name_bound_only_in_a_loop_of_two_steps(tmp_path: Path) -> None:
+    cells = [
+        ("step:a", "for i in range(0):\n    pass"),
+        ("step:b", "for i in range(0):\n    pass"),
+    ]
+    result = _run_converted(tmp_path, cells, "loop_pkg")
+    assert result.status == "ok", result.error  # the notebook runs without an error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report.print_inspect (compiler CLI view): notebook text is printed as rich "
+    "markup, so a parameter help or default holding '[/]' crashes `nb2pipe inspect` "
+    "(MarkupError, 'internal error'), and '[x]' in a file name or help is silently eaten",
+)
+@pytest.mark.parametrize("source", ["p = 1  # see [/] here", "p = '[/]'"])
+def test_inspect_prints_notebook_text_verbatim(tmp_path: Path, source: str) -> None:
+    path = write_notebook(tmp_path / "nb.ipynb", [("parameters", source), ("step:s", "x = p")])
+    result = CliRunner().invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "[/]" in result.stdout
