@@ -22,8 +22,7 @@ import {
 import type { Cell } from '@jupyterlab/cells';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { LabIcon, ToolbarButton } from '@jupyterlab/ui-components';
-import { Menu } from '@lumino/widgets';
+import { LabIcon, MenuSvg, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { NotebookController } from './controller';
 import { DagView, PANEL_ID, PipelinePanel } from './panel';
@@ -269,11 +268,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const buildMenu = (t: ITarget): Menu => {
-      const menu = new Menu({ commands });
+    const buildMenu = (t: ITarget): MenuSvg => {
+      const menu = new MenuSvg({ commands });
       menu.addClass('nb2pipe-lab-menu');
       const names = t.controller.stepNames();
-      const steps = new Menu({ commands });
+      const steps = new MenuSvg({ commands });
       steps.title.label = 'Step';
       steps.addClass('nb2pipe-lab-menu');
       for (const name of names) {
@@ -291,7 +290,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const own = parsedOf(t).step;
       const afterNames = names.filter(n => n !== own);
       if (afterNames.length) {
-        const after = new Menu({ commands });
+        const after = new MenuSvg({ commands });
         after.title.label = 'After';
         after.addClass('nb2pipe-lab-menu');
         for (const name of afterNames) {

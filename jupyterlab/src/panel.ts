@@ -38,6 +38,7 @@ export class PipelinePanel extends Widget {
     this.node.tabIndex = 0;
     this.header = h('div', { class: 'nb2pipe-lab-header' });
     this.actions = h('div', { class: 'nb2pipe-lab-actions' });
+    this.alerts = h('div', { class: 'nb2pipe-lab-alerts' });
     this.results = h('div', { class: 'nb2pipe-lab-results' });
     this.analysis = h('div', { class: 'nb2pipe-lab-analysis' });
     this.dag = h('div', { class: 'nb2pipe-lab-dag', 'aria-label': 'pipeline DAG' });
@@ -46,6 +47,7 @@ export class PipelinePanel extends Widget {
     this.node.append(
       this.header,
       this.actions,
+      this.alerts,
       this.results,
       this.analysis,
       this.dagTools,
@@ -78,6 +80,7 @@ export class PipelinePanel extends Widget {
     const c = this._controller;
     this.header.replaceChildren();
     this.actions.replaceChildren();
+    this.alerts.replaceChildren();
     this.results.replaceChildren();
     this.analysis.replaceChildren();
     this.details.replaceChildren();
@@ -195,7 +198,7 @@ export class PipelinePanel extends Widget {
     const conv = c.convertState;
     if (conv) {
       const box = h('section', { class: 'nb2pipe-lab-section nb2pipe-lab-convert-result' });
-      box.append(h('h3', {}, 'Convert'));
+      box.append(this.dismiss(() => (c.convertState = null)), h('h3', {}, 'Convert'));
       if (conv.busy) {
         box.append(h('p', { class: 'nb2pipe-lab-muted' }, 'converting…'));
       } else if (conv.error) {
@@ -222,6 +225,9 @@ export class PipelinePanel extends Widget {
     if (run) {
       const box = h('section', { class: 'nb2pipe-lab-section nb2pipe-lab-run-result' });
       const status = run.reply?.status ?? run.phase ?? 'starting';
+      if (!run.busy) {
+        box.append(this.dismiss(() => (c.runState = null)));
+      }
       box.append(
         h(
           'h3',
@@ -296,6 +302,9 @@ export class PipelinePanel extends Widget {
           : result?.ok
             ? 'verified'
             : 'mismatch';
+      if (!ver.busy) {
+        box.append(this.dismiss(() => (c.verifyState = null)));
+      }
       box.append(h('h3', {}, 'Verify ', statusBadge(verdict)));
       if (ver.busy) {
         const secs = ver.started ? Math.round((Date.now() - ver.started) / 1000) : 0;
@@ -329,16 +338,31 @@ export class PipelinePanel extends Widget {
     }
   }
 
+  /** A × that hides an action's result. */
+  private dismiss(clear: () => void): HTMLElement {
+    const b = h(
+      'button',
+      { class: 'nb2pipe-lab-dismiss', type: 'button', title: 'Hide this result', 'aria-label': 'Hide' },
+      '×'
+    );
+    b.addEventListener('click', () => {
+      clear();
+      this.render();
+    });
+    return b;
+  }
+
   private renderAnalysis(c: NotebookController): void {
     const reply = c.reply;
+    // Problems of the notebook as it is now come first, above the actions' results.
     if (c.requestError) {
-      this.analysis.append(errorBox(asError(c.requestError), this.onCell, 'Cannot reach nb2pipe'));
+      this.alerts.append(errorBox(asError(c.requestError), this.onCell, 'Cannot reach nb2pipe'));
     }
     if (!reply) {
       return;
     }
     if (!reply.ok && reply.error) {
-      this.analysis.append(errorBox(reply.error, this.onCell));
+      this.alerts.append(errorBox(reply.error, this.onCell));
     }
     const data = reply.inspect;
     if (data) {
@@ -403,6 +427,7 @@ export class PipelinePanel extends Widget {
   private lastGraph: string | null = null;
   private header: HTMLElement;
   private actions: HTMLElement;
+  private alerts: HTMLElement;
   private results: HTMLElement;
   private analysis: HTMLElement;
   private dag: HTMLElement;

@@ -258,6 +258,35 @@ def test_tag_convert_and_run_from_jupyterlab(lab: Lab, page: Any, shots: Path) -
     assert check.returncode == 0, check.stdout + check.stderr
     runs = [p for p in (lab.root / "runs").glob("*/run.json")]
     assert len(runs) == 1 and json.loads(runs[0].read_text())["status"] == "ok"
+
+    # Verify: the notebook and the pipeline both run, every step output compared.
+    panel.locator("button.nb2pipe-lab-verify").click()
+    verified = panel.locator(".nb2pipe-lab-verify-result")
+    verified.locator("h3 .nb2pipe-lab-status[data-status='verified']").wait_for(timeout=5 * T)
+    assert verified.locator("table.nb2pipe-lab-verify [data-status='ok']").count() >= 8
+    assert verified.locator("table.nb2pipe-lab-verify [data-status='mismatch']").count() == 0
+
+    # An unsaved edit that breaks the notebook shows at once as an error naming its cell;
+    # its link selects the cell; undoing the edit clears it.
+    editor = cell(page, 14).locator(".jp-InputArea-editor")
+    editor.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("\nprint(undefined_thing)")
+    error = panel.locator(".nb2pipe-lab-alerts .nb2pipe-lab-error")
+    error.wait_for(timeout=T)
+    assert "undefined_thing" in error.inner_text()
+    error.locator("button.nb2pipe-lab-cell-link[data-cell='14']").click()
+    assert page.evaluate(ACTIVE_INDEX) == 13
+    panel.evaluate("el => { el.scrollTop = 0; }")
+    page.screenshot(path=str(shots / "lab-error.png"))
+    editor.click()
+    for _ in range(10):
+        if error.count() == 0:
+            break
+        page.keyboard.press("Control+z")
+        page.wait_for_timeout(1000)
+    panel.locator(".nb2pipe-lab-alerts .nb2pipe-lab-error").wait_for(state="detached", timeout=T)
+
     assert not page.errors, page.errors  # type: ignore[attr-defined]
     print(f"e2e took {time.monotonic() - started:.1f} s; screenshots in {shots}")
 
