@@ -78,8 +78,8 @@ def yaml_value(value: object) -> str:
     if isinstance(value, tuple):
         value = list(value)
     for readable in (True, False):  # Unicode as written, unless it does not read back
-        dumped = yaml.safe_dump(
-            value, default_flow_style=True, allow_unicode=readable, width=10**6
+        dumped = yaml.safe_dump(  # keys in the notebook's order: code may iterate a dict
+            value, default_flow_style=True, allow_unicode=readable, width=10**6, sort_keys=False
         ).strip()
         if dumped.endswith("\n..."):
             dumped = dumped[: -len("\n...")]
