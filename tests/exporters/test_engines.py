@@ -23,6 +23,7 @@ import pytest
 import yaml
 from exporter_helpers import (
     HERE,
+    REPO,
     TINY,
     WINE,
     convert,
@@ -230,6 +231,21 @@ def test_kfp_tags_parameters_and_gate_on_the_tiny_pipeline(kfp_env, packages, tm
     assert failed["error"] is not None
     assert "too few rows" in failed["log"]
     assert set(failed["tasks"]) == {"step-load"}  # the gate failed, nothing after it ran
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("kfp")
+def test_kfp_compiles_the_hard_cases_offline(kfp_env, packages, tmp_path):
+    """Mutated inputs (in_X and out_X), derived values, tuple parameters, gates, classes:
+    each exports and compiles; every task's inputs are wired to an upstream output."""
+    for name in ("mutation_method", "derived_parameters", "kale_tuple_params", "classes"):
+        pkg = packages(REPO / "tests" / "fidelity" / "notebooks" / f"{name}.py", name)
+        source = tmp_path / f"{name}_kfp.py"
+        export("kfp", pkg, source, {"kfp_python": str(kfp_env / "bin" / "python")})
+        compiled = yaml.safe_load(source.with_suffix(".yaml").read_text())
+        for task in compiled["root"]["dag"]["tasks"].values():
+            for art in task.get("inputs", {}).get("artifacts", {}).values():
+                assert art["taskOutputArtifact"]["producerTask"].startswith("step-")
 
 
 # --- GitHub Actions -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from exporter_helpers import TINY, WINE, local_run
+from exporter_helpers import REPO, TINY, WINE, local_run
 
 from nb2pipe.runtime import UsageError
 from nb2pipe.runtime.fsstore import FsspecStore
@@ -234,3 +234,36 @@ def test_fsspec_memory_store_serves_a_whole_run(packages, tmp_path):
     assert fs.read_json("runs/m/steps/score.json")["status"] == "ok"
     assert fs.fs.exists(f"{fs.root}/runs/m/logs/load.log")  # logs are uploaded
     assert fs.get_entry("tiny_gate", "score", results["score"]["cache_key"]) is not None
+
+
+FIDELITY = REPO / "tests" / "fidelity" / "notebooks"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["derived_parameters", "gate_and_metrics", "kale_tuple_params", "classes", "file_handoff",
+     "mutation_method", "seed_parameter", "closures"],
+)  # fmt: skip
+def test_remote_steps_match_the_local_run_on_hard_cases(packages, tmp_path, name):
+    """Every step run alone, in the DAG's order, as an orchestrator would: the same metrics
+    and the same artifacts (those whose encoding is deterministic) as `nb2pipe run`."""
+    from nb2pipe import api
+    from nb2pipe.exporters.airflow import topological
+
+    pkg = packages(FIDELITY / f"{name}.py", name)
+    local = local_run(pkg, tmp_path / "runs")
+    assert local.ok, local.error
+    pipeline = api.load_package(pkg)
+    results: dict[str, Any] = {}
+    for step in topological(pipeline.steps):
+        up = {u: results[u] for u in step.upstream}
+        results[step.name] = run_step(
+            pkg.name, step.name, store=str(tmp_path / "store"), run_id="x",
+            package_path=pkg.parent, upstream=up, echo=False,
+        )  # fmt: skip
+    metrics = {k: v for r in results.values() for k, v in (r["metrics"] or {}).items()}
+    assert metrics == local.metrics
+    for step, outs in local.outputs.items():
+        for var, ref in outs.items():
+            if ref.format in ("json", "npy", "parquet"):
+                assert results[step]["outputs"][var]["hash"] == ref.hash, (step, var)
