@@ -239,7 +239,9 @@ def test_kfp_compiles_the_hard_cases_offline(kfp_env, packages, tmp_path):
     """Mutated inputs (in_X and out_X), derived values, tuple parameters, gates, classes:
     each exports and compiles; every task's inputs are wired to an upstream output."""
     for name in ("mutation_method", "derived_parameters", "kale_tuple_params", "classes"):
-        pkg = packages(REPO / "tests" / "fidelity" / "notebooks" / f"{name}.py", name)
+        notebook = tmp_path / f"{name}.py"
+        shutil.copy(REPO / "tests" / "fidelity" / "notebooks" / notebook.name, notebook)
+        pkg = packages(notebook, name)
         source = tmp_path / f"{name}_kfp.py"
         export("kfp", pkg, source, {"kfp_python": str(kfp_env / "bin" / "python")})
         compiled = yaml.safe_load(source.with_suffix(".yaml").read_text())

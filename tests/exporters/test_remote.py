@@ -250,7 +250,10 @@ def test_remote_steps_match_the_local_run_on_hard_cases(packages, tmp_path, name
     from nb2pipe import api
     from nb2pipe.exporters.airflow import topological
 
-    pkg = packages(FIDELITY / f"{name}.py", name)
+    notebook = tmp_path / "nb" / f"{name}.py"  # steps run in its folder: not the repo's
+    notebook.parent.mkdir()
+    notebook.write_bytes((FIDELITY / notebook.name).read_bytes())
+    pkg = packages(notebook, name)
     local = local_run(pkg, tmp_path / "runs")
     assert local.ok, local.error
     pipeline = api.load_package(pkg)
