@@ -288,6 +288,9 @@ class Jobs:
         return job if job is not None and (kind is None or job.kind == kind) else None
 
     def stop_all(self) -> None:
+        """Stop the workers still running and remove the scratch folder (server exit)."""
+        import shutil
+
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
@@ -298,6 +301,7 @@ class Jobs:
                 job.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 job.proc.kill()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def new_id(kind: str) -> str:

@@ -354,6 +354,9 @@ export class NotebookController {
   }
 
   async convert(): Promise<void> {
+    if (this.convertState?.busy || this.runState?.busy) {
+      return; // a running pipeline imports its steps lazily: never rewrite them under it
+    }
     const output = await this.chooseOutput();
     if (!output || !(await this.save())) {
       return;

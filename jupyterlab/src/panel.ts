@@ -165,7 +165,7 @@ export class PipelinePanel extends Widget {
           'Convert',
           'nb2pipe-lab-convert',
           'Save the notebook and write its pipeline package',
-          !!c.convertState?.busy,
+          !!c.convertState?.busy || !!c.runState?.busy,
           () => void c.convert()
         ),
         button(

@@ -100,6 +100,20 @@ async def test_analysis_errors_name_their_cell_without_a_traceback(call: Any, sm
     assert data["error"]["kind"] == "TagError"
 
 
+async def test_graph_is_nb2pipe_graph_drawing(call: Any, small: Path):
+    from nb2pipe.viz.graph import load
+    from nb2pipe.viz.pages import dag_fragment
+
+    code, data = await call("graph", {"path": NB})
+    assert code == 200 and data["ok"]
+    # byte for byte what nb2pipe's renderer draws for the notebook
+    expected = dag_fragment(load(small)).replace(str(small), NB)
+    assert data["html"] == expected
+    cells = [*SMALL[:4], ("code", ["step:total"], "total = sum(ys)")]
+    code, data = await call("graph", {"path": NB, "content": content(cells)})
+    assert code == 200 and not data["ok"] and data["error"]["cell"] == 5
+
+
 async def test_unexpected_failures_are_one_line(call: Any, small: Path, monkeypatch: Any):
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("oops")

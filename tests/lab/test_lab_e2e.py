@@ -198,6 +198,13 @@ def test_tag_convert_and_run_from_jupyterlab(lab: Lab, page: Any, shots: Path) -
     expect_badge(cell(page, 12), "train_forest")
     expect_badge(cell(page, 19), "skip")
 
+    # The same menu from the cell's context menu.
+    cell(page, 14).locator(".jp-InputArea-editor").click(button="right")
+    page.locator(".lm-Menu .lm-Menu-item", has_text="nb2pipe: Tag Cell").click()
+    page.locator(".lm-Menu.nb2pipe-lab-menu").first.wait_for(timeout=T)
+    page.keyboard.press("Escape")
+    page.locator(".lm-Menu.nb2pipe-lab-menu").first.wait_for(state="detached", timeout=T)
+
     # Tag the last cell (an EDA plot, tagged skip) as a new step through the cell toolbar menu.
     target = cell(page, 19)
     target.locator(".jp-InputArea-editor").click()
