@@ -29,6 +29,8 @@ from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_j
 from nb2pipe.runtime.hashing import sha256_bytes
 
 STORE_VERSION = 1
+#: the parts of a cache entry's key that are mappings (read by cache.explain)
+_COMPONENT_MAPS = ("common", "params", "inputs", "distributions", "files")
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -91,6 +93,7 @@ class LocalStore:
         target = self.path(ref)
         try:
             if target.stat().st_size == ref.size:
+                _touch(target)  # reused: fresh again, so `runs gc` spares it (see _touch)
                 return ref  # same content already stored (content-addressed)
         except OSError:
             pass
@@ -147,16 +150,14 @@ class LocalStore:
         return self.root / "steps" / pipeline / f"{step}.{key}.json"
 
     def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        entry = read_json(self._entry(pipeline, step, key))
-        return entry if isinstance(entry, dict) else None
+        return _well_formed(read_json(self._entry(pipeline, step, key)))
 
     def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
         atomic_write_json(self._entry(pipeline, step, key), entry, indent=None)
         atomic_write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key}, indent=None)
 
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        entry = read_json(self._entry(pipeline, step, "latest"))
-        return entry if isinstance(entry, dict) else None
+        return _well_formed(read_json(self._entry(pipeline, step, "latest")))
 
     def file_cache(self) -> Path:
         return self.root / "files.json"
@@ -166,3 +167,30 @@ class LocalStore:
         marker = self.root / "STORE"
         if not marker.exists():
             atomic_write_bytes(marker, f"nb2pipe artifact store v{STORE_VERSION}\n".encode())
+
+
+def _touch(path: Path) -> None:
+    """Mark an object a running run reuses as recent: `runs gc` removes only objects
+    older than the oldest running run, and a reused object is not yet in any record."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # a read-only store: nothing can remove the object either
+
+
+def _well_formed(entry: Any) -> dict[str, Any] | None:
+    """A cache entry of the expected shape, else None (recompute): entries are written
+    atomically, so a bad one was damaged or hand-edited, and is not to be trusted."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):
+        return None
+    if not all(isinstance(ref, dict) for ref in entry["outputs"].values()):
+        return None
+    for field in ("metrics", "components"):
+        if field in entry and not isinstance(entry[field], dict):
+            return None
+    parts = entry.get("components") or {}
+    if not all(isinstance(parts.get(f) or {}, dict) for f in _COMPONENT_MAPS):
+        return None
+    if not isinstance(entry.get("run_id", ""), str | None):
+        return None
+    return entry

@@ -58,3 +58,21 @@ def test_inspect_prints_notebook_text_verbatim(tmp_path: Path, source: str) -> N
     result = CliRunner().invoke(app, ["inspect", str(path)])
     assert result.exit_code == 0, result.stderr
     assert "[/]" in result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runs.py (owner: MLOps): `nb2pipe runs list` reads run.json without checking "
+    "the shape of its values: a step record that is not an object, or metrics given as a "
+    "list, is an 'internal error' instead of a run shown as unreadable or skipped",
+)
+@pytest.mark.parametrize(
+    "record",
+    ['{"steps": {"make": "ok"}}', '{"steps": {}, "metrics": [1]}'],
+    ids=["step", "metrics"],
+)
+def test_runs_list_copes_with_a_record_of_the_wrong_shape(tmp_path: Path, record: str) -> None:
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "run.json").write_text(record)
+    result = CliRunner().invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.stderr
