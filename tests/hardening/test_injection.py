@@ -227,3 +227,32 @@ def test_heading_split_names_and_docs_from_hostile_headings(tmp_path: Path) -> N
     proc = run_package(out, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not list(tmp_path.rglob("PWN_*"))
+
+
+YAML_TAGS = [
+    "!!python/object/apply:os.system ['touch {m}']",
+    "!!python/object/new:os.system ['touch {m}']",
+    "!!python/name:os.system",
+    "[!!python/object/apply:builtins.open ['{m}', 'w']]",
+]
+
+
+@pytest.mark.parametrize("value", YAML_TAGS, ids=range(len(YAML_TAGS)))
+def test_parameter_values_are_read_as_plain_yaml(tmp_path: Path, value: str) -> None:
+    """-p, -y and --params-file values are YAML read safely: a Python tag is an error."""
+    marker = tmp_path / "PWN_yaml"
+    path = write_notebook(
+        tmp_path / "nb.ipynb", [("parameters", "flags = [1]"), ("", "n = len(flags)")]
+    )
+    _, out, _ = api.convert(path, tmp_path / "pkg")
+    text = value.format(m=marker)
+    (tmp_path / "p.yaml").write_text(f"flags: {text}\n")
+    for args in (
+        ("-p", f"flags={text}"),
+        ("-y", f"flags: {text}"),
+        ("-f", str(tmp_path / "p.yaml")),
+    ):
+        proc = run_package(out, *args, cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert not marker.exists()
