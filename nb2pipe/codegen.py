@@ -396,23 +396,59 @@ def write(pipe: Pipeline, out_dir: Path, *, force: bool = False, check: bool = F
             file=str(out_dir),
             hint="python -m needs one, e.g. -o pipelines/wine",
         )
+    created = _missing_folders(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.resolve().name}.nb2pipe-", dir=parent))
     except OSError as exc:
+        _remove_empty(created)
         raise OutputError(
             f"cannot write next to {out_dir}: {exc.strerror}", file=str(out_dir)
         ) from None
+    written = False
     try:
         final = build(pipe, out_dir, staging)
         if check:
             return stale_files(final, out_dir)
         if out_dir.exists():
             _merge_user_files(final, out_dir, staging, force)
+        _umask_mode(staging)
         _swap(staging, out_dir)
+        written = True
         return sorted(final)
+    except OSError as exc:  # e.g. the disk filled up while writing the package aside
+        raise OutputError(f"cannot write {out_dir}: {exc}", file=str(out_dir)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not written:
+            _remove_empty(created)  # a failed convert or --check leaves no folder behind
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders `mkdir(parents=True)` would create for `folder`, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _umask_mode(staging: Path) -> None:
+    """mkdtemp makes a private (0700) folder; the package gets the mode of an ordinary
+    folder (the umask's), so other users and containers can import it."""
+    probe = staging / ".mode"
+    probe.mkdir()
+    mode = probe.stat().st_mode & 0o7777
+    probe.rmdir()
+    os.chmod(staging, mode)
 
 
 def _merge_user_files(final: dict[str, str], out_dir: Path, staging: Path, force: bool) -> None:
