@@ -88,3 +88,33 @@ def test_long_operator_chain_converts(tmp_path: Path) -> None:
     source = "x = " + " + ".join(["1"] * 1200)
     path = write_notebook(tmp_path / "nb.ipynb", [("step:a", source), ("step:b", "y = x")])
     api.convert(path, tmp_path / "pkg")  # raises RecursionError today
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="runtime/runner.py (owner: runtime): `--store FILE` (a file, not a folder) "
+    "says 'run ... already exists' (the FileExistsError of the store's mkdir is taken for "
+    "the run folder's) and leaves an empty run folder behind",
+)
+def test_store_option_naming_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib
+    import sys
+
+    from nb2pipe.runtime import main
+
+    path = write_notebook(tmp_path / "nb.ipynb", [("step:a", "x = 1")])
+    api.convert(path, tmp_path / "storepkg")
+    (tmp_path / "afile").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        pipeline = importlib.import_module("storepkg.pipeline").PIPELINE
+        code = main(
+            pipeline, ["--runs-dir", str(tmp_path / "runs"), "--store", str(tmp_path / "afile")]
+        )
+    finally:
+        sys.path.remove(str(tmp_path))
+        for mod in [m for m in sys.modules if m.startswith("storepkg")]:
+            del sys.modules[mod]
+    err = capsys.readouterr().err
+    assert code == 2 and "already exists" not in err, err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
