@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe import analysis, codegen, notebook, tags
+from nb2pipe.errors import AnalysisError
 from nb2pipe.model import Pipeline
 
 
@@ -13,7 +14,14 @@ def load(path: str | Path, *, split_on: str | None = None, strict: bool = False)
     """Read, tag and analyse a notebook: the whole compiler front end."""
     nb = notebook.read(path)
     layout = tags.assign(nb, split_on=split_on)
-    return analysis.analyze(layout, strict=strict)
+    try:
+        return analysis.analyze(layout, strict=strict)
+    except RecursionError:
+        raise AnalysisError(
+            "the code is nested too deeply to analyse",
+            file=str(path),
+            hint="split the deepest expression into several statements",
+        ) from None
 
 
 def load_package(directory: str | Path) -> Any:

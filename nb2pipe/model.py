@@ -130,6 +130,7 @@ class Step:
     files: tuple[str, ...] = ()
     foreign_tags: tuple[str, ...] = ()
     mutates: tuple[str, ...] = ()  # inputs the step changes in place (they are outputs too)
+    maybe_unset: tuple[str, ...] = ()  # outputs the step binds on some paths only
     directions: dict[str, str] = field(default_factory=dict)  # metric -> "higher" | "lower"
 
 

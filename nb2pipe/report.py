@@ -66,10 +66,14 @@ def inspect_json(pipe: Pipeline) -> str:
 
 def print_inspect(pipe: Pipeline) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, soft_wrap=False)
-    console.print(f"[bold]{pipe.name}[/] from {pipe.notebook.path} (steps split by {pipe.split})")
+    console.print(
+        f"[bold]{escape(pipe.name)}[/] from {escape(pipe.notebook.path)} "
+        f"(steps split by {pipe.split})"
+    )
     steps = Table(title="Steps", title_justify="left")
     for col in ("step", "cells", "inputs", "outputs", "parameters"):
         steps.add_column(col, overflow="fold")
@@ -82,7 +86,7 @@ def print_inspect(pipe: Pipeline) -> None:
             ins += ("; " if ins else "") + "after " + ", ".join(s.after)
         name = s.name + (" (gate)" if s.kind == "gate" else "")
         outs = ", ".join(f"{o}*" if o in s.metrics else o for o in s.outputs)
-        steps.add_row(name, _cells(s.cells), ins, outs, ", ".join(s.params))
+        steps.add_row(*map(escape, (name, _cells(s.cells), ins, outs, ", ".join(s.params))))
     console.print(steps)
     if any(s.metrics for s in pipe.steps):
         console.print("* metric")
@@ -93,7 +97,7 @@ def print_inspect(pipe: Pipeline) -> None:
         for p in pipe.parameters:
             ptype = p.type + (" | None" if p.optional and p.type != "Any" else "")
             default = f"env {p.env} (secret)" if p.secret else repr(p.default)
-            params.add_row(p.name, ptype, default, p.help)
+            params.add_row(*map(escape, (p.name, ptype, default, p.help)))
         for d in pipe.derived:
             params.add_row(d.name, "derived", f"computed in cell {d.cell}", "not overridable")
         console.print(params)

@@ -41,7 +41,13 @@ def _read(run_dir: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
         return None
-    data.setdefault("run_id", run_dir.name)
+    # A damaged or hand-edited record: keep what has the expected shape, drop the rest.
+    data["steps"] = {k: v for k, v in data["steps"].items() if isinstance(v, dict)}
+    for key in ("metrics", "parameters", "derived", "options"):
+        if not isinstance(data.get(key), dict):
+            data[key] = {}
+    if not isinstance(data.get("run_id"), str):
+        data["run_id"] = run_dir.name
     return data
 
 

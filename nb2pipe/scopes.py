@@ -606,6 +606,17 @@ class ModuleWalker:
     def expr(self, node: ast.AST | None) -> None:
         if node is None:
             return
+        if isinstance(node, ast.BinOp) and isinstance(node.left, ast.BinOp):
+            # `1 + 1 + ... + 1` nests on the left: walk that spine in a loop, not by
+            # recursion, so long chains Python runs do not exhaust the stack.
+            rights: list[ast.expr] = []
+            while isinstance(node, ast.BinOp):
+                rights.append(node.right)
+                node = node.left
+            self.expr(node)
+            for right in reversed(rights):
+                self.expr(right)
+            return
         if isinstance(node, ast.Name):
             if isinstance(node.ctx, ast.Load):
                 self.read(node.id, node.lineno)

@@ -170,10 +170,18 @@ def run(
 
     run_id = run_id or new_run_id(started)
     run_dir = runs_path / run_id
+    for folder, what in ((runs_path, "--runs-dir"), (local_store.root, "--store")):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{what} {folder} is a file, not a folder")
     try:
-        run_dir.mkdir(parents=True, exist_ok=False)
         local_store.root.mkdir(parents=True, exist_ok=True)
         local_store.mark()
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the store {local_store.root}: {exc.strerror or exc}"
+        ) from None
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
     except FileExistsError:
         raise UsageError(f"run {run_id!r} already exists in {runs_path}") from None
     except OSError as exc:

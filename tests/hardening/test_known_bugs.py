@@ -1,6 +1,5 @@
 """Bugs the hardening work found in modules other engineers own, each as the smallest
-reproduction, marked xfail(strict=True): when a fix lands the test passes, strict xfail
-turns that into a failure, and the marker should be removed."""
+reproduction; all fixed since, kept as regression tests."""
 
 from __future__ import annotations
 
@@ -31,12 +30,6 @@ def _run_converted(tmp_path: Path, cells: list, name: str) -> object:
             del sys.modules[mod]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis (owner: lead): a name bound only inside a loop in two steps is an "
-    "output of the first step, which fails with UnboundLocalError when the loop does not "
-    "run; the notebook runs fine (the name simply stays unbound)",
-)
 def test_name_bound_only_in_a_loop_of_two_steps(tmp_path: Path) -> None:
     cells = [
         ("step:a", "for i in range(0):\n    pass"),
@@ -46,12 +39,6 @@ def test_name_bound_only_in_a_loop_of_two_steps(tmp_path: Path) -> None:
     assert result.status == "ok", result.error  # the notebook runs without an error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report.print_inspect (compiler CLI view): notebook text is printed as rich "
-    "markup, so a parameter help or default holding '[/]' crashes `nb2pipe inspect` "
-    "(MarkupError, 'internal error'), and '[x]' in a file name or help is silently eaten",
-)
 @pytest.mark.parametrize("source", ["p = 1  # see [/] here", "p = '[/]'"])
 def test_inspect_prints_notebook_text_verbatim(tmp_path: Path, source: str) -> None:
     path = write_notebook(tmp_path / "nb.ipynb", [("parameters", source), ("step:s", "x = p")])
@@ -60,12 +47,6 @@ def test_inspect_prints_notebook_text_verbatim(tmp_path: Path, source: str) -> N
     assert "[/]" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runs.py (owner: MLOps): `nb2pipe runs list` reads run.json without checking "
-    "the shape of its values: a step record that is not an object, or metrics given as a "
-    "list, is an 'internal error' instead of a run shown as unreadable or skipped",
-)
 @pytest.mark.parametrize(
     "record",
     ['{"steps": {"make": "ok"}}', '{"steps": {}, "metrics": [1]}'],
@@ -78,24 +59,12 @@ def test_runs_list_copes_with_a_record_of_the_wrong_shape(tmp_path: Path, record
     assert result.exit_code == 0, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scopes.py (owner: lead): the expression walker recurses once per nested node, "
-    "so a long chain such as `x = 1 + 1 + ... + 1` (1,200 terms, which Python runs) is a "
-    "RecursionError: 'internal error' instead of a conversion",
-)
 def test_long_operator_chain_converts(tmp_path: Path) -> None:
     source = "x = " + " + ".join(["1"] * 1200)
     path = write_notebook(tmp_path / "nb.ipynb", [("step:a", source), ("step:b", "y = x")])
     api.convert(path, tmp_path / "pkg")  # raises RecursionError today
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/runner.py (owner: runtime): `--store FILE` (a file, not a folder) "
-    "says 'run ... already exists' (the FileExistsError of the store's mkdir is taken for "
-    "the run folder's) and leaves an empty run folder behind",
-)
 def test_store_option_naming_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import importlib
     import sys
