@@ -779,6 +779,24 @@ def _converts() -> list[Case]:
             run=True,
         ),
         Case(
+            "notebook_style.ipynb",
+            nb_bytes(
+                [
+                    (
+                        "step:a",
+                        "x = [1];\na = 1; b = 2\nif a: c = 3\nfor i in x: print(i);\n"
+                        "def l(): return 1\nclass I: pass\nclass O: pass\n"
+                        "def g():\n\timport os, sys\n\treturn os.sep + sys.platform\n"
+                        "if not a in x:\n    e = 1\nif not a is None: f = 2\n"
+                        "while False: pass\n",
+                    ),
+                    ("step:b", "z = a + b + c + l() + len(g())"),
+                ]
+            ),
+            "semicolons, one-line blocks, tabs, `not x in y`, names l, I, O, `import a, b`",
+            run=True,
+        ),
+        Case(
             "long_line.ipynb",
             nb_bytes([("step:a", "s = '" + "a" * 200_000 + "'\nn = len(s)")]),
             "a 200,000-character line",

@@ -426,18 +426,7 @@ CORRUPTIONS = {
 }
 
 
-RUNS_SHAPE_BUG = pytest.mark.xfail(
-    strict=True, reason="runs.py: see test_known_bugs.py::test_runs_list_copes_with_..."
-)
-
-
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(k, marks=RUNS_SHAPE_BUG) if k in ("step-a-string", "wrong-types") else k
-        for k in CORRUPTIONS
-    ],
-)
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
 def test_corrupted_run_record(pkg: Pkg, kind: str) -> None:
     assert pkg.main("-q", "--run-id", "good") == 0
     assert pkg.main("-q", "--run-id", "bad", "-p", "scale=3") == 0
