@@ -12,6 +12,7 @@ references to earlier names and occasional garbage).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import copy
 import importlib
@@ -20,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import uuid
 from pathlib import Path
@@ -225,3 +227,60 @@ def test_strict_pipeline_computes_what_the_notebook_computed(
     for step, values in seen.items():
         for var, value in values.items():
             assert result.load(step, var) == value, (step, var)
+
+
+# --- real code: the standard library cut into cells -----------------------------------------
+
+STDLIB = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+
+
+def stdlib_cells(path: Path, tags: list[str]) -> list:
+    """The module's top-level statements, four to a cell, tagged in turn by `tags`."""
+    try:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    lines = source.split("\n")
+    stmts = []
+    for s in tree.body:
+        first = min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", [])])
+        text = "\n".join(lines[first - 1 : s.end_lineno])
+        if not text.startswith("from __future__"):
+            stmts.append(text)
+    chunks = ["\n".join(stmts[i : i + 4]) for i in range(0, min(len(stmts), 48), 4)]
+    return [(tags[i % len(tags)], chunk) for i, chunk in enumerate(chunks)]
+
+
+@pytest.mark.integration
+@settings(
+    max_examples=int(os.environ.get("NB2PIPE_FUZZ_STDLIB", "25")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    module=st.sampled_from(STDLIB),
+    tags=st.lists(
+        st.sampled_from(["", "", "step:s1", "step:s2", "functions", "imports", "skip"]),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_standard_library_modules_as_notebooks(module: Path, tags: list, tmp_path: Path) -> None:
+    """Real code of every shape: convert refuses in one line or writes a package that
+    compiles and is byte-identical when converted again. (Not ruff: functions kept in a
+    step may still read names defined elsewhere, see test_known_bugs.py.)"""
+    cells = stdlib_cells(module, tags)
+    if not cells:
+        return
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = write_notebook(root / "nb.ipynb", cells)
+    pipe, error = convert_or_error(path, root / "out" / "pkg")
+    event("converted" if error is None else "refused")
+    if error is not None:
+        assert "\n" not in error and not error.startswith("internal error"), error
+        assert not (root / "out").exists()
+        return
+    for source in (root / "out" / "pkg").rglob("*.py"):
+        compile(source.read_text(encoding="utf-8"), str(source), "exec", dont_inherit=True)
+    assert api.convert(path, root / "out" / "pkg", check=True)[2] == []
