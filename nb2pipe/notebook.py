@@ -165,9 +165,15 @@ def _read_percent_py(text: str, shown: str) -> Any:
     import jupytext
 
     try:
-        return jupytext.reads(text, fmt="py:percent")
-    except Exception as exc:
-        raise NotebookError(f"cannot read the percent script: {exc}", file=shown) from None
+        nb = jupytext.reads(text, fmt="py:percent")
+    except Exception as exc:  # jupytext raises assorted errors on a damaged header or tags
+        detail = " ".join(str(exc).split())[:200]
+        raise NotebookError(
+            f"cannot read the percent script: {type(exc).__name__}: {detail}",
+            file=shown,
+            hint="check the '# %%' lines' tags=[...] and the YAML header",
+        ) from None
+    return nb
 
 
 def _check_language(nb: Any, shown: str) -> None:
