@@ -599,12 +599,49 @@ class Analyzer:
             self._step(work)
         self._skip_warnings(cells)
         self._gate_splits(layout, cells)
+        self._check_step_functions()
         from nb2pipe import hazards
         from nb2pipe.assemble import assemble
 
         hazards.check(self)
 
         return assemble(self, cells)
+
+    def _check_step_functions(self) -> None:
+        """A function in a step cell may read a name the notebook defines anywhere (it runs
+        when called); a name defined nowhere is an error, as in a functions cell."""
+        known = set(self.origin) | set(self.pool) | self.common_names | BUILTIN_NAMES
+        known |= IPYTHON_NAMES
+        for w in self.works.values():
+            known |= set(w.facts.binds) | set(w.defs)
+        for w in self.works.values():
+            for name, node in w.defs.items():
+                info = self.funcs.get(name)
+                if info is None:
+                    continue
+                for n in sorted((info.free | info.def_reads) - known - {name}):
+                    if n in self.skip_binds:
+                        self.error(
+                            f"function {name!r} reads {n!r}, which is defined only in a skip "
+                            f"cell (cell {self.skip_binds[n][0]})",
+                            info.cell,
+                            node.lineno,
+                            "remove the skip tag from that cell, or define the name in the pipeline",
+                        )
+                    if self.stars:
+                        self.warn(
+                            f"function {name!r} reads {n!r}, undefined unless a star import "
+                            "provides it",
+                            info.cell,
+                            node.lineno,
+                        )
+                        continue
+                    self.error(
+                        f"function {name!r} reads {n!r}, which is never defined",
+                        info.cell,
+                        node.lineno,
+                        "define it in an earlier cell, or pass it as an argument",
+                    )
 
     def _skip_warnings(self, cells: dict[int, PreparedCell]) -> None:
         """A skip cell between the last kept write of a name and a step reading it."""

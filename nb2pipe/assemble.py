@@ -241,6 +241,7 @@ def _pipeline(an: Analyzer, steps: list[Step], cells: dict[int, PreparedCell]) -
     common_imports = list(
         dict.fromkeys(an.pool[n].text for n in sorted(needed, key=lambda n: _import_order(an, n)))
     )
+    common_imports += [s.text for s in an.stars]  # what a star import provides is unknown
     derive_needed: set[str] = set()
     for frag in an.derive_frags:
         tree = ast.parse(frag.source)

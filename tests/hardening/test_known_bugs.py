@@ -90,12 +90,6 @@ def test_store_option_naming_a_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="assemble (owner: lead): a star import of an imports cell reaches the steps but "
-    "not common.py, so a shared function using a name it provides fails with NameError "
-    "at run time (convert only warns that the name may come from a star import)",
-)
 def test_star_import_reaches_shared_functions(tmp_path: Path) -> None:
     cells = [
         ("imports", "from os.path import *"),
@@ -106,12 +100,6 @@ def test_star_import_reaches_shared_functions(tmp_path: Path) -> None:
     assert result.status == "ok", result.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis (owner: lead): a function defined in a step cell whose body reads a "
-    "name defined nowhere (or only in a skip cell) converts without a word, and the "
-    "package fails `ruff check` (F821); in a functions cell the same code is an error",
-)
 @pytest.mark.parametrize(
     "cells",
     [
