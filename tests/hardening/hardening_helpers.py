@@ -186,6 +186,9 @@ def expr(draw: st.DrawFn) -> str:
     )
 
 
+#: statements the runnable grammar leaves out: shell and display magics (the notebook
+#: is executed as plain Python) and open bugs (see statement())
+RUNNABLE_EXCLUDED = ("!", "%matplotlib", "flags.append", "opts[")
 GARBAGE = (
     "x = = 1",
     "%weird_magic x",
@@ -207,7 +210,9 @@ def statement(draw: st.DrawFn, garbage: bool = False, runnable: bool = False) ->
     if garbage:
         return draw(st.one_of(st.sampled_from(GARBAGE), st.text(max_size=12)))
     if runnable:
-        return draw(statement().filter(lambda s: not s.startswith(("!", "%matplotlib"))))
+        # Known open bugs kept out until fixed (test_known_bugs.py): a parameter changed
+        # in place (test_step_changing_a_parameter_in_place).
+        return draw(statement().filter(lambda s: not s.startswith(RUNNABLE_EXCLUDED)))
     v, w = draw(names), draw(names)
     e = draw(expr())
     k = draw(st.integers(0, 3))
@@ -247,6 +252,8 @@ def statement(draw: st.DrawFn, garbage: bool = False, runnable: bool = False) ->
                 "!pip install requests",
                 f"{v} = {draw(st.sampled_from(PARAMS))}",
                 f"{draw(st.sampled_from(PARAMS))} = {e}",
+                f"flags.append({e})",  # a step that changes a parameter in place
+                f"opts['k'] = {e}",
                 # the notebook's own style, which the generated ruff.toml must accept
                 f"if not {v} in [{w}]:\n    {w} = {e}",
                 f"if not {v} is None: print({v});",
@@ -348,7 +355,9 @@ def notebooks(
         cells.append(("parameters", FULL_PARAMETERS))
     if draw(st.booleans()):
         cells.append(("imports", "import math\nimport json"))
-    if draw(st.integers(0, 9)) > 1:
+    if runnable or draw(st.integers(0, 9)) > 1:
+        # Runnable notebooks always bind every variable first: a display line of an
+        # unbound name is a known open bug (test_display_line_of_an_undefined_name).
         cells.append((f"step:{fresh()}", SEED_STEP))
     for _ in range(draw(st.integers(1, max_cells))):
         kind = draw(st.sampled_from(KINDS))
