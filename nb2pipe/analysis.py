@@ -382,9 +382,13 @@ class Analyzer:
             if before_first_step:
                 self._lift_settings(work, c)
             stmts = [s for s in c.tree.body if id(s) not in work.dropped]
+            shown: list[ast.Name] = []
             if c.plan.role in ("step", "metrics") and stmts and is_display(stmts[-1]):
+                shown = [n for n in ast.walk(stmts[-1]) if isinstance(n, ast.Name)]
                 stmts = stmts[:-1]
             walker.run(stmts, c.plan.cell.index)
+            for n in shown:  # dropped, but the notebook stops there on a typo
+                self._check_defined(n.id, walker.facts, c.plan.cell.index, n.lineno)
             for s in c.tree.body:
                 if is_setting(s, set(self.pool)) and id(s) not in work.dropped:
                     self.warn(
@@ -606,6 +610,23 @@ class Analyzer:
         hazards.check(self)
 
         return assemble(self, cells)
+
+    def _check_defined(self, name: str, facts: Facts, cell: int, line: int) -> None:
+        if name in self.origin or name in facts.binds or name in self.pool:
+            return
+        if name in BUILTIN_NAMES or name in IPYTHON_NAMES or self.stars:
+            return
+        where = (
+            f" only in a skip cell (cell {self.skip_binds[name][0]})"
+            if name in self.skip_binds
+            else ""
+        )
+        self.error(
+            f"name {name!r} is used but " + (f"defined{where}" if where else "never defined"),
+            cell,
+            line,
+            "define it in an earlier cell, or remove the line",
+        )
 
     def _check_step_functions(self) -> None:
         """A function in a step cell may read a name the notebook defines anywhere (it runs

@@ -172,7 +172,14 @@ def _build_step(
         files=_files(an, w),
         foreign_tags=foreign,
         mutates=tuple(v for v in w.inputs if v in w.facts.mutated),
-        maybe_unset=tuple(v for v in outputs if v not in w.facts.must and v not in w.inputs),
+        maybe_unset=tuple(
+            v
+            for v in outputs
+            if v in w.facts.binds
+            and v not in w.facts.must
+            and v not in w.inputs
+            and v not in w.params
+        ),
     )
 
 

@@ -121,12 +121,6 @@ def test_function_in_a_step_reading_an_undefined_name(tmp_path: Path, cells: lis
     check_package(tmp_path / "pkg")  # F821 today
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis (owner: lead): a display line naming an undefined name (a typo the "
-    "notebook stops at with NameError) is dropped before names are checked, so even "
-    "`convert --strict` accepts it and the pipeline runs where the notebook fails",
-)
 def test_display_line_of_an_undefined_name(tmp_path: Path) -> None:
     from nb2pipe.errors import Nb2pipeError
 
@@ -135,12 +129,6 @@ def test_display_line_of_an_undefined_name(tmp_path: Path) -> None:
         api.convert(path, tmp_path / "pkg", strict=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/step.py.j2 + analysis (owner: lead, a626661): the new 'set on some "
-    "paths only: None' line also resets a parameter the step changes in place, so "
-    "`flags.append(1)` fails with AttributeError (tests/fidelity parameter_mutation too)",
-)
 def test_step_changing_a_parameter_in_place(tmp_path: Path) -> None:
     cells = [
         ("parameters", "flags = [1, 2]"),
