@@ -187,8 +187,8 @@ def expr(draw: st.DrawFn) -> str:
 
 
 #: statements the runnable grammar leaves out: shell and display magics (the notebook
-#: is executed as plain Python) and open bugs (see statement())
-RUNNABLE_EXCLUDED = ("!", "%matplotlib", "flags.append", "opts[")
+#: is executed as plain Python; an open bug's pattern may be added here until it is fixed)
+RUNNABLE_EXCLUDED = ("!", "%matplotlib")
 GARBAGE = (
     "x = = 1",
     "%weird_magic x",
@@ -210,8 +210,6 @@ def statement(draw: st.DrawFn, garbage: bool = False, runnable: bool = False) ->
     if garbage:
         return draw(st.one_of(st.sampled_from(GARBAGE), st.text(max_size=12)))
     if runnable:
-        # Known open bugs kept out until fixed (test_known_bugs.py): a parameter changed
-        # in place (test_step_changing_a_parameter_in_place).
         return draw(statement().filter(lambda s: not s.startswith(RUNNABLE_EXCLUDED)))
     v, w = draw(names), draw(names)
     e = draw(expr())
@@ -355,9 +353,7 @@ def notebooks(
         cells.append(("parameters", FULL_PARAMETERS))
     if draw(st.booleans()):
         cells.append(("imports", "import math\nimport json"))
-    if runnable or draw(st.integers(0, 9)) > 1:
-        # Runnable notebooks always bind every variable first: a display line of an
-        # unbound name is a known open bug (test_display_line_of_an_undefined_name).
+    if draw(st.integers(0, 9)) > 1:
         cells.append((f"step:{fresh()}", SEED_STEP))
     for _ in range(draw(st.integers(1, max_cells))):
         kind = draw(st.sampled_from(KINDS))
