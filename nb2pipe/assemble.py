@@ -82,6 +82,9 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
         outs = outputs[n]
         models = step_models(w, an.error)  # model:NAME -> (NAME, variable), an output
         outs.extend(var for _, var in models if var not in outs)
+        # An input the step changes in place is its output too: the new value is the
+        # step's, and the runtime guard checks exactly the inputs that are not outputs.
+        outs.extend(v for v in w.inputs if v in w.facts.mutated and v not in outs)
         if not dependents[n] and w.kind == "step":
             # A step nothing depends on keeps what it defines on every path, except
             # definitions, modules, file handles, lambdas and generators.

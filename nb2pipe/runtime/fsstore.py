@@ -25,7 +25,7 @@ from typing import Any
 from nb2pipe.runtime import formats
 from nb2pipe.runtime.errors import CorruptArtifact, UsageError
 from nb2pipe.runtime.hashing import sha256_bytes
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, well_formed
 
 _HASH = re.compile(r"^[0-9a-f]{64}$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -167,16 +167,14 @@ class FsspecStore:
         return f"steps/{pipeline}/{step}.{key}.json"
 
     def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        entry = self.read_json(self._entry(pipeline, step, key))
-        return entry if isinstance(entry, dict) else None
+        return well_formed(self.read_json(self._entry(pipeline, step, key)))
 
     def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
         self.write_json(self._entry(pipeline, step, key), entry)
         self.write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key})
 
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        entry = self.read_json(self._entry(pipeline, step, "latest"))
-        return entry if isinstance(entry, dict) else None
+        return well_formed(self.read_json(self._entry(pipeline, step, "latest")))
 
     def mark(self) -> None:
         from nb2pipe.runtime.store import STORE_VERSION

@@ -114,7 +114,9 @@ class RichReporter:
         self.errors.append(text)
 
     def info(self, text: str) -> None:
-        self.console.print(f"[dim]{PREFIX} {text}[/]", highlight=False)
+        from rich.text import Text
+
+        self.console.print(Text(f"{PREFIX} {text}", style="dim"), highlight=False)
 
     def finish(self, line: str) -> None:
         if self.live is not None:

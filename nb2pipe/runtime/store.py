@@ -150,14 +150,14 @@ class LocalStore:
         return self.root / "steps" / pipeline / f"{step}.{key}.json"
 
     def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        return _well_formed(read_json(self._entry(pipeline, step, key)))
+        return well_formed(read_json(self._entry(pipeline, step, key)))
 
     def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
         atomic_write_json(self._entry(pipeline, step, key), entry, indent=None)
         atomic_write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key}, indent=None)
 
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        return _well_formed(read_json(self._entry(pipeline, step, "latest")))
+        return well_formed(read_json(self._entry(pipeline, step, "latest")))
 
     def file_cache(self) -> Path:
         return self.root / "files.json"
@@ -178,7 +178,7 @@ def _touch(path: Path) -> None:
         pass  # a read-only store: nothing can remove the object either
 
 
-def _well_formed(entry: Any) -> dict[str, Any] | None:
+def well_formed(entry: Any) -> dict[str, Any] | None:
     """A cache entry of the expected shape, else None (recompute): entries are written
     atomically, so a bad one was damaged or hand-edited, and is not to be trusted."""
     if not isinstance(entry, dict) or not isinstance(entry.get("outputs"), dict):

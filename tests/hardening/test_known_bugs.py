@@ -139,12 +139,6 @@ def test_step_changing_a_parameter_in_place(tmp_path: Path) -> None:
     assert result.status == "ok", result.error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="analysis/runtime guard (owner: lead): a step that changes an input in place "
-    "(b.append) that no later step reads does not output it, and the runtime guard then "
-    "fails the step ('changed its input in place'); the notebook runs fine",
-)
 def test_input_changed_in_place_that_no_later_step_reads(tmp_path: Path) -> None:
     cells = [("step:a", "b = [3]"), ("step:l", "b.append(1)\nx = 1"), ("step:c", "y = x")]
     result = _run_converted(tmp_path, cells, "guard_pkg")

@@ -206,10 +206,7 @@ def test_strict_pipeline_computes_what_the_notebook_computed(
     except Nb2pipeError as exc:
         event("refused: " + str(exc).split(": ", 2)[-1][:40])
         return
-    if any(set(step.mutates) - set(step.outputs) for step in pipe.steps):
-        # Open bug: test_known_bugs.py::test_input_changed_in_place_that_no_later_step_reads
-        event("skipped: an input changed in place but not an output (known bug)")
-        return
+    assert not any(set(step.mutates) - set(step.outputs) for step in pipe.steps)
     ends: dict[int, list] = {}
     for step in pipe.steps:
         ends.setdefault(max(step.cells), []).append(step)
