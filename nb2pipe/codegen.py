@@ -1,4 +1,4 @@
-"""Pipeline -> files of the generated package. jinja2 lives here alone.
+"""Pipeline -> files of the generated package (rendered by nb2pipe.templating).
 
 The whole file set is rendered in memory, written to a folder beside the target, formatted
 by ruff, compiled, and only then moved into place (pip-tools style: plan, then apply).
@@ -7,6 +7,7 @@ by ruff, compiled, and only then moved into place (pip-tools style: plan, then a
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import __version__, magics, render
+from nb2pipe import __version__, magics, render, templating
 from nb2pipe.errors import AnalysisError, OutputError
 from nb2pipe.model import Notebook, Parameter, Pipeline, Step
 from nb2pipe.source import indent
@@ -33,37 +34,9 @@ def notebook_hash(nb: Notebook) -> str:
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
 
+@functools.cache
 def _environment() -> Any:
-    import jinja2
-
-    loaders: list[jinja2.BaseLoader] = []
-    user = os.environ.get("NB2PIPE_TEMPLATES")
-    if user:
-        loaders.append(jinja2.FileSystemLoader(user))
-    loaders.append(jinja2.PackageLoader("nb2pipe.templates", "."))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(
-        pyrepr=_pyrepr,
-        ident=render.ident,
-        comment=render.comment,
-        docstring=lambda text, ind="": render.docstring(text or "", ind),
-        md=render.md_cell,
-        indent_code=indent,
-    )
-    return env
-
-
-def _pyrepr(value: object) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_pyrepr(k)}: {_pyrepr(v)}" for k, v in value.items()) + "}"
-    return render.py_value(value)
+    return templating.environment(indent_code=indent)
 
 
 @dataclass(frozen=True)

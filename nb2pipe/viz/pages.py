@@ -7,12 +7,11 @@ Templates live in ``templates/viz/`` (shipped as ``nb2pipe.templates``); a folde
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from nb2pipe import __version__
+from nb2pipe import templating
 from nb2pipe.viz.drawing import draw
 from nb2pipe.viz.graph import Dag
 
@@ -24,23 +23,9 @@ def css_class(value: Any) -> str:
 
 @functools.cache
 def environment() -> Any:
-    import jinja2
-
-    loaders: list[jinja2.BaseLoader] = []
-    user = os.environ.get("NB2PIPE_TEMPLATES")
-    if user:
-        loaders.append(jinja2.FileSystemLoader(os.path.join(user, "viz")))
-    loaders.append(jinja2.PackageLoader("nb2pipe.templates", "viz"))
-    env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return templating.environment(
+        "viz", autoescape=True, n1=lambda x: f"{float(x):.1f}", css=css_class
     )
-    env.filters.update(n1=lambda x: f"{float(x):.1f}", css=css_class)
-    env.globals["version"] = __version__
-    return env
 
 
 def render(template: str, **context: Any) -> str:

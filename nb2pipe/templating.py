@@ -1,0 +1,44 @@
+"""The Jinja2 environment every generated file and page is rendered with.
+
+Templates come from a copy of `templates/` named by NB2PIPE_TEMPLATES first (to override
+one), then from the package (`nb2pipe.templates`). Values from a notebook reach templates
+only through the safe renderers of `nb2pipe.render`, registered here as filters.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from nb2pipe import __version__, render
+
+
+def environment(folder: str = "", *, autoescape: bool = False, **filters: Any) -> Any:
+    """A new environment for the templates in `folder` ("" for generated files, "viz" for
+    HTML pages, which are autoescaped), with the safe renderers and `filters` added.
+    Callers cache their own."""
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    user = os.environ.get("NB2PIPE_TEMPLATES")
+    if user:
+        loaders.append(jinja2.FileSystemLoader(os.path.join(user, folder)))
+    loaders.append(jinja2.PackageLoader("nb2pipe.templates", folder or "."))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        pyrepr=render.py_value,
+        ident=render.ident,
+        comment=render.comment,
+        docstring=lambda text, ind="": render.docstring(text or "", ind),
+        md=render.md_cell,
+    )
+    env.filters.update(filters)
+    env.globals["version"] = __version__
+    return env
