@@ -1,0 +1,23 @@
+"""The `nb2pipe` command: options, output and exit codes. No logic lives here.
+
+Each module registers its verbs on the one typer app; their bodies import what they
+need only when they run, so `nb2pipe --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from nb2pipe.cli._common import app
+
+# The modules register their commands; `nb2pipe --help` lists them in this order.
+# isort: off
+from nb2pipe.cli import core  # noqa: F401
+from nb2pipe.cli import viz  # noqa: F401
+from nb2pipe.cli import export  # noqa: F401
+from nb2pipe.cli import ops  # noqa: F401
+# isort: on
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    app(prog_name="nb2pipe")

@@ -1,0 +1,166 @@
+"""convert, inspect, run, verify: the pipeline itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nb2pipe.cli._common import (
+    NotebookArg,
+    SplitOpt,
+    app,
+    guard,
+    print_diagnostics,
+)
+
+
+@app.command()
+def convert(
+    notebook: NotebookArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Package folder to write (default: pipelines/<name>)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Pipeline name (default: the notebook's).")
+    ] = None,
+    split_on: SplitOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if the package is out of date."),
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on any equivalence warning.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite files in the output that nb2pipe did not write."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
+) -> None:
+    """Write the pipeline package for a notebook (built aside, moved into place whole)."""
+
+    def body() -> None:
+        from nb2pipe import api
+        from nb2pipe.errors import StaleError
+
+        pipe, out, files = api.convert(
+            notebook, output, name=name, split_on=split_on, strict=strict, force=force, check=check
+        )
+        if not quiet:
+            print_diagnostics(pipe.diagnostics)
+        if check:
+            if files:
+                raise StaleError(
+                    f"{out} is out of date ({', '.join(files[:5])}"
+                    f"{', ...' if len(files) > 5 else ''})",
+                    hint=f"run `nb2pipe convert {notebook} -o {out}`",
+                )
+            if not quiet:
+                typer.echo(f"{out} is up to date")
+            return
+        if not quiet:
+            typer.echo(f"wrote {out} ({len(pipe.steps)} steps, {len(files)} files)")
+
+    guard(body)
+
+
+@app.command()
+def inspect(
+    notebook: NotebookArg,
+    split_on: SplitOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
+
+    def body() -> None:
+        from nb2pipe import api, report
+
+        pipe = api.load(notebook, split_on=split_on)
+        if as_json:
+            typer.echo(report.inspect_json(pipe))
+        else:
+            report.print_inspect(pipe)
+
+    guard(body)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def run(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path | None, typer.Argument(help="The generated package folder.", show_default=False)
+    ] = None,
+) -> None:
+    """Run a generated pipeline: the same options as `python -m <package>` (see --help)."""
+
+    def body() -> int:
+        from nb2pipe import api
+        from nb2pipe.runtime import build_parser, main
+
+        args = list(ctx.args)
+        if directory is None or str(directory) in ("-h", "--help"):
+            build_parser(prog="nb2pipe run DIR").print_help()
+            return 0 if directory is not None or "--help" in args else 2
+        return main(api.load_package(directory), args)
+
+    raise typer.Exit(guard(body))
+
+
+@app.command()
+def verify(
+    notebook: NotebookArg,
+    pipeline: Annotated[
+        Path | None,
+        typer.Option(
+            "--pipeline", help="An existing generated package to check (default: convert now)."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("-p", "--param", metavar="NAME=VALUE", help="Set a parameter (repeatable)."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", metavar="S", help="Seconds a notebook cell may run."),
+    ] = None,
+    rtol: Annotated[
+        float, typer.Option("--rtol", help="Relative tolerance for floating-point values.")
+    ] = 1e-9,
+    atol: Annotated[
+        float, typer.Option("--atol", help="Absolute tolerance for floating-point values.")
+    ] = 1e-12,
+    split_on: SplitOpt = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch folder (printed) for inspection.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help="Print the verdict and differences only.")
+    ] = False,
+) -> None:
+    """Run the notebook (papermill) and the pipeline with the same parameters and compare
+    every step's outputs; exit 1 on any difference."""
+
+    def body() -> int:
+        from nb2pipe.verify import Tolerance
+        from nb2pipe.verify import verify as run_verify
+        from nb2pipe.verify.report import as_json as render_json
+        from nb2pipe.verify.report import print_result
+
+        result = run_verify(
+            notebook, pipeline, None, timeout, param_args=list(param or []),
+            tolerance=Tolerance(rtol=rtol, atol=atol), split_on=split_on, keep=keep,
+        )  # fmt: skip
+        if as_json:
+            typer.echo(render_json(result))
+        else:
+            print_result(result, quiet=quiet)
+        return result.exit_code
+
+    raise typer.Exit(guard(body))
