@@ -35,6 +35,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_convert.py
+	$(PY) benchmarks/bench_runtime.py
 
 # The engines' venvs (Airflow, KFP, check-jsonschema) for tests/exporters, built two at a
 # time and cached in ~/.cache/nb2pipe-test-envs/<engine>-<hash>/ (quick when up to date).
