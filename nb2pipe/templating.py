@@ -26,6 +26,7 @@ def environment(folder: str = "", *, autoescape: bool = False, **filters: Any) -
     loaders.append(jinja2.PackageLoader("nb2pipe.templates", folder or "."))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(jinja2),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -42,3 +43,30 @@ def environment(folder: str = "", *, autoescape: bool = False, **filters: Any) -
     env.filters.update(filters)
     env.globals["version"] = __version__
     return env
+
+
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Compiled templates kept between processes (compiling them is most of a small
+    convert's time). Only a speed-up: a cache that cannot be read or written is ignored."""
+
+    class QuietCache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc,name-defined]
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # noqa: BLE001 - a damaged cache file: compile again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    folder = os.environ.get("NB2PIPE_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nb2pipe", "templates"
+    )
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return QuietCache(folder)

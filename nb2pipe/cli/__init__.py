@@ -6,6 +6,8 @@ need only when they run, so `nb2pipe --help` starts fast.
 
 from __future__ import annotations
 
+import sys
+
 from nb2pipe.cli._common import app
 
 # The modules register their commands; `nb2pipe --help` lists them in this order.
@@ -20,4 +22,8 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    # jsonschema, which nbformat imports, compiles an IRI grammar (about 1 s) when the
+    # optional rfc3987-syntax is installed (JupyterLab brings it); the notebook schema does
+    # not use that format, so this process goes without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
     app(prog_name="nb2pipe")

@@ -1,13 +1,26 @@
 """What generated pipelines import. Light imports only: no nbformat, jinja2 or typer, and
 none of pandas, numpy, pyarrow, joblib, rich or matplotlib until a value or a display
-needs them."""
+needs them. The runner and the store load on first use, so importing the DAG's classes
+(as every generated pipeline.py does) or the metrics rules (as the compiler does) is cheap."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from nb2pipe.runtime.errors import GateFailed, UsageError
 from nb2pipe.runtime.gates import check
-from nb2pipe.runtime.options import build_parser
-from nb2pipe.runtime.runner import RunResult, main, run
 from nb2pipe.runtime.spec import SPEC_VERSION, Param, Pipeline, Step
-from nb2pipe.runtime.store import ArtifactRef, ArtifactStore, LocalStore
+
+_LAZY = {
+    "build_parser": "nb2pipe.runtime.options",
+    "RunResult": "nb2pipe.runtime.runner",
+    "main": "nb2pipe.runtime.runner",
+    "run": "nb2pipe.runtime.runner",
+    "ArtifactRef": "nb2pipe.runtime.store",
+    "ArtifactStore": "nb2pipe.runtime.store",
+    "LocalStore": "nb2pipe.runtime.store",
+}
 
 __all__ = [
     "SPEC_VERSION",
@@ -25,3 +38,11 @@ __all__ = [
     "main",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'nb2pipe.runtime' has no attribute {name!r}")
