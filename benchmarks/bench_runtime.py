@@ -168,7 +168,7 @@ def bench_sample(notebook: Path, repeat: int) -> None:
             value = next(p.default for p in pipe.parameters if p.name == name)
             new = value * 0.5 if isinstance(value, (int, float)) else value
             t_last = best(proc("-p", f"{name}={new}"), 1)
-            latest = max((p for p in runs[0].iterdir() if p.name != "store"), key=lambda p: p.name)
+            latest = max((p.parent for p in runs[0].glob("*/run.json")), key=lambda p: p.name)
             record = json.loads((latest / "run.json").read_text())
             ran = [s for s, r in record["steps"].items() if r["status"] in ("ok", "failed")]
             rows.append(

@@ -222,3 +222,34 @@ def test_a_registry_failure_after_the_steps_fails_the_run(
     )
     assert {s["status"] for s in result.steps.values()} == {"ok"}
     assert json.loads((result.run_dir / "metrics.json").read_text())["status"] == "failed"
+
+
+@pytest.mark.integration
+def test_a_fully_cached_run_loads_no_training_data(tmp_path: Path) -> None:
+    """Registering an unchanged model needs no reference statistics: a fully cached run
+    must not read the training data, nor import the libraries its values need."""
+    import subprocess
+    import sys
+
+    from mlops_helpers import env, run_cli
+
+    cells = [
+        ("step:load", "import pandas as pd\ndf = pd.DataFrame({'a': [1.0, 2.0, 3.0]})"),
+        ("step:train model:m", "m = {'mean': float(df['a'].mean())}"),
+    ]
+    package = convert(tmp_path, cells)
+    first = run_cli(tmp_path, package)
+    assert first.returncode == 0, first.stderr
+    probe = (
+        "import json, sys\n"
+        "from nb2pipe.runtime import main\n"
+        f"from {package}.pipeline import PIPELINE\n"
+        "code = main(PIPELINE, ['--runs-dir', 'runs', '-q'])\n"
+        "print(json.dumps([code, [m for m in ('pandas', 'pyarrow') if m in sys.modules]]))\n"
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env(tmp_path), capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == [0, []]

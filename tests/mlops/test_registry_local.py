@@ -25,7 +25,7 @@ def candidate(store: LocalStore, name: str, value: object, **meta: object) -> Ca
     ref = store.save(value)
     mv = ModelVersion(name=name, version=0, run_id="run", artifact=ref.to_json(), **meta)  # type: ignore[arg-type]
     reference = {"schema": 1, "features": {"x": {"kind": "numeric"}}}
-    return Candidate(meta=mv, artifact_path=store.path(ref), reference=reference)
+    return Candidate(meta=mv, artifact_path=store.path(ref), profile=lambda: reference)
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ every gate moves it to the model it produced.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +82,13 @@ class Candidate:
 
     meta: ModelVersion  # version number and aliases filled in by the registry
     artifact_path: Path  # the artifact's file in the store (content-addressed)
-    reference: dict[str, Any] | None = None  # reference statistics of the training data
+    # Computes the reference statistics of the training data; called only when a new
+    # version is stored (a rerun of an identical model loads no training data).
+    profile: Callable[[], dict[str, Any] | None] | None = None
+
+    @functools.cached_property
+    def reference(self) -> dict[str, Any] | None:
+        return self.profile() if self.profile is not None else None
 
 
 @dataclass

@@ -283,7 +283,7 @@ class Publisher:
         return Candidate(
             meta=meta,
             artifact_path=scheduler.store.path(ref),
-            reference=self._reference(scheduler, inputs),
+            profile=lambda: self._reference(scheduler, inputs),
         )
 
     def _reference(self, scheduler: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
