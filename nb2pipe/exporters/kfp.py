@@ -45,6 +45,7 @@ from nb2pipe.exporters.base import (
     ruff_format,
     shown,
 )
+from nb2pipe.runtime.hashing import strip_docstrings
 
 _NATIVE = {int: "int", float: "float", bool: "bool", str: "str"}
 _FIT = {"fit", "partial_fit"}
@@ -119,18 +120,7 @@ def _tar_add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def _strip_docstrings(source: str, filename: str) -> str:
     """The runtime's modules without docstrings: a smaller bundle, the same code."""
-    tree = ast.parse(source, filename)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            body = node.body
-            if (
-                body
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree) + "\n"
+    return ast.unparse(strip_docstrings(ast.parse(source, filename))) + "\n"
 
 
 def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:

@@ -38,7 +38,8 @@ def sha256_json(value: Any) -> str:
 # --- code -------------------------------------------------------------------------------
 
 
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
+def strip_docstrings(tree: ast.AST) -> ast.AST:
+    """The tree without docstrings (they are documentation, not behaviour)."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             body = node.body
@@ -55,7 +56,7 @@ def _strip_docstrings(tree: ast.AST) -> ast.AST:
 def dump_code(node: ast.AST) -> str:
     """The syntax tree without positions or docstrings: comments, blank lines, moved
     ``# cell N`` markers and edited markdown (docstrings) do not change it."""
-    return ast.dump(_strip_docstrings(node), annotate_fields=False, include_attributes=False)
+    return ast.dump(strip_docstrings(node), annotate_fields=False, include_attributes=False)
 
 
 def code_hash(source: str, filename: str = "<step>") -> str:
