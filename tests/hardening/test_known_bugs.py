@@ -1,6 +1,5 @@
-"""Bugs the hardening work found in modules other engineers own, each as the smallest
-reproduction. Fixed ones are kept as regression tests; open ones are marked
-xfail(strict=True), so the fix turns them into a failure until the marker goes."""
+"""Bugs the hardening work found in the analysis, runtime and run views, each as its
+smallest reproduction. All are fixed; the tests stay as regression tests."""
 
 from __future__ import annotations
 
