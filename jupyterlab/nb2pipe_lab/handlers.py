@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -62,6 +63,17 @@ class BaseHandler(APIHandler):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
 
+    def notebook_and_output(self) -> tuple[Path, Path] | None:
+        """The request's notebook and its package folder, both inside the server's root;
+        None once a bad request has been answered."""
+        data = self.body()
+        try:
+            notebook = self.ws.notebook(data.get("path"))
+            return notebook, self.ws.output(notebook, data.get("output"))
+        except LabError as exc:
+            self.bad(exc)
+            return None
+
     def internal(self, exc: BaseException, what: str) -> None:
         self.log.exception("nb2pipe_lab: %s failed", what)
         self.reply({"ok": False, "error": error_json(exc)})
@@ -103,12 +115,10 @@ class GraphHandler(BaseHandler):
 class ConvertHandler(BaseHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        data = self.body()
-        try:
-            notebook = self.ws.notebook(data.get("path"))
-            output = self.ws.output(notebook, data.get("output"))
-        except LabError as exc:
-            return self.bad(exc)
+        target = self.notebook_and_output()
+        if target is None:
+            return
+        notebook, output = target
         job = self.jobs.start("convert", notebook, output)
         await self.off_loop(job.proc.wait)
         answer = job.result() or {"ok": False, "error": job.crashed()}
@@ -119,12 +129,10 @@ class ConvertHandler(BaseHandler):
 class RunHandler(BaseHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        data = self.body()
-        try:
-            notebook = self.ws.notebook(data.get("path"))
-            output = self.ws.output(notebook, data.get("output"))
-        except LabError as exc:
-            return self.bad(exc)
+        target = self.notebook_and_output()
+        if target is None:
+            return
+        notebook, output = target
         job = self.jobs.start("run", notebook, output, job_id=service.new_id("run"))
         try:  # the DAG the live status colours: the notebook as it was saved for this run
             job.dag = await self.off_loop(_dag_of, notebook, self.ws)

@@ -257,6 +257,11 @@ def _compare_step(
         return found
 
     rows = []
+
+    def failed(var: str, what: str, exc: BaseException | None = None) -> None:
+        detail = f"{what}: {type(exc).__name__}: {exc}" if exc is not None else what
+        rows.append(Row(name, var, "failed", "", detail))
+
     for var in step.outputs:
         entry = manifest.get(var) or {"status": "undefined"}
         if entry["status"] == "undefined":
@@ -265,28 +270,12 @@ def _compare_step(
             )
             continue
         if entry["status"] != "ok":
-            rows.append(
-                Row(
-                    name,
-                    var,
-                    "failed",
-                    "",
-                    f"the notebook's value cannot be saved: {entry.get('error')}",
-                )
-            )
+            failed(var, f"the notebook's value cannot be saved: {entry.get('error')}")
             continue
         try:
             left = nb_value(name, var)
         except Exception as exc:  # noqa: BLE001
-            rows.append(
-                Row(
-                    name,
-                    var,
-                    "failed",
-                    "",
-                    f"cannot read the notebook's value: {type(exc).__name__}: {exc}",
-                )
-            )
+            failed(var, "cannot read the notebook's value", exc)
             continue
         try:
             right = run.load(name, var)
@@ -294,15 +283,7 @@ def _compare_step(
             rows.append(Row(name, var, "missing", "", "the pipeline has no such output"))
             continue
         except Exception as exc:  # noqa: BLE001
-            rows.append(
-                Row(
-                    name,
-                    var,
-                    "failed",
-                    "",
-                    f"cannot read the pipeline's value: {type(exc).__name__}: {exc}",
-                )
-            )
+            failed(var, "cannot read the pipeline's value", exc)
             continue
         outcome = Comparer(tol, data).compare(left, right)
         rows.append(Row(name, var, "ok" if outcome.ok else "mismatch", outcome.how, outcome.detail))

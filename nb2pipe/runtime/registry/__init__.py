@@ -161,6 +161,19 @@ class Registry(ABC):
     def describe(self) -> str:
         return self.kind
 
+    def _reuse(
+        self, existing: list[ModelVersion], candidate: Candidate, alias: str
+    ) -> Registered | None:
+        """The version already holding the candidate's artifact, now pointed to by `alias`
+        (an identical model adds no version), or None."""
+        digest = candidate.meta.artifact.get("hash")
+        same = next((v for v in reversed(existing) if v.artifact.get("hash") == digest), None)
+        if same is None:
+            return None
+        if alias not in same.aliases:
+            self.set_alias(same.name, alias, same.version)
+        return Registered(self.get(same.name, same.version), new=False)
+
 
 def default_tracking() -> str:
     return os.environ.get(TRACKING_ENV, "").strip().lower() or "local"

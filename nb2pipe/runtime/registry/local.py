@@ -164,14 +164,9 @@ class LocalRegistry(Registry):
             existing = self.versions(name)
         except RegistryError:
             existing = []
-        same = next(
-            (v for v in reversed(existing) if v.artifact.get("hash") == meta.artifact.get("hash")),
-            None,
-        )
-        if same is not None:
-            if alias not in same.aliases:
-                self.set_alias(name, alias, same.version)
-            return Registered(self.get(name, same.version), new=False)
+        reused = self._reuse(existing, candidate, alias)
+        if reused is not None:
+            return reused
         self._store_artifact(name, meta, candidate.artifact_path)
         number = existing[-1].version + 1 if existing else 1
         folder = self._model(name) / "versions"

@@ -308,14 +308,9 @@ class MlflowRegistry(Registry):
                 raise
             self._call("creating the model", self.client.create_registered_model, name)
             existing = []
-        same = next(
-            (v for v in reversed(existing) if v.artifact.get("hash") == meta.artifact.get("hash")),
-            None,
-        )
-        if same is not None:
-            if alias not in same.aliases:
-                self.set_alias(name, alias, same.version)
-            return Registered(self.get(name, same.version), new=False)
+        reused = self._reuse(existing, candidate, alias)
+        if reused is not None:
+            return reused
         if self.run_id is None:
             raise RegistryError("MLflow: a model is registered within a run (start_run first)")
         if candidate.reference is not None:
