@@ -39,7 +39,8 @@ class RequestError(Exception):
 
     def to_json(self) -> dict[str, Any]:
         first = self.errors[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.get("loc", ()))
+        where = where.lstrip(".")
         return {
             "error": f"{where}: {first['msg']}" if where else first["msg"],
             "detail": self.errors,
