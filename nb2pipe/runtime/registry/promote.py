@@ -93,6 +93,8 @@ def message(label: str, new: bool, d: Mapping[str, Any]) -> str:
     what = f"model {label} " + ("registered" if new else "unchanged (same artifact)")
     before, after = d.get("champion_before"), d.get("champion_after")
     why = f" ({d['reason']}; --promote {d['policy']})"
+    if str(d.get("reason", "")).startswith("--promote"):
+        why = f" ({d['reason']})"
     if d["decision"] == "already champion":
         return f"{what}; champion stays {name}:{after}"
     if before == after:
