@@ -6,9 +6,10 @@ Two backends share one small interface (:class:`PredictionLog`):
   (a commit is on disk when ``write`` returns); several server processes may write it.
 * PostgreSQL (``--log-url postgresql://...``): for replicas on several hosts (psycopg).
 
-Tables: ``predictions(id, ts, model, version, features, output, latency_ms)`` (features and
-output are JSON text) and ``labels(seq, id, ts, label)``, append-only: a prediction may be
-labelled late, or several times (the latest label counts).
+Tables: ``predictions(seq, id, ts, model, version, features, output, latency_ms)``
+(features and output are JSON text; ``seq`` keeps the order of a batch) and
+``labels(seq, id, ts, label)``, append-only: a prediction may be labelled late, or
+several times (the latest label counts).
 
 :class:`GroupWriter` is what the server uses: one thread takes whatever requests queued up
 while the previous commit was on its way to disk and commits them in one transaction
@@ -31,6 +32,7 @@ from typing import Any
 
 DEFAULT_NAME = "predictions.db"
 _CHUNK = 500
+_COLUMNS = "(id, ts, model, version, features, output, latency_ms)"
 
 
 class LogError(Exception):
@@ -98,7 +100,7 @@ class PredictionLog(ABC):
             args.append(since)
         rows = self._select(
             "SELECT id, ts, model, version, features, output, latency_ms FROM predictions "
-            f"WHERE {where} ORDER BY ts, id",
+            f"WHERE {where} ORDER BY ts, seq",
             args,
         )
         labels = dict(
@@ -135,8 +137,8 @@ class SqliteLog(PredictionLog):
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.executescript(
-                "CREATE TABLE IF NOT EXISTS predictions (id TEXT PRIMARY KEY, ts REAL NOT NULL,"
-                " model TEXT NOT NULL, version INTEGER NOT NULL, features TEXT NOT NULL,"
+                "CREATE TABLE IF NOT EXISTS predictions (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                " id TEXT NOT NULL UNIQUE, ts REAL NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, features TEXT NOT NULL,"
                 " output TEXT NOT NULL, latency_ms REAL NOT NULL);"
                 "CREATE INDEX IF NOT EXISTS predictions_model_ts ON predictions(model, ts);"
                 "CREATE TABLE IF NOT EXISTS labels (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -152,7 +154,8 @@ class SqliteLog(PredictionLog):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 self.conn.executemany(
-                    "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?)", [r.row() for r in rows]
+                    f"INSERT INTO predictions {_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [r.row() for r in rows],
                 )
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -207,8 +210,8 @@ class PostgresLog(PredictionLog):
             self.conn = psycopg.connect(url, connect_timeout=10)
             with self.conn.transaction():
                 self.conn.execute(
-                    "CREATE TABLE IF NOT EXISTS predictions (id TEXT PRIMARY KEY,"
-                    " ts DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,"
+                    "CREATE TABLE IF NOT EXISTS predictions (seq BIGSERIAL PRIMARY KEY,"
+                    " id TEXT NOT NULL UNIQUE, ts DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL,"
                     " features TEXT NOT NULL, output TEXT NOT NULL,"
                     " latency_ms DOUBLE PRECISION NOT NULL)"
                 )
@@ -228,7 +231,7 @@ class PostgresLog(PredictionLog):
     def write(self, rows: Sequence[Prediction]) -> None:
         with self.lock, self.conn.transaction(), self.conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO predictions VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO predictions {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [r.row() for r in rows],
             )
 
