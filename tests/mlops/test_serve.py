@@ -228,3 +228,31 @@ def test_bad_serve_commands_are_one_line(tmp_path: Path) -> None:
     bad = cli(tmp_path, "serve", "wine", "--log-url", "mysql://x/y", "--runs-dir", "runs")
     assert bad.returncode == 2 and "--log-url 'mysql://x/y'" in bad.stderr
     assert "Traceback" not in missing.stderr + version.stderr + bad.stderr
+
+
+def test_replicas_log_to_postgresql_and_lose_nothing_on_sigkill(tmp_path: Path) -> None:
+    """Two servers (two workers each) share one real PostgreSQL log; both are SIGKILLed
+    under load and every acknowledged prediction is there, feedback from either joins."""
+    from pg_helpers import postgres
+
+    trained(tmp_path)
+    records, _ = wine_rows()
+    with postgres() as url:
+        args = ("wine", "--log-url", url, "--workers", "2")
+        with Server(tmp_path, args) as a, Server(tmp_path, args) as b:
+            with Load(a.url, records, clients=3) as la, Load(b.url, records, clients=3) as lb:
+                time.sleep(3)
+                a.kill()
+                b.kill()
+        answered = la.answered() + lb.answered()
+        acknowledged = {i for body in answered for i in body["ids"]}
+        assert len(acknowledged) > 50
+        log = open_log(url)
+        logged = {r.id for r in log.read("wine")}
+        assert acknowledged <= logged
+        with Server(tmp_path, args) as c:  # labels for predictions another replica made
+            ids = sorted(acknowledged)[:5]
+            r = post(c.url, {"labels": [{"id": i, "label": 1} for i in ids]}, "/feedback")
+            assert r.json() == {"accepted": 5, "unknown": []}
+        assert sum(r.labelled for r in log.read("wine")) == 5
+        log.close()
