@@ -230,7 +230,7 @@ def _window(
             )
             w.flags.append(f"input drift: {detail}")
         if w.prediction is not None and w.prediction.status == "drift":
-            w.flags.append(f"prediction drift (PSI {w.prediction.psi:.2f})")
+            w.flags.append(f"prediction drift: PSI {w.prediction.psi:.2f}")
     meta = v.meta
     name = metric or meta.primary or next(iter(meta.metrics), "")
     key, direction = live_metric(name, (meta.schema or {}).get("task"))
