@@ -66,6 +66,21 @@ def serve(
     max_batch: Annotated[
         int, typer.Option("--max-batch", help="Rows (or labels) per request; more is a 413.")
     ] = 10_000,
+    batching: Annotated[
+        bool,
+        typer.Option(
+            "--batching/--no-batching",
+            help="Predict concurrent requests in one call (rows must be independent).",
+        ),
+    ] = True,
+    fsync: Annotated[
+        bool,
+        typer.Option(
+            "--fsync/--no-fsync",
+            help="SQLite log: each commit on disk before the answer (--no-fsync: in the OS; "
+            "survives a killed server, not a power cut).",
+        ),
+    ] = True,
     redact: Annotated[
         list[str] | None,
         typer.Option("--redact", help="A feature never written to the log (repeatable)."),
@@ -93,7 +108,8 @@ def serve(
         cfg = ServeConfig(
             ref=ref, runs_dir=str(runs_dir), registry=str(registry) if registry else None,
             tracking=tracking, tracking_uri=tracking_uri, log_url=log_url, poll=poll,
-            max_batch=max_batch, redact=list(redact or []),
+            max_batch=max_batch, redact=list(redact or []), batching=batching,
+            fsync=fsync,
         )  # fmt: skip
         with _user_errors():
             service = Service(cfg)  # the model loads here: a bad name is one line, exit 2

@@ -29,7 +29,8 @@ class Nb2pipeModel(PythonModel):  # type: ignore[misc,valid-type]
         path = Path(context.artifacts["model"])
         self.model = formats.decode(path.read_bytes(), path.suffix.lstrip("."))
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    # no type hints: MLflow would read them as a (useless) input schema and warn
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         if callable(getattr(self.model, "predict", None)):
             return self.model.predict(model_input)
         if callable(self.model):
@@ -69,6 +70,7 @@ def save(folder: Path, model: Any, artifact: Path, schema: Any, reference: Any) 
     if type(model).__module__.startswith("sklearn.") or _is_estimator(model):
         mlflow.sklearn.save_model(
             model, str(folder), signature=signature, input_example=example,
+            serialization_format="cloudpickle",  # the model nb2pipe trained and hash-checked
             pip_requirements=_pins("scikit-learn", "cloudpickle", "numpy", "pandas"),
         )  # fmt: skip
         return "sklearn"

@@ -3,7 +3,9 @@
 Two backends share one small interface (:class:`PredictionLog`):
 
 * SQLite in WAL mode (the default): ``<runs-dir>/predictions.db``, ``synchronous=FULL``
-  (a commit is on disk when ``write`` returns); several server processes may write it.
+  (a commit is on disk when ``write`` returns; ``fsync=False``: ``NORMAL``, a commit is
+  in the operating system's hands, which survives a killed server but not a power cut);
+  several server processes may write it.
 * PostgreSQL (``--log-url postgresql://...``): for replicas on several hosts (psycopg).
 
 Tables: ``predictions(seq, id, ts, model, version, features, output, latency_ms)``
@@ -124,7 +126,7 @@ class PredictionLog(ABC):
 
 
 class SqliteLog(PredictionLog):
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, fsync: bool = True) -> None:
         self.path = Path(path)
         self.url = str(self.path)
         if not create and not self.path.is_file():
@@ -135,7 +137,7 @@ class SqliteLog(PredictionLog):
                 self.path, timeout=30, isolation_level=None, check_same_thread=False
             )
             self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             self.conn.executescript(
                 "CREATE TABLE IF NOT EXISTS predictions (seq INTEGER PRIMARY KEY AUTOINCREMENT,"
                 " id TEXT NOT NULL UNIQUE, ts REAL NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, features TEXT NOT NULL,"
@@ -271,7 +273,7 @@ def default_path(runs_dir: str | Path) -> Path:
 
 
 def open_log(
-    url: str | None, runs_dir: str | Path = "runs", *, create: bool = True
+    url: str | None, runs_dir: str | Path = "runs", *, create: bool = True, fsync: bool = True
 ) -> PredictionLog:
     """``postgresql://...`` (or ``postgres://``), a ``sqlite:///path`` URL or a path; by
     default ``<runs_dir>/predictions.db``."""
@@ -280,7 +282,7 @@ def open_log(
     if url and "://" in url and not url.startswith("sqlite:///"):
         raise LogError(f"--log-url {url!r}: use postgresql://..., sqlite:///PATH or a file path")
     path = url[len("sqlite:///") :] if url and url.startswith("sqlite:///") else url
-    return SqliteLog(Path(path) if path else default_path(runs_dir), create=create)
+    return SqliteLog(Path(path) if path else default_path(runs_dir), create=create, fsync=fsync)
 
 
 # --- group commit -------------------------------------------------------------------------

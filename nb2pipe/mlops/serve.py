@@ -32,6 +32,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 
 from nb2pipe.mlops import schema as schemas
+from nb2pipe.mlops.batching import Batcher
 from nb2pipe.mlops.predlog import GroupWriter, Prediction, open_log
 
 CONFIG_ENV = "NB2PIPE_SERVE_CONFIG"
@@ -48,6 +49,8 @@ class ServeConfig:
     poll: float = 2.0  # seconds between two reads of the alias
     max_batch: int = 10_000  # rows per request
     max_body: int = 64 * 2**20  # bytes per request
+    batching: bool = True  # concurrent requests predicted in one call (see .batching)
+    fsync: bool = True  # SQLite log: each commit on disk (False: in the OS, see .predlog)
     redact: list[str] = field(default_factory=list)  # features never logged
 
     def to_env(self) -> str:
@@ -82,6 +85,7 @@ class Service:
         self.follow = None if self.pinned is not None else (version or CHAMPION)
         self.current = self.load(self.pinned if self.pinned is not None else self.follow)
         self.writer: GroupWriter | None = None
+        self.batcher: Batcher | None = None
         self.on_swap: list[Any] = []
 
     def load(self, version: int | str | None) -> Loaded:
@@ -94,8 +98,23 @@ class Service:
         proba = callable(getattr(model, "predict_proba", None))
         return Loaded(mv, model, schema, frozenset(secret), proba)
 
-    def open_log(self) -> None:
-        self.writer = GroupWriter(open_log(self.cfg.log_url, self.cfg.runs_dir))
+    def start(self) -> None:
+        self.writer = GroupWriter(
+            open_log(self.cfg.log_url, self.cfg.runs_dir, fsync=self.cfg.fsync)
+        )
+        if self.cfg.batching:
+            self.batcher = Batcher(_predict, max_rows=self.cfg.max_batch)
+
+    def stop(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
+        if self.writer is not None:
+            self.writer.close()
+
+    async def predict(self, served: Loaded, columns: dict[str, list], n: int, proba: bool):
+        if self.batcher is None:
+            return _predict(served, columns, proba)
+        return await asyncio.wrap_future(self.batcher.submit(served, columns, n, proba))
 
     async def watch(self) -> None:
         """Follow the alias: load a new version aside, then swap it in."""
@@ -230,15 +249,14 @@ def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        svc.open_log()
+        svc.start()
         task = asyncio.create_task(svc.watch()) if svc.follow else None
         try:
             yield
         finally:
             if task is not None:
                 task.cancel()
-            if svc.writer is not None:
-                await asyncio.to_thread(svc.writer.close)
+            await asyncio.to_thread(svc.stop)
 
     first = svc.current.version
     app = FastAPI(
@@ -263,7 +281,7 @@ def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
             return _dump(exc.to_json(), exc.status)
         want_proba = bool(isinstance(body, dict) and body.get("proba")) and served.proba
         try:
-            y, proba = _predict(served, columns, want_proba)
+            y, proba = await svc.predict(served, columns, n, want_proba)
         except Exception as exc:  # noqa: BLE001 - the model refused these inputs
             text = " ".join(str(exc).split())[:300]
             return _error(

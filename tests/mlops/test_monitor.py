@@ -60,9 +60,15 @@ def synthetic(start: float = 0.0, spacing: float = 1.0) -> list:
             wrong = w == 2 and i % 5 in (0, 1)
             n = w * N + i
             rows.append(
-                Prediction(f"p{n:05d}", start + n * spacing, "m", 1,
-                           json.dumps({"a": float(a[i]), "b": str(b[i])}),
-                           json.dumps({"prediction": pred}), 1.0)  # fmt: skip
+                Prediction(
+                    f"p{n:05d}",
+                    start + n * spacing,
+                    "m",
+                    1,
+                    json.dumps({"a": float(a[i]), "b": str(b[i])}),
+                    json.dumps({"prediction": pred}),
+                    1.0,
+                )  # fmt: skip
             )
             labels.append((f"p{n:05d}", 1 - pred if wrong else pred))
     return rows, labels

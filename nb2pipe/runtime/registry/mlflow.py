@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -314,10 +315,12 @@ class MlflowRegistry(Registry):
         """The MLflow model of the version (sklearn flavour, else a pyfunc wrapper) in
         ``folder``; a model MLflow cannot save is still registered, without it."""
         try:
-            from nb2pipe.mlops import flavor
-
             model = formats.decode(candidate.artifact_path.read_bytes(), fmt)
-            with _quiet(), tempfile.TemporaryDirectory(prefix="nb2pipe-art-") as tmp:
+            quiet = contextlib.redirect_stderr(io.StringIO())  # MLflow's notes, forced shown
+            with _quiet(), quiet, warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+                warnings.simplefilter("ignore")
+                from nb2pipe.mlops import flavor
+
                 artifact = Path(tmp) / f"model.{fmt}"
                 artifact.write_bytes(candidate.artifact_path.read_bytes())
                 return flavor.save(
