@@ -188,9 +188,10 @@ def monitor(
         with _user_errors():
             spec = mon.parse_window(window)
             drop = mon.parse_drop(max_drop)
-            start = time.time() - mon.parse_window(since).size if since else None
-            if since and mon.parse_window(since).kind != "time":
+            period = mon.parse_window(since) if since else None
+            if period is not None and period.kind != "time":
                 raise mon.MonitorError("--since takes a period such as 24h or 7d")
+            start = time.time() - period.size if period is not None else None
             reg = open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=tracking_uri)
             log = open_log(log_url, runs_dir, create=False)
             try:

@@ -156,21 +156,32 @@ def _error(status: int, message: str, detail: Any = None) -> Any:
     return _dump(out, status)
 
 
+class Refused(Exception):
+    """A request answered with an error before it reaches the model."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.response = _error(status, message)
+
+
 async def _body(request: Any, limit: int) -> Any:
-    """The JSON body, or an error response (413 over ``limit`` bytes, 422 not JSON)."""
+    """The JSON object or list in the body; Refused: 413 over ``limit`` bytes, 422 else."""
     size = request.headers.get("content-length")
     if size is not None and size.isdigit() and int(size) > limit:
-        return _error(413, f"the body is {size} bytes, more than the limit of {limit} bytes")
+        raise Refused(413, f"the body is {size} bytes, more than the limit of {limit} bytes")
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > limit:
-            return _error(413, f"the body is more than the limit of {limit} bytes")
+            raise Refused(413, f"the body is more than the limit of {limit} bytes")
         chunks.append(chunk)
     try:
-        return json.loads(b"".join(chunks))
+        body = json.loads(b"".join(chunks))
     except ValueError as exc:
-        return _error(422, f"the body is not JSON: {exc}")
+        raise Refused(422, f"the body is not JSON: {exc}") from None
+    if not isinstance(body, (dict, list)):
+        raise Refused(422, "the body must be a JSON object")
+    return body
 
 
 def _predict(served: Loaded, columns: dict[str, list], want_proba: bool) -> tuple[list, Any]:
@@ -272,11 +283,11 @@ def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
         """Predictions for records or columns; each one logged before the answer."""
         started = time.perf_counter()
         served = svc.current  # this request's version, whatever happens meanwhile
-        body = await _body(request, cfg.max_body)
-        if not isinstance(body, (dict, list)):
-            return body if hasattr(body, "status_code") else _error(422, "the body must be JSON")
         try:
+            body = await _body(request, cfg.max_body)
             columns, n, outside = schemas.parse(served.schema, body, max_rows=cfg.max_batch)
+        except Refused as exc:
+            return exc.response
         except schemas.RequestError as exc:
             return _dump(exc.to_json(), exc.status)
         want_proba = bool(isinstance(body, dict) and body.get("proba")) and served.proba
@@ -316,11 +327,10 @@ def create_app(cfg: ServeConfig, service: Service | None = None) -> Any:
     async def feedback(request: Request) -> Any:
         """Ground-truth labels for earlier predictions: late, partial or repeated (the
         latest label counts)."""
-        body = await _body(request, cfg.max_body)
-        if not isinstance(body, (dict, list)):
-            return body if hasattr(body, "status_code") else _error(422, "the body must be JSON")
         try:
-            labels = _labels(body, cfg.max_batch)
+            labels = _labels(await _body(request, cfg.max_body), cfg.max_batch)
+        except Refused as exc:
+            return exc.response
         except schemas.RequestError as exc:
             return _dump(exc.to_json(), exc.status)
         try:

@@ -154,3 +154,26 @@ def test_export_and_page(logged: list, tmp_path: Path) -> None:
     assert html.count("<svg") == 4 and 'data-crossed="yes"' in html
     assert re.search(r'<tr data-window="3" data-crossed="yes">', html)
     assert "val_accuracy 0.6 live vs 0.95 registered" in html
+
+
+def test_monitor_command_bad_input_is_one_line(tmp_path: Path) -> None:
+    from mlops_helpers import nb2pipe
+
+    none = nb2pipe(tmp_path, "monitor", "wine")
+    assert none.returncode == 2
+    assert none.stderr.strip() == (
+        f"error: no prediction log at {Path('runs') / 'predictions.db'} "
+        "(start `nb2pipe serve` first)"
+    )
+    log = open_log(None, tmp_path / "runs")
+    log.write(synthetic()[0][:3])
+    log.close()
+    other = nb2pipe(tmp_path, "monitor", "wine")
+    assert other.returncode == 2 and "no predictions of 'wine' in the log" in other.stderr
+    window = nb2pipe(tmp_path, "monitor", "m", "--window", "0")
+    assert window.returncode == 2 and "--window '0'" in window.stderr
+    since = nb2pipe(tmp_path, "monitor", "m", "--since", "100")
+    assert since.returncode == 2 and "--since takes a period" in since.stderr
+    drop = nb2pipe(tmp_path, "monitor", "m", "--max-drop", "-1")
+    assert drop.returncode == 2 and "--max-drop '-1'" in drop.stderr
+    assert "Traceback" not in none.stderr + other.stderr + window.stderr + drop.stderr
