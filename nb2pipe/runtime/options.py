@@ -44,6 +44,7 @@ class RunOptions:
     registry: str | None = None
     max_regression: list[str] = field(default_factory=list)
     register: bool = True
+    promote: str = "if-better"
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -130,6 +131,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         dest="register",
         action="store_false",
         help="do not register the models this run produces",
+    )
+    a(
+        "--promote",
+        choices=("if-better", "always", "never"),
+        default="if-better",
+        help="when a registered model becomes champion: if-better (its primary metric is "
+        "not worse than the champion's; default), always, or never",
     )
     return p
 

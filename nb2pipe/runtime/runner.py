@@ -100,12 +100,13 @@ def run(
     registry: str | os.PathLike[str] | None = None,
     max_regression: Sequence[str] = (),
     register: bool = True,
+    promote: str = "if-better",
 ) -> RunResult:
     """Run ``pipeline``; raises :class:`UsageError` for bad options or parameters (before
     anything runs). ``params`` are Python values (checked against the parameter types);
     ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
     "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
-    ``tracking_uri``, ``registry``, ``max_regression`` and ``register``: see
+    ``tracking_uri``, ``registry``, ``max_regression``, ``register`` and ``promote``: see
     :mod:`nb2pipe.runtime.registry.publish`."""
     started = time.time()
     graph.validate(pipeline)
@@ -166,6 +167,7 @@ def run(
         registry=registry,
         max_regression=max_regression,
         register=register,
+        promote=promote,
     )
 
     run_id = run_id or new_run_id(started)
@@ -366,6 +368,7 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
             registry=ns.registry,
             max_regression=ns.max_regression,
             register=ns.register,
+            promote=ns.promote,
             command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
         )
     except UsageError as exc:
