@@ -1,0 +1,80 @@
+"""The real-world corpus: notebooks written the way data scientists write them, run
+untagged, tagged and through `nb2pipe verify` (see README.md in this folder).
+
+Each (notebook, mode) has an expected outcome in corpus.yaml: ``equal`` (every value the
+pipeline computes equals papermill's) or an explicit ``refused: ...``, ``crashes: ...`` or
+``unstable: ...``. A run that does better or worse than expected fails, so an improvement
+of the compiler shows up here until the expectation is updated. A silent difference (the
+pipeline finishes and computes something else) can never be expected: it always fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from realworld_harness import ACCEPTED, HERE, MODES, Outcome, load, run
+
+ENTRIES = load()
+
+
+def _params() -> list[object]:
+    params = []
+    for entry in ENTRIES:
+        for mode in MODES:
+            if mode == "cli" and not entry.cli:
+                continue
+            # one xdist group per notebook and mode: `-n 2 --dist loadgroup` spreads them
+            marks = [pytest.mark.integration, pytest.mark.xdist_group(f"rw-{entry.name}-{mode}")]
+            params.append(pytest.param(entry, mode, marks=marks, id=f"{entry.name}-{mode}"))
+    return params
+
+
+def test_corpus_is_complete() -> None:
+    assert len(ENTRIES) >= 24
+    assert len({e.source.split(":")[0] for e in ENTRIES}) >= 3  # three styles of source
+    for entry in ENTRIES:
+        assert entry.file.is_file(), entry.file
+        assert entry.tags, f"{entry.name}: no tags for the tagged mode"
+        for item in entry.data:
+            assert (entry.file.parent / item).exists(), (entry.name, item)
+    assert sum(e.cli for e in ENTRIES) >= 6
+    listed = {e.file.name for e in ENTRIES}
+    present = {p.name for p in (HERE / "notebooks").iterdir() if p.suffix in (".py", ".ipynb")}
+    assert present == listed, f"notebooks not in corpus.yaml: {present - listed}"
+
+
+def test_the_corpus_stays_small() -> None:
+    size = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file())
+    assert size < 5_000_000, size
+
+
+def test_expectations_cover_every_mode() -> None:
+    for entry in ENTRIES:
+        for mode in MODES:
+            kind = entry.expected(mode).partition(":")[0]
+            assert kind in ACCEPTED, (entry.name, mode, kind)
+
+
+def test_a_silent_difference_is_never_accepted() -> None:
+    """The outcome vocabulary: a difference the pipeline does not report matches no
+    expectation, whatever its text."""
+    silent = Outcome("differs", "train.model: mismatch")
+    assert not any(silent.matches(f"{kind}: ") for kind in ACCEPTED)
+    assert Outcome("refused", "cell 3: no").matches("refused: cell 3")
+    assert not Outcome("refused", "cell 3: no").matches("equal")
+    assert not Outcome("equal").matches("refused: ")
+
+
+@pytest.mark.parametrize(("entry", "mode"), _params())
+def test_notebook(entry, mode: str, tmp_path: Path) -> None:
+    outcome = run(entry, mode, tmp_path)
+    expected = entry.expected(mode)
+    assert outcome.kind != "differs", f"silent difference: {outcome.detail}"
+    assert outcome.kind != "broken", outcome.detail
+    assert outcome.matches(expected), (
+        f"{entry.name} ({mode}): expected {expected!r}, got {str(outcome)!r}; "
+        "update corpus.yaml and the table in README.md if this is an improvement"
+    )
+    if outcome.kind == "equal":
+        assert outcome.values > 0, "nothing was compared"
