@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 MODES = ("untagged", "tagged", "cli")
 ACCEPTED = ("equal", "refused", "crashes", "unstable")  # an expectation names one of these
 TIMEOUT = 300  # seconds a notebook cell may run
-RERUNS = 2  # notebook runs that may show a difference is the notebook's own
+RERUNS = 2  # more runs of the notebook, to tell its own differences from the pipeline's
 
 
 @dataclass(frozen=True)
@@ -159,12 +159,17 @@ def _run_api(notebook: Path) -> Outcome:
     kept = [first.kept]
     try:
         outcome = classify(_as_dict(first), notebook)
-        for _ in range(RERUNS):
-            if outcome.kind != "differs":
-                break
+        steady = list(first.problems) if outcome.kind == "differs" else []
+        for _ in range(RERUNS if steady else 0):
             again = verify(notebook, timeout=TIMEOUT, keep=True)
             kept.append(again.kept)
-            outcome = _unstable_or_differs(outcome, first, again)
+            steady = [row for row in steady if _notebook_repeats(row, first, again)]
+            if not steady:
+                outcome.kind = "unstable"
+                break
+        if steady:
+            names = ", ".join(f"{r.step}.{r.variable}" for r in steady)
+            outcome.detail = f"each notebook run gave the same {names}; {outcome.detail}"
         return outcome
     finally:
         for k in kept:
@@ -239,28 +244,18 @@ def _without_path(text: str, notebook: Path) -> str:
     return text
 
 
-def _unstable_or_differs(outcome: Outcome, first: Any, again: Any) -> Outcome:
-    """Verify found differences: they are ``unstable`` once another run of the notebook
-    gave another value for each of them (a figure, a timing, unseeded randomness)."""
+def _notebook_repeats(row: Any, first: Any, again: Any) -> bool:
+    """Whether two runs of the notebook gave equal values for ``row``'s variable (if not,
+    a difference there is the notebook's own: a figure, a timing, unseeded randomness)."""
     from nb2pipe.verify import capture
     from nb2pipe.verify.compare import Comparer
 
-    steady = []
-    for row in first.problems:
-        values = []
-        for result in (first, again):
-            folder = str(Path(result.kept) / "captured")
-            entry = (capture.load_manifest(folder, row.step) or {}).get(row.variable) or {}
-            values.append(capture.load_value(folder, row.step, entry) if entry else None)
-        if Comparer().compare(values[0], values[1]).ok:
-            steady.append(row)
-    if steady:
-        names = ", ".join(f"{r.step}.{r.variable}" for r in steady)
-        outcome.detail = f"the notebook gave the same {names} twice; {outcome.detail}"[:300]
-        first.rows[:] = [r for r in first.rows if r.ok or r in steady]  # only those left
-        return outcome
-    outcome.kind = "unstable"
-    return outcome
+    values = []
+    for result in (first, again):
+        folder = str(Path(result.kept) / "captured")
+        entry = (capture.load_manifest(folder, row.step) or {}).get(row.variable) or {}
+        values.append(capture.load_value(folder, row.step, entry) if entry else None)
+    return Comparer().compare(values[0], values[1]).ok
 
 
 # -- the table -----------------------------------------------------------------------------
