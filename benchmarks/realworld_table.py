@@ -12,6 +12,8 @@ Paste the Markdown it prints into tests/realworld/README.md after a compiler cha
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 import time
 from collections import Counter
@@ -42,14 +44,25 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(rw.MODES))
     ap.add_argument("--only", default="", help="comma-separated notebook names")
     ap.add_argument("-j", "--jobs", type=int, default=1)
+    ap.add_argument("--save", type=Path, help="also write the outcomes to this JSON file")
+    ap.add_argument("--load", type=Path, help="print the table of a --save file, run nothing")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     entries = [e for e in rw.load(args.corpus) if not args.only or e.name in args.only.split(",")]
     jobs = [(args.corpus, e.name, m) for e in entries for m in modes if m == "untagged" or e.tags]
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(_one, jobs))
+    if args.load:
+        saved = json.loads(args.load.read_text(encoding="utf-8"))
+        results = [(r.pop("name"), r.pop("mode"), r.pop("seconds"), rw.Outcome(**r)) for r in saved]
+        results = [(n, m, o, s) for n, m, s, o in results if (args.corpus, n, m) in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(_one, jobs))
     wall = time.perf_counter() - started
+    if args.save:
+        rows = [{"name": n, "mode": m, "seconds": round(s, 1), **dataclasses.asdict(o)}
+                for n, m, o, s in results]  # fmt: skip
+        args.save.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     by = {(n, m): (o, s) for n, m, o, s in results}
     expected = {e.name: e for e in entries}
 
@@ -63,11 +76,11 @@ def main() -> int:
                 continue
             o, s = by[(e.name, m)]
             mark = "" if o.matches(e.expected(m)) else " **(not as expected)**"
-            text = f"{o.kind}{mark} ({s:.0f} s)"
+            text = f"{o.kind}{mark}"
             if o.kind != "equal":
-                text += f": {_cell(o.detail)}"
+                text += f": {_cell(rw.short(o))}"
             else:
-                text += f": {o.steps} steps, {o.values} values"
+                text += f" ({o.steps} steps, {o.values} values)"
             cells.append(text)
         print(f"| {e.name} | {' | '.join(cells)} |")
 

@@ -261,16 +261,28 @@ def _notebook_repeats(row: Any, first: Any, again: Any) -> bool:
 # -- the table -----------------------------------------------------------------------------
 
 
+def short(outcome: Outcome, limit: int = 170) -> str:
+    """The reason without the notebook's name and the hint, cut to ``limit``."""
+    text = re.sub(r"^[^,:]+\.ipynb, ", "", outcome.detail)
+    if outcome.kind == "refused":
+        text = re.sub(r"\s*\([^()]*\)$", "", text)
+    if outcome.kind == "unstable":
+        text = text.split(" (")[0]  # the values; the first difference is in the test's output
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def reason(outcome: Outcome) -> str:
-    """The kind of reason, for counting: quoted names and numbers blanked out, the hint
-    and the cell left off."""
-    if outcome.kind in ("unstable", "differs"):
-        return {
-            "unstable": "unstable: values the notebook itself does not repeat (verify "
-            "reports them as mismatches)",
-            "differs": "differs: a silent difference",
-        }[outcome.kind]
-    text = re.sub(r"^.*?cell \d+(, line \d+)?: ", "", outcome.detail)
-    text = re.sub(r"\s*\(.*$", "", text)
+    """The kind of reason, for counting: names, numbers and cells blanked out."""
+    if outcome.kind == "unstable":
+        return "unstable: verify reports values the notebook itself does not repeat"
+    if outcome.kind == "differs":
+        return "differs: a silent difference"
+    text = short(outcome, 10_000)
+    error = re.search(r"\b(\w+(?:Error|Exception)): (.*)$", text)
+    if outcome.kind == "crashes" and error:
+        text = f"{error.group(1)}: {error.group(2)}"
+    text = re.sub(r"^(cell \d+(, line \d+)?: )", "", text)
+    text = re.sub(r"because it uses [^']*?, so", "because it uses …, so", text)
     text = re.sub(r"'[^']*'", "'…'", text)
+    text = re.sub(r"\([^()]*\)", "(…)", text)
     return f"{outcome.kind}: {re.sub(r'[0-9]+', 'N', text)}"

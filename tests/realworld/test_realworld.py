@@ -24,8 +24,8 @@ def _params() -> list[object]:
         for mode in MODES:
             if mode == "cli" and not entry.cli:
                 continue
-            # one xdist group per notebook and mode: `-n 2 --dist loadgroup` spreads them
-            marks = [pytest.mark.integration, pytest.mark.xdist_group(f"rw-{entry.name}-{mode}")]
+            # one test per notebook and mode: `-n 2` spreads the ~55 of them over both cores
+            marks = [pytest.mark.integration]
             params.append(pytest.param(entry, mode, marks=marks, id=f"{entry.name}-{mode}"))
     return params
 
