@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from realworld_harness import ACCEPTED, HERE, MODES, Outcome, load, run
+from realworld_harness import ACCEPTED, HERE, MODES, Outcome, classify, load, reason, run
 
 ENTRIES = load()
 
@@ -64,6 +64,47 @@ def test_a_silent_difference_is_never_accepted() -> None:
     assert Outcome("refused", "cell 3: no").matches("refused: cell 3")
     assert not Outcome("refused", "cell 3: no").matches("equal")
     assert not Outcome("equal").matches("refused: ")
+
+
+def _row(verdict: str, detail: str = "") -> dict[str, str]:
+    return {"step": "train", "variable": "model", "verdict": verdict, "how": "", "detail": detail}
+
+
+@pytest.mark.parametrize(
+    ("result", "kind"),
+    [
+        ({"rows": [_row("ok")]}, "equal"),
+        ({"rows": [_row("mismatch", "0.9 != 0.8")]}, "differs"),
+        ({"rows": [_row("failed")], "pipeline_error": "step 'train' failed"}, "crashes"),
+        ({"rows": [_row("not run")]}, "crashes"),
+        ({"rows": [_row("ok")], "notebook_error": "cell 3: NameError"}, "broken"),
+        ({"rows": []}, "broken"),
+    ],
+)
+def test_verify_results_are_classified(result: dict, kind: str) -> None:
+    """How verify's JSON result maps to an outcome: a mismatch with the pipeline done is a
+    silent difference; a notebook failing by itself is the corpus's fault."""
+    assert classify(result, Path("nb.ipynb")).kind == kind
+
+
+def test_reasons_are_counted_by_kind() -> None:
+    a = Outcome(
+        "refused",
+        "nb.ipynb, cell 3, line 2: 'f' is defined inside step 'a' because "
+        "it uses x, y, so step 'b' cannot use it (pass those values as arguments)",
+    )
+    b = Outcome(
+        "refused",
+        "nb.ipynb, cell 9, line 1: 'g' is defined inside step 'c' because "
+        "it uses FIGURES, so step 'd' cannot use it (pass those values as arguments)",
+    )
+    assert reason(a) == reason(b)
+    crash = Outcome(
+        "crashes",
+        "step 'read' failed at cell 3, line 12 (os.makedirs(P)): "
+        "NameError: name 'P' is not defined",
+    )
+    assert reason(crash) == "crashes: NameError: name '…' is not defined"
 
 
 @pytest.mark.parametrize(("entry", "mode"), _params())
