@@ -116,8 +116,13 @@ def run(
         raise UsageError(f"working directory {workdir} does not exist (--cwd)")
     runs_path = Path(runs_dir).resolve()
     store_path = Path(store).resolve() if store is not None else runs_path / "store"
-    if run_id is not None and (not _RUN_ID.match(run_id) or run_id == "store"):
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
+    reg = Path(registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry").resolve()
+    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
+    if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
+        raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
+                         f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
 
     resolved = resolve_params(
         pipeline, overrides=params, param_args=param_args, yaml_text=yaml, params_file=params_file

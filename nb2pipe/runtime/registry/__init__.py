@@ -111,7 +111,7 @@ class Registered:
 
 
 def check_name(name: str, what: str = "model name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise RegistryError(f"invalid {what} {name!r}: use letters, digits and '_'")
     return name
 
@@ -124,7 +124,7 @@ def parse_ref(text: str) -> tuple[str, int | str | None]:
         return name, None
     if version.isdigit():
         return name, int(version)
-    if _ALIAS.match(version):
+    if _ALIAS.fullmatch(version):
         return name, version
     raise RegistryError(f"invalid version {version!r} in {text!r}: a number or an alias")
 
