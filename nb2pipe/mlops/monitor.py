@@ -58,7 +58,7 @@ def parse_window(text: str) -> Window:
     text = str(text).strip().lower()
     if text.isdigit() and int(text) > 0:
         return Window("count", int(text))
-    m = _PERIOD.match(text)
+    m = _PERIOD.fullmatch(text)
     if m and float(m.group(1)) > 0:
         return Window("time", float(m.group(1)) * _SECONDS[m.group(2)])
     raise MonitorError(f"--window {text!r}: a period such as 1h, 30m, 2d, or a count such as 1000")
