@@ -190,7 +190,10 @@ class CancelHandler(BaseHandler):
                 raise LabError("no such run of this notebook (the server may have restarted)")
         except LabError as exc:
             return self.bad(exc)
-        status = await self.off_loop(runctl.cancel, job, service.runs_dir(notebook) / job.id)
+        try:
+            status = await self.off_loop(runctl.cancel, job, service.runs_dir(notebook) / job.id)
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker that would not die
+            return self.internal(exc, "cancel")
         self.reply({"ok": True, "status": status})
 
 
