@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nb2pipe import magics, params
+from nb2pipe import magics, params, randomness
 from nb2pipe.errors import AnalysisError
 from nb2pipe.model import (
     CellPlan,
@@ -78,6 +78,10 @@ class Analyzer:
         self.derived: list[Derived] = []
         self.derive_frags: list[Fragment] = []
         self.settings: list[Fragment] = []
+        self.seeds: list[tuple[Fragment, set[str]]] = []  # global random seeds: carried
+        self.cells: dict[int, PreparedCell] = {}
+        self._qualified: dict[str, str] | None = None
+        self.random_plan = randomness.RandomPlan()
         self.common: list[Fragment] = []
         self.common_names: set[str] = set()
         self.common_funcs: dict[str, FuncInfo] = {}
@@ -245,6 +249,11 @@ class Analyzer:
                     ed.remove(s, c.tree.body)
             self.derive_frags.append(Fragment(c.plan.cell.index, ed.result()))
 
+    def _seed_streams(self, s: ast.stmt) -> set[str]:
+        if self._qualified is None:
+            self._qualified = randomness.qualified_names(self.pool)
+        return randomness.seed_streams(s, self._qualified)
+
     def _imports_cell(self, c: PreparedCell) -> None:
         modules = set(self.pool)
         settings, constants = Editor(c.source), Editor(c.source)
@@ -254,6 +263,15 @@ class Analyzer:
             if is_import(s):
                 settings.remove(s, body)
                 constants.remove(s, body)
+                continue
+            streams = self._seed_streams(s)
+            if streams and Editor(c.source).remove(s, body):
+                # A seed of the global random streams runs once, in the first step that
+                # draws; the state then travels from step to step (randomness.plan).
+                settings.remove(s, body)
+                constants.remove(s, body)
+                text = "\n".join(c.source.split("\n")[s.lineno - 1 : s.end_lineno])
+                self.seeds.append((Fragment(c.plan.cell.index, text), streams))
                 continue
             binds = {
                 n.id
@@ -360,8 +378,8 @@ class Analyzer:
         lines = c.source.split("\n")
         body = c.tree.body
         for s in body:
-            if not is_setting(s, set(self.pool)):
-                continue
+            if not is_setting(s, set(self.pool)) or self._seed_streams(s):
+                continue  # a global random seed stays where it is: the chain carries it
             shares = any(
                 o is not s
                 and o.lineno <= (s.end_lineno or s.lineno)
@@ -390,7 +408,11 @@ class Analyzer:
             for n in shown:  # dropped, but the notebook stops there on a typo
                 self._check_defined(n.id, walker.facts, c.plan.cell.index, n.lineno)
             for s in c.tree.body:
-                if is_setting(s, set(self.pool)) and id(s) not in work.dropped:
+                if (
+                    is_setting(s, set(self.pool))
+                    and id(s) not in work.dropped
+                    and not self._seed_streams(s)
+                ):
                     self.warn(
                         f"process-wide setting in step {work.name!r} reaches later steps only "
                         "when they run in the same process, and not from the cache",
@@ -571,6 +593,7 @@ class Analyzer:
                     w.run(c.tree.body, plan.cell.index)
                     for n in list(w.facts.binds) + list(w.facts.mutated):
                         self.skip_binds.setdefault(n, []).append(plan.cell.index)
+        self.cells = cells
         self._collect_imports(list(cells.values()))
         if any(c.uses_subprocess for c in cells.values()) and "subprocess" not in self.pool:
             self.pool["subprocess"] = ImportLine("subprocess", "import subprocess", "subprocess", 0)

@@ -1,26 +1,20 @@
 """Where a pipeline can differ from the notebook although every step is right on its own:
-shared objects split by storage, and global random streams restarted in every step.
+shared objects split by storage, and global random streams (planned in randomness.py).
 Each finding is a warning (an error under --strict), naming cells and names."""
 
 from __future__ import annotations
 
-import ast
 from typing import TYPE_CHECKING
 
-from nb2pipe.rules import dotted
+from nb2pipe import randomness
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer, StepWork
-
-#: Functions of numpy.random / random that do not draw from the global stream.
-NOT_DRAWING = {"seed", "default_rng", "RandomState", "Generator", "SeedSequence", "Random",
-               "SystemRandom", "get_state", "getstate", "set_state", "setstate", "PCG64",
-               "MT19937", "Philox", "SFC64", "BitGenerator"}  # fmt: skip
+    from nb2pipe.analysis import Analyzer
 
 
 def check(an: Analyzer) -> None:
     _split_aliases(an)
-    _global_random(an)
+    an.random_plan = randomness.plan(an)
 
 
 def _split_aliases(an: Analyzer) -> None:
@@ -50,51 +44,3 @@ def _split_aliases(an: Analyzer) -> None:
                             line,
                             "split-alias",
                         )
-
-
-def _global_random(an: Analyzer) -> None:
-    """A seed set once in the notebook, then several steps drawing from the global stream:
-    the notebook continues the stream, the pipeline restarts it in every step."""
-    seeded = [f for f in an.settings if _seeds(f.source)]
-    if not seeded:
-        return
-    modules = {name: imp.module for name, imp in an.pool.items()}
-    drawing: list[tuple[str, int, int]] = []
-    for name, work in an.works.items():
-        hit = _first_draw(work, modules)
-        if hit:
-            drawing.append((name, *hit))
-    for name, cell, line in drawing[1:]:
-        an.warn(
-            f"step {name!r} draws from the global random stream seeded in cell "
-            f"{seeded[0].cell}; the notebook continues it from earlier steps, the pipeline "
-            "restarts it in every step (use a seed parameter or np.random.default_rng)",
-            cell,
-            line,
-            "global-random",
-        )
-
-
-def _seeds(source: str) -> bool:
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call):
-            name = dotted(node.func) or ""
-            if name.endswith("seed") and "." in name:
-                return True
-    return False
-
-
-def _first_draw(work: StepWork, modules: dict[str, str]) -> tuple[int, int] | None:
-    for c in work.cells:
-        for node in ast.walk(c.tree):
-            if not isinstance(node, ast.Call):
-                continue
-            name = dotted(node.func) or ""
-            parts = name.split(".")
-            if len(parts) < 2 or parts[-1] in NOT_DRAWING:
-                continue
-            module = modules.get(parts[0], "")
-            full = ".".join([module, *parts[1:-1]]) if module else ""
-            if full in ("numpy.random", "random"):
-                return c.plan.cell.index, node.lineno
-    return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import formats
+from nb2pipe.runtime import formats, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.hashing import sha256_bytes
@@ -244,7 +244,9 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
     with capture_output(log, echo=task.echo):
         try:
             function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
+            streams = randomstate.enter(step, loaded)  # pops __random_state__, sets streams
             result = function(**loaded, **task.kwargs)
+            randomstate.leave(streams, result, outcome.warnings)
         except (Exception, SystemExit) as exc:
             traceback.print_exc()
             raise _Failed(_describe_exception(task, exc)) from None
