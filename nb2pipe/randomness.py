@@ -19,74 +19,31 @@ when several steps use them.
 from __future__ import annotations
 
 import ast
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nb2pipe.model import Fragment
-from nb2pipe.rules import BUILTIN_NAMES, READ_ONLY_METHODS, dotted
+from nb2pipe.rules import (
+    BUILTIN_NAMES,
+    NOT_DRAWING,
+    OWN_GENERATOR,
+    OWN_SEEDS,
+    RANDOM_SAFE,
+    READ_ONLY_METHODS,
+    SEABORN_RANDOM,
+    SEEDS,
+    SHUFFLE_ONLY,
+    SKLEARN_RANDOM,
+    dotted,
+)
 
 if TYPE_CHECKING:
     from nb2pipe.analysis import Analyzer, ImportLine, PreparedCell
 
 ANY = "*"  # an unknown call: may draw from any stream
 OBJECT = "object"  # ... and it uses an object built without random_state
-#: Functions of numpy.random / random that do not draw from the global stream.
-NOT_DRAWING = frozenset(
-    """default_rng RandomState Generator SeedSequence Random SystemRandom
-    get_state getstate PCG64 PCG64DXSM MT19937 Philox SFC64 BitGenerator""".split()
-)
-SEEDS = frozenset({"seed", "set_state", "setstate"})
-#: scikit-learn classes and functions with a `random_state` parameter (1.9, introspected).
-SKLEARN_RANDOM = frozenset(
-    """AdaBoostClassifier AdaBoostRegressor AffinityPropagation
-    BaggingClassifier BaggingRegressor BayesianGaussianMixture BernoulliRBM BisectingKMeans
-    ClassifierChain DecisionTreeClassifier DecisionTreeRegressor DictionaryLearning
-    DummyClassifier ElasticNet ElasticNetCV EllipticEnvelope ExtraTreeClassifier
-    ExtraTreeRegressor ExtraTreesClassifier ExtraTreesRegressor FactorAnalysis FastICA
-    GaussianMixture GaussianProcessClassifier GaussianProcessRegressor
-    GaussianRandomProjection GradientBoostingClassifier GradientBoostingRegressor GroupKFold
-    GroupShuffleSplit HalvingGridSearchCV HalvingRandomSearchCV
-    HistGradientBoostingClassifier HistGradientBoostingRegressor IsolationForest
-    IterativeImputer KBinsDiscretizer KFold KMeans KernelPCA Lars Lasso LassoCV LassoLars
-    LatentDirichletAllocation LinearSVC LinearSVR LocallyLinearEmbedding LogisticRegression
-    LogisticRegressionCV MDS MLPClassifier MLPRegressor MinCovDet MiniBatchDictionaryLearning
-    MiniBatchKMeans MiniBatchNMF MiniBatchSparsePCA MultiTaskElasticNet MultiTaskElasticNetCV
-    MultiTaskLasso MultiTaskLassoCV NMF NeighborhoodComponentsAnalysis NuSVC Nystroem
-    OutputCodeClassifier PCA ParameterSampler PartialDependenceDisplay
-    PassiveAggressiveClassifier PassiveAggressiveRegressor PatchExtractor Perceptron
-    PolynomialCountSketch QuantileTransformer RANSACRegressor RBFSampler
-    RandomForestClassifier RandomForestRegressor RandomTreesEmbedding RandomizedSearchCV
-    RegressorChain RepeatedKFold RepeatedStratifiedKFold Ridge RidgeClassifier SGDClassifier
-    SGDOneClassSVM SGDRegressor SVC ShuffleSplit SkewedChi2Sampler SparsePCA
-    SparseRandomProjection SpectralBiclustering SpectralClustering SpectralCoclustering
-    SpectralEmbedding StratifiedGroupKFold StratifiedKFold StratifiedShuffleSplit TSNE
-    TargetEncoder TheilSenRegressor TruncatedSVD TunedThresholdClassifierCV
-    affinity_propagation dict_learning dict_learning_online estimate_bandwidth
-    extract_patches_2d fast_mcd fastica k_means kmeans_plusplus load_files
-    locally_linear_embedding make_biclusters make_blobs make_checkerboard make_circles
-    make_classification make_friedman1 make_friedman2 make_friedman3 make_gaussian_quantiles
-    make_hastie_10_2 make_low_rank_matrix make_moons make_multilabel_classification
-    make_regression make_s_curve make_sparse_coded_signal make_sparse_spd_matrix
-    make_sparse_uncorrelated make_spd_matrix make_swiss_roll mutual_info_classif
-    mutual_info_regression non_negative_factorization permutation_importance
-    permutation_test_score quantile_transform randomized_svd resample ridge_regression
-    shuffle silhouette_score smacof spectral_clustering spectral_embedding
-    train_test_split""".split()
-)
-#: ... of which these draw only with shuffle=True.
-SHUFFLE_ONLY = frozenset("GroupKFold KFold StratifiedGroupKFold StratifiedKFold".split())
-#: seaborn functions that jitter with numpy's global stream.
-SEABORN_RANDOM = frozenset("stripplot catplot regplot lmplot dogplot".split())
-#: Libraries known not to touch numpy's or random's global stream (besides the above).
-SAFE = frozenset(sys.stdlib_module_names) - {"random"} | {
-    "numpy", "pandas", "matplotlib", "mpl_toolkits", "seaborn", "sklearn", "IPython",
-    "joblib", "yaml", "tqdm", "pyarrow", "nb2pipe", "PIL", "requests", "plotly", "rich",
-}  # fmt: skip
-#: Libraries with their own global generator, which the pipeline cannot carry.
-OWN_GENERATOR = {"torch": "torch", "tensorflow": "tensorflow", "keras": "keras"}
-#: Their seeds (matched on the qualified name's ending).
-OWN_SEEDS = ("manual_seed", "manual_seed_all", "set_seed", "set_random_seed", "seed_everything")
+#: Methods of a random object that do not draw (CV splitters draw in split, mixtures in sample).
+QUIET_METHODS = READ_ONLY_METHODS - {"split", "sample"}
 COLLECT_METHODS = frozenset("append extend insert update setdefault add".split())
 
 
@@ -182,7 +139,7 @@ class Scanner:
         top = q.split(".")[0]
         if top == "sklearn":
             return last in SKLEARN_RANDOM and self._sklearn_draws(call, last)
-        return top not in SAFE
+        return top not in RANDOM_SAFE
 
     def _sklearn_draws(self, call: ast.Call, last: str) -> bool:
         if not _unset(call, "random_state"):
@@ -210,7 +167,7 @@ class Scanner:
             method = func.attr
             if method in ("sample", "rvs") and _unset(call, "random_state"):
                 return {"numpy"}
-            if method not in READ_ONLY_METHODS and self.mentions_random(func.value):
+            if method not in QUIET_METHODS and self.mentions_random(func.value):
                 return {ANY, OBJECT}
             if any(self.mentions_random(a) for a in self._args(call)):
                 return {ANY, OBJECT}
@@ -247,7 +204,7 @@ class Scanner:
         elif top == "pandas":
             if last == "sample" and _unset(call, "random_state"):
                 found.add("numpy")
-        elif top not in SAFE:
+        elif top not in RANDOM_SAFE:
             found.add(ANY)
         return found
 
@@ -270,7 +227,7 @@ class Scanner:
                 if self.constructs_random(node):
                     return True
                 func = node.func
-                if isinstance(func, ast.Attribute) and func.attr in READ_ONLY_METHODS:
+                if isinstance(func, ast.Attribute) and func.attr in QUIET_METHODS:
                     stack.extend(self._args(node))  # model.predict(X): a value, not the model
                     continue
             stack.extend(ast.iter_child_nodes(node))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime.randomstate import RANDOM_STATE
 from nb2pipe.verify.compare import Comparer, Tolerance
 from nb2pipe.verify.kernel import NotebookRun, VerifyError
 from nb2pipe.verify.result import Row, VerifyResult
@@ -36,6 +37,8 @@ def verify(
     tolerance: Tolerance | None = None,
     split_on: str | None = None,
     keep: bool = False,
+    runs_dir: str | Path | None = None,
+    run_options: Mapping[str, Any] | None = None,
 ) -> VerifyResult:
     """Verify that the pipeline computes what the notebook computes.
 
@@ -43,7 +46,10 @@ def verify(
     scratch folder). ``params``: parameter values as Python values; ``param_args``:
     ``NAME=VALUE`` strings parsed by the parameters' types, as ``-p`` does. ``timeout``:
     seconds a notebook cell may run. ``keep``: keep the scratch folder (its path is in
-    ``result.kept``). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
+    ``result.kept``). ``runs_dir``: where the pipeline's runs and store go (default: the
+    scratch folder), so a second verify can resume from the first one's cache;
+    ``run_options``: more keywords for the runner (``jobs``, ``only``, ``from_step``,
+    ``force``, ...). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
     that cannot be read or converted, unknown parameters, no usable kernel.
     """
     from nb2pipe import notebook as nbread
@@ -75,8 +81,9 @@ def verify(
                     "the package was generated from another version of the notebook "
                     "(run `nb2pipe convert` again)"
                 )
+            runner = {"runs_dir": Path(runs_dir or scratch / "runs"), **(run_options or {})}
             _run_both(result, spec, layout, nb_path, scratch, params, param_args, timeout,
-                      tolerance or Tolerance())  # fmt: skip
+                      tolerance or Tolerance(), runner)  # fmt: skip
     finally:
         if keep:
             result.kept = str(scratch)
@@ -135,6 +142,7 @@ def _run_both(
     param_args: Sequence[str],
     timeout: float | None,
     tol: Tolerance,
+    runner: dict[str, Any],
 ) -> None:
     from nb2pipe.runtime import UsageError
     from nb2pipe.runtime import run as run_pipeline
@@ -177,7 +185,7 @@ def _run_both(
     t = time.perf_counter()
     try:
         run = run_pipeline(spec, params=dict(params or {}), param_args=list(param_args),
-                           runs_dir=scratch / "runs", quiet=True, progress="none")  # fmt: skip
+                           quiet=True, progress="none", **runner)  # fmt: skip
     except UsageError as exc:
         raise VerifyError(str(exc)) from None
     result.seconds["pipeline"] = time.perf_counter() - t
@@ -229,6 +237,8 @@ def _compare_step(
     status = record.get("status")
     manifest = capture.load_manifest(str(capture_dir), name) if step.cells else None
     nb_failed_here = nb_run.cell is not None and built.cell_of_step.get(nb_run.cell) == name
+    if status == "skipped" and record.get("reason") == "not selected":
+        return [Row(name, "", "skipped", "", "not selected in this run")]
     if status not in ("ok", "cached"):
         message = (record.get("error") or {}).get("message") or record.get("reason") or status
         if nb_failed_here:
@@ -285,6 +295,9 @@ def _compare_step(
         except Exception as exc:  # noqa: BLE001
             failed(var, "cannot read the pipeline's value", exc)
             continue
+        if var == RANDOM_STATE and isinstance(left, dict) and isinstance(right, dict):
+            left = {k: v for k, v in left.items() if k in right}  # the streams it carries
         outcome = Comparer(tol, data).compare(left, right)
-        rows.append(Row(name, var, "ok" if outcome.ok else "mismatch", outcome.how, outcome.detail))
+        how = "random state" if var == RANDOM_STATE else outcome.how
+        rows.append(Row(name, var, "ok" if outcome.ok else "mismatch", how, outcome.detail))
     return rows
