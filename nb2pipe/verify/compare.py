@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nb2pipe.verify import estimators
+from nb2pipe.verify import estimators, figures
 
 _repr = reprlib.Repr()
 _repr.maxstring = 60
@@ -44,6 +44,11 @@ class Outcome:
     ok: bool
     how: str  # what kind of comparison decided it, e.g. "DataFrame", "estimator: predict"
     detail: str = ""  # the first difference, or a note
+    skipped: bool = False  # not compared (the detail says why)
+
+
+class Skip(Exception):
+    """The values cannot be compared; the detail says why (not a difference)."""
 
 
 class Mismatch(Exception):
@@ -153,6 +158,8 @@ class Comparer:
             self._cmp(notebook, pipeline, "", full=True)
         except Mismatch as exc:
             return Outcome(False, self.how or type_name(type(notebook)), str(exc))
+        except Skip as exc:
+            return Outcome(True, self.how or type_name(type(notebook)), str(exc), skipped=True)
         except RecursionError:
             return Outcome(False, "recursion", "the value is nested too deeply to compare")
         return Outcome(True, self.how or type_name(type(notebook)))
@@ -225,6 +232,9 @@ class Comparer:
             self._kind("module")
             if a.__name__ != b.__name__:
                 raise Mismatch(path, f"module {a.__name__} != {b.__name__}")
+            return
+        if figures.is_artist(a):
+            self._figure(a, b, path)
             return
         key = (id(a), id(b))
         if key in self._seen:  # a cycle, or a shared object already compared
@@ -449,6 +459,16 @@ class Comparer:
             self._cmp(ya, yb, f"{path}.{method}({name})", full=True)
             return True
         return False
+
+    def _figure(self, a: Any, b: Any, path: str) -> None:
+        self._kind("figure: what it shows")
+        try:
+            seen_a, seen_b = figures.shown(a), figures.shown(b)
+        except Exception as exc:  # noqa: BLE001 - an artist we cannot read
+            raise Skip(
+                f"{path or 'the figure'} not compared: {_one_line(f'{type(exc).__name__}: {exc}')}"
+            ) from None
+        self._cmp(seen_a, seen_b, path, full=True)
 
     def _object(self, a: Any, b: Any, path: str, *, full: bool) -> None:
         ta = type(a)

@@ -299,5 +299,6 @@ def _compare_step(
             left = {k: v for k, v in left.items() if k in right}  # the streams it carries
         outcome = Comparer(tol, data).compare(left, right)
         how = "random state" if var == RANDOM_STATE else outcome.how
-        rows.append(Row(name, var, "ok" if outcome.ok else "mismatch", how, outcome.detail))
+        verdict = "skipped" if outcome.skipped else "ok" if outcome.ok else "mismatch"
+        rows.append(Row(name, var, verdict, how, outcome.detail))
     return rows
