@@ -82,6 +82,7 @@ class Analyzer:
         self.cells: dict[int, PreparedCell] = {}
         self._qualified: dict[str, str] | None = None
         self.random_plan = randomness.RandomPlan()
+        self.unstorable: dict[str, dict[str, tuple[str, str, int, int]]] = {}
         self.common: list[Fragment] = []
         self.common_names: set[str] = set()
         self.common_funcs: dict[str, FuncInfo] = {}

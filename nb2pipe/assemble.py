@@ -90,10 +90,16 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
             # A step nothing depends on keeps what it defines on every path, except
             # definitions, modules, file handles, lambdas and generators.
             unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
+            unstorable |= set(an.unstorable.get(n, {}))
             for var in dict.fromkeys([*f.binds, *f.mutated]):
                 kept = var in f.must or var in w.inputs
                 if kept and var not in unstorable | f.deleted and var not in outs:
                     outs.append(var)
+        for var in outs:
+            if var in an.unstorable.get(n, {}):
+                what, fix, cell, line = an.unstorable[n][var]
+                an.warn(f"{var!r} is {what}: step {n!r} cannot store it as an output ({fix})",
+                        cell, line, "unstorable")  # fmt: skip
         step = _build_step(an, w, tuple(outs), tuple(metrics[n]))
         declared = {m: d for m, d in directions.items() if m in step.metrics}
         steps.append(

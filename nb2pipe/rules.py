@@ -109,6 +109,34 @@ OWN_GENERATOR = {"torch": "torch", "tensorflow": "tensorflow", "keras": "keras"}
 OWN_SEEDS = ("manual_seed", "manual_seed_all", "set_seed", "set_random_seed", "seed_everything")
 
 
+# ---- values that cannot be stored between steps (nb2pipe/hazards.py) ----
+_FILE = ("an open file", "pass its path and open it in the step that reads it")
+_DB = ("a database connection", "connect in each step that queries, or pass the query's result")
+_DMATRIX = (
+    "an xgboost DMatrix (it holds a C pointer)",
+    "pass the arrays and build the DMatrix in the step that trains (save the model with "
+    "save_model)",
+)
+_SYNC = ("a lock, pool or socket of this process", "create it in the step that uses it")
+#: Calls (qualified names) whose results pickle cannot store: (what it is, how to fix it).
+UNSTORABLE_CALLS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open",
+                     "tarfile.open", "zipfile.ZipFile", "tempfile.TemporaryFile",
+                     "tempfile.NamedTemporaryFile", "csv.reader", "csv.writer",
+                     "csv.DictReader", "csv.DictWriter", "h5py.File"), _FILE),
+    **dict.fromkeys(("sqlite3.connect", "psycopg2.connect", "psycopg.connect",
+                     "pymysql.connect", "mysql.connector.connect", "pyodbc.connect",
+                     "duckdb.connect", "sqlalchemy.create_engine", "pymongo.MongoClient",
+                     "redis.Redis"), _DB),
+    **dict.fromkeys(("xgboost.DMatrix", "xgboost.QuantileDMatrix", "xgboost.DeviceQuantileDMatrix"),
+                    _DMATRIX),
+    **dict.fromkeys(("threading.Lock", "threading.RLock", "threading.Thread",
+                     "multiprocessing.Pool", "concurrent.futures.ThreadPoolExecutor",
+                     "concurrent.futures.ProcessPoolExecutor", "socket.socket"), _SYNC),
+}  # fmt: skip
+GENERATOR = ("a generator", "make it a list, or create the generator in the step that uses it")
+
+
 #: Names IPython defines in a notebook: not "undefined", but they do not exist in a pipeline.
 IPYTHON_NAMES = frozenset({"display", "get_ipython", "_", "__", "___", "In", "Out", "exit", "quit"})
 
