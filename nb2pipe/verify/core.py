@@ -147,7 +147,7 @@ def _run_both(
     from nb2pipe.runtime import UsageError
     from nb2pipe.runtime import run as run_pipeline
     from nb2pipe.runtime.options import resolve_params
-    from nb2pipe.verify import capture, instrument, kernel
+    from nb2pipe.verify import instrument, kernel
 
     try:
         resolved = resolve_params(spec, overrides=params, param_args=param_args)
@@ -205,6 +205,34 @@ def _run_both(
 
     # compare
     t = time.perf_counter()
+    nb_value = _reader(capture_dir)
+    for step in spec.steps:
+        result.rows.extend(_compare_step(step, run, nb_run, capture_dir, nb_value, tol, built))
+    result.seconds["compare"] = time.perf_counter() - t
+    if any(r.verdict == "mismatch" for r in result.rows):
+        # Different values: run the notebook again, to tell its own randomness apart.
+        from nb2pipe.verify import rerun
+
+        t = time.perf_counter()
+        again_dir = scratch / "captured-again"
+        again = instrument.build(
+            layout, plans, str(again_dir), overrides=overrides,
+            param_names=[p.name for p in spec.parameters], derived=spec.derived,
+        )  # fmt: skip
+        kernel.execute(
+            again.notebook, nb_path.resolve().parent, scratch,
+            parameters=again.papermill_parameters, timeout=timeout,
+        )  # fmt: skip
+        cells = {s.name: tuple(s.cells) for s in spec.steps}
+        result.rows = rerun.reconcile(result.rows, nb_value, _reader(again_dir), tol, cells,
+                                      lambda: rerun.unseeded_cells(layout))  # fmt: skip
+        result.seconds["notebook again"] = time.perf_counter() - t
+
+
+def _reader(capture_dir: Path) -> Callable[[str, str], Any]:
+    """(step, variable) -> the notebook's value captured where the step ended."""
+    from nb2pipe.verify import capture
+
     cache: dict[tuple[str, str], Any] = {}
 
     def nb_value(step: str, var: str) -> Any:
@@ -216,9 +244,7 @@ def _run_both(
             cache[key] = capture.load_value(str(capture_dir), step, entry)
         return cache[key]
 
-    for step in spec.steps:
-        result.rows.extend(_compare_step(step, run, nb_run, capture_dir, nb_value, tol, built))
-    result.seconds["compare"] = time.perf_counter() - t
+    return nb_value
 
 
 def _compare_step(

@@ -42,14 +42,14 @@ def _axes(ax: Any) -> dict[str, Any]:
         "title": ax.get_title(),
         "xlabel": ax.get_xlabel(),
         "ylabel": ax.get_ylabel(),
-        "xlim": [float(v) for v in ax.get_xlim()],
-        "ylim": [float(v) for v in ax.get_ylim()],
         "lines": [_artist(a) for a in ax.lines],
         "patches": [_artist(a) for a in ax.patches],
         "collections": [_artist(a) for a in ax.collections],
         "images": [_artist(a) for a in ax.images],
         "texts": [_text(t) for t in ax.texts],
         "legend": [_text(t) for t in legend.get_texts()] if legend is not None else None,
+        "xlim": [float(v) for v in ax.get_xlim()],  # after the data: a difference there
+        "ylim": [float(v) for v in ax.get_ylim()],  # is the more telling one
     }
 
 

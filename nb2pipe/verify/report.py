@@ -13,7 +13,8 @@ _STYLE = {"ok": "green", "mismatch": "bold red", "missing": "red", "failed": "re
 
 def _timing(result: VerifyResult) -> str:
     s = result.seconds
-    parts = [f"{k} {s[k]:.1f}s" for k in ("convert", "pipeline", "notebook", "compare") if k in s]
+    keys = ("convert", "pipeline", "notebook", "compare", "notebook again")
+    parts = [f"{k} {s[k]:.1f}s" for k in keys if k in s]
     return ", ".join(parts) + (f"; total {s['total']:.1f}s" if "total" in s else "")
 
 

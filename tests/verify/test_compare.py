@@ -310,3 +310,44 @@ def test_extension_objects_are_compared_by_their_state_not_their_bytes(iris) -> 
     assert out.ok and out.how == "sklearn.tree._tree.Tree"
     c = DecisionTreeClassifier(random_state=0).fit(X[::2], y[::2]).tree_
     assert not check(a, c).ok
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _bars(heights, title="t"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    axes[0].bar(range(len(heights)), heights)
+    axes[0].set_title(title)
+    axes[1].scatter([1, 2], [3, 4])
+    plt.close(fig)
+    return fig, axes
+
+
+def test_figures_are_compared_by_what_they_show() -> None:
+    fig, axes = _bars([1, 2])
+    same, same_axes = _bars([1, 2])
+    out = check(fig, same)  # their callbacks, canvases and ids differ
+    assert out.ok and out.how == "figure: what it shows"
+    assert check(axes, same_axes).ok  # an array of Axes, element by element
+    taller, _ = _bars([1, 3])
+    out = check(fig, taller)
+    assert not out.ok and out.detail.startswith("['axes'][0]['patches'][1]['vertices']")
+    more, _ = _bars([1, 2, 2])
+    assert "['axes'][0]['patches']: length 2 != 3" in check(fig, more).detail
+    assert "['axes'][0]['title']" in check(fig, _bars([1, 2], "other")[0]).detail
+
+
+def test_a_figure_that_cannot_be_read_is_skipped_saying_so() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.lines import Line2D
+
+    out = check(Line2D([object()], [object()]), Line2D([object()], [object()]))
+    assert out.ok and out.skipped and out.detail.startswith("the figure not compared: TypeError")
