@@ -341,9 +341,9 @@ def _note_unseeded(
 ) -> None:
     """The notebook itself gives other numbers on every run here: say so once per step
     (verify names this cell when the notebook differs from itself)."""
-    for effects, cell, line in calls:
-        if any(e.startswith("seed:") for e in effects):
-            return
+    seeded = set(seeded)
+    for effects, cell, line in sorted(calls, key=lambda c: (c[1], c[2])):
+        seeded |= {e.split(":")[1] for e in effects if e in ("seed:numpy", "seed:random")}
         loose = (_streams(effects) | ({"numpy"} if OBJECT in effects else set())) - seeded
         if loose:
             an.note(

@@ -195,3 +195,14 @@ def test_generated_code_keeps_the_users_signature(convert_cells):
     pipeline = (out / "pipeline.py").read_text()
     assert 'inputs={"a": "a", "__random_state__": "a"}' in pipeline
     assert 'random_guard=("numpy",)' in pipeline  # data: checked at run time
+
+
+def test_the_unseeded_note_follows_the_order_of_seeds_in_a_step(load_cells):
+    cells = [
+        ("imports", "import random\nimport numpy as np"),
+        ("step:a", "np.random.seed(1)\nx = np.random.rand()\ny = random.random()"),
+    ]
+    [note] = [str(d) for d in load_cells(cells).diagnostics if d.code == "unseeded-random"]
+    assert note.startswith(
+        "note: cell 2, line 3: step 'a' draws from the global random stream (random)"
+    )
