@@ -250,10 +250,14 @@ class Analyzer:
                     ed.remove(s, c.tree.body)
             self.derive_frags.append(Fragment(c.plan.cell.index, ed.result()))
 
-    def _seed_streams(self, s: ast.stmt) -> set[str]:
+    def qualified(self) -> dict[str, str]:
+        """Imported name -> what it names (np -> numpy), once the imports are collected."""
         if self._qualified is None:
             self._qualified = randomness.qualified_names(self.pool)
-        return randomness.seed_streams(s, self._qualified)
+        return self._qualified
+
+    def _seed_streams(self, s: ast.stmt) -> set[str]:
+        return randomness.seed_streams(s, self.qualified())
 
     def _imports_cell(self, c: PreparedCell) -> None:
         modules = set(self.pool)

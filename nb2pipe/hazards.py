@@ -25,7 +25,7 @@ def _unstorable(an: Analyzer) -> dict[str, dict[str, tuple[str, str, int, int]]]
     """step -> name -> (what, fix, cell, line) for the names a step leaves bound to what
     pickle cannot store (open files, connections, DMatrix, generators). A later step
     reading one is an error now, not when the run saves it."""
-    names = {"open": "builtins.open", **randomness.qualified_names(an.pool)}
+    names = {"open": "builtins.open", **an.qualified()}
     generators = {
         s.name
         for c in an.cells.values()

@@ -67,9 +67,7 @@ PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})  # pandas' plotting method
 def cell_end(an: Analyzer, w: StepWork) -> str | None:
     """``plt.show()`` for a step that plots in a notebook that imports matplotlib or
     seaborn: with nb2pipe's backend it saves and closes the cell's figures."""
-    from nb2pipe.randomness import qualified_names
-
-    names = qualified_names(an.pool)
+    names = an.qualified()
     plotting = {n for n, q in names.items() if q.startswith(PLOTTING)}
     if not plotting:
         return None

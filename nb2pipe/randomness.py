@@ -105,7 +105,7 @@ class Scanner:
     """Classifies calls: seeds, draws from a stream, unknown calls, random objects."""
 
     def __init__(self, an: Analyzer) -> None:
-        self.names = qualified_names(an.pool)
+        self.names = an.qualified()
         self.defs: dict[str, ast.stmt] = {}
         for c in an.cells.values():
             for s in c.tree.body:
@@ -113,8 +113,16 @@ class Scanner:
                     self.defs[s.name] = s
         self.drawing_defs: dict[str, set[str]] = {}
         self.random_names: set[str] = set()
-        self._propagate(list(an.cells.values()))
-        self._summarise_defs()
+        self._cells: dict[int, list[tuple[set[str], int]]] = {}
+        flows = self._flows(list(an.cells.values()))
+        self._quiet = False
+        for _ in range(2):  # notebook classes that draw make random objects too
+            self._propagate(flows)
+            self._summarise_defs()
+        self._quiet = not self.random_names and not any(
+            self.constructs_random(n) for c in an.cells.values() for n in ast.walk(c.tree)
+            if isinstance(n, ast.Call)
+        )  # fmt: skip
 
     # -- what a call is -------------------------------------------------------------------
     def qualify(self, func: ast.expr) -> str | None:
@@ -214,6 +222,8 @@ class Scanner:
 
     def mentions_random(self, expr: ast.AST) -> bool:
         """Does the expression hold a random object (not just a read-only method's result)?"""
+        if self._quiet:  # the notebook builds none
+            return False
         stack = [expr]
         while stack:
             node = stack.pop()
@@ -234,13 +244,11 @@ class Scanner:
         return False
 
     # -- notebook-wide facts ----------------------------------------------------------------
-    def _propagate(self, cells: list[PreparedCell]) -> None:
-        """Names that hold random objects, by name across the notebook, to a fixpoint."""
-        nodes = [n for c in cells for n in ast.walk(c.tree)]
-        changed = True
-        while changed:
-            changed = False
-            for node in nodes:
+    def _flows(self, cells: list[PreparedCell]) -> list[tuple[list[ast.expr], ast.expr, set[str]]]:
+        """(targets, value, names the value reads) of every assignment-like node."""
+        out = []
+        for c in cells:
+            for node in ast.walk(c.tree):
                 targets: list[ast.expr] = []
                 value: ast.expr | None = None
                 if isinstance(node, ast.Assign):
@@ -256,7 +264,21 @@ class Scanner:
                 ):
                     targets = [node.func.value]
                     value = ast.Tuple(elts=self._args(node), ctx=ast.Load())
-                if value is None or not self.mentions_random(value):
+                if value is not None:
+                    names = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+                    calls = any(isinstance(n, ast.Call) for n in ast.walk(value))
+                    out.append((targets, value, names if not calls else names | {"()"}))
+        return out
+
+    def _propagate(self, flows: list[tuple[list[ast.expr], ast.expr, set[str]]]) -> None:
+        """Names that hold random objects, by name across the notebook, to a fixpoint."""
+        changed = True
+        while changed:
+            changed = False
+            for targets, value, names in flows:
+                if not (names & self.random_names or "()" in names):
+                    continue  # neither a random name nor a call that could build one
+                if not self.mentions_random(value):
                     continue
                 for t in targets:
                     for n in ast.walk(t):
@@ -279,14 +301,20 @@ class Scanner:
                     changed = True
 
 
-def cell_effects(scanner: Scanner, tree: ast.AST) -> list[tuple[set[str], int]]:
-    """(effects, line) of each call in a cell that has any."""
+def cell_effects(scanner: Scanner, tree: ast.AST, cache: bool = True) -> list[tuple[set[str], int]]:
+    """(effects, line) of each call in a cell that has any (once per cell: the cells'
+    trees live as long as the analysis, so their ids are stable keys)."""
+    key = id(tree)
+    if cache and key in scanner._cells:
+        return scanner._cells[key]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             found = scanner.effects(node)
             if found:
                 out.append((found, node.lineno))
+    if cache:
+        scanner._cells[key] = out
     return out
 
 
@@ -366,7 +394,7 @@ def _own_generators(an: Analyzer, scanner: Scanner) -> None:
             tree = ast.parse(frag.source)
         except SyntaxError:
             continue
-        for effects, _ in cell_effects(scanner, tree):
+        for effects, _ in cell_effects(scanner, tree, cache=False):
             for e in effects:
                 if e.startswith("seed:lib:"):
                     seeds.setdefault(e.rsplit(":", 1)[1], frag.cell)

@@ -206,3 +206,16 @@ def test_the_unseeded_note_follows_the_order_of_seeds_in_a_step(load_cells):
     assert note.startswith(
         "note: cell 2, line 3: step 'a' draws from the global random stream (random)"
     )
+
+
+def test_an_object_of_a_notebook_class_that_draws_draws_where_it_is_used(load_cells):
+    cells = [
+        ("imports", "import numpy as np\nnp.random.seed(0)"),
+        ("functions", "class Noisy:\n    def fit(self, v):\n        self.w = v + np.random.rand()\n"
+         "        return self"),
+        ("step:make", "m = Noisy()"),
+        ("step:quiet", "k = 1"),
+        ("step:fit", "m.fit(k)"),
+    ]  # fmt: skip
+    pipe = load_cells(cells)
+    assert chain(pipe) == ["make", "fit"] and guarded(pipe) == ["quiet"]
