@@ -264,6 +264,7 @@ class Analyzer:
         settings, constants = Editor(c.source), Editor(c.source)
         body = c.tree.body
         has_settings = has_constants = False
+        kept: list[ast.stmt] = []  # the constants and definitions: shared code
         for s in body:
             if is_import(s):
                 settings.remove(s, body)
@@ -290,12 +291,14 @@ class Analyzer:
             else:
                 settings.remove(s, body)
                 has_constants = True
+                kept.append(s)
                 for n in binds:
                     self._common_name(n)
         if has_settings:
             self.settings.append(Fragment(c.plan.cell.index, settings.result()))
         if has_constants:
-            self._walk_common(c, constants.result())
+            others = tuple(id(s) for s in body if s not in kept)
+            self._walk_common(c, constants.result(), others)
 
     def _common_name(self, name: str) -> None:
         self.common_names.add(name)
@@ -308,9 +311,11 @@ class Analyzer:
                 ed.remove(s, c.tree.body)
         self._walk_common(c, ed.result())
 
-    def _walk_common(self, c: PreparedCell, text: str) -> None:
+    def _walk_common(self, c: PreparedCell, text: str, skip: tuple[int, ...] = ()) -> None:
+        """``skip``: ids of statements that are not shared code (an imports cell's settings,
+        which run in the steps)."""
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
-        walker.run([s for s in c.tree.body if not is_import(s)], 0)
+        walker.run([s for s in c.tree.body if not is_import(s) and id(s) not in skip], 0)
         for name in walker.facts.binds:
             self._common_name(name)
         for s in c.tree.body:

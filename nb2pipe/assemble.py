@@ -161,8 +161,15 @@ def _build_step(
 ) -> Step:
     body, hoisted = fragments(an, w)
     used_imports = set(w.imports) | _settings_names(an)
-    for frag in an.random_plan.seeds.get(w.name, ()):
-        used_imports |= _names(frag.source) & set(an.pool)
+    placed = [*an.settings, *an.random_plan.seeds.get(w.name, ())]  # run at its start
+    for n in sorted(set().union(*(_names(f.source) for f in placed))):
+        kind = an.origin.get(n, ("", ""))[0]
+        if n in an.pool:
+            used_imports.add(n)
+        elif kind in ("param", "derived") and n not in w.params:
+            w.params.append(n)  # np.random.seed(seed): the parameter reaches the step
+        elif kind == "common":
+            w.common.add(n)
     loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
     used_imports |= loads & w.facts.imported & set(an.pool)
     for name in w.hoisted:

@@ -36,6 +36,7 @@ from nb2pipe.rules import (
     SKLEARN_RANDOM,
     dotted,
 )
+from nb2pipe.source import Editor
 
 if TYPE_CHECKING:
     from nb2pipe.analysis import Analyzer, ImportLine, PreparedCell
@@ -295,7 +296,7 @@ class Scanner:
                 found: set[str] = set()
                 for sub in ast.walk(node):
                     if isinstance(sub, ast.Call):
-                        found |= {e for e in self.effects(sub) if not e.startswith("seed:lib")}
+                        found |= self.effects(sub)
                 if found - self.drawing_defs.get(name, set()):
                     self.drawing_defs[name] = self.drawing_defs.get(name, set()) | found
                     changed = True
@@ -330,6 +331,7 @@ def plan(an: Analyzer) -> RandomPlan:
     """The chain of steps that draw from seeded global streams, in notebook order."""
     scanner = Scanner(an)
     out = RandomPlan()
+    _seeding_settings(an, scanner)
     pending = sorted(an.seeds, key=lambda s: s[0].cell)  # (fragment, streams) of imports cells
     seeded: set[str] = set()
     waiting: list[Fragment] = []
@@ -362,6 +364,39 @@ def plan(an: Analyzer) -> RandomPlan:
                 + " -> ".join(out.chain), None, None, "random-chain")  # fmt: skip
     _own_generators(an, scanner)
     return out
+
+
+def _seeding_settings(an: Analyzer, scanner: Scanner) -> None:
+    """`set_seed(42)`, a notebook function seeding numpy or random, in an imports cell:
+    it runs once too, like `np.random.seed(42)`, unless it also seeds a generator that
+    cannot be carried (torch): then it is replayed in every step, with a warning."""
+    kept: list[Fragment] = []
+    for frag in an.settings:
+        tree = ast.parse(frag.source)
+        ed = Editor(frag.source)
+        lines = frag.source.split("\n")
+        for s in tree.body:
+            effects: set[str] = set().union(*(e for e, _ in cell_effects(scanner, s, cache=False)))
+            streams = {e.split(":")[1] for e in effects if e in ("seed:numpy", "seed:random")}
+            if not streams:
+                continue
+            if any(e.startswith("seed:lib:") for e in effects) or not ed.remove(s, tree.body):
+                an.warn(
+                    f"cell {frag.cell} seeds the global random stream in a statement that is "
+                    "replayed at the start of every step: the notebook continues the stream "
+                    "from step to step, the pipeline restarts it (seed numpy and random in a "
+                    "statement of their own)",
+                    frag.cell,
+                    None,
+                    "global-random",
+                )
+                continue
+            text = "\n".join(lines[s.lineno - 1 : s.end_lineno])
+            an.seeds.append((Fragment(frag.cell, text), streams))
+        rest = ed.result()
+        if rest.strip():
+            kept.append(Fragment(frag.cell, rest))
+    an.settings[:] = kept
 
 
 def _note_unseeded(

@@ -219,3 +219,47 @@ def test_an_object_of_a_notebook_class_that_draws_draws_where_it_is_used(load_ce
     ]  # fmt: skip
     pipe = load_cells(cells)
     assert chain(pipe) == ["make", "fit"] and guarded(pipe) == ["quiet"]
+
+
+def test_a_seed_reading_a_parameter_or_a_constant_reaches_its_step(load_cells):
+    cells = [
+        ("parameters", "seed = 3"),
+        ("imports", "import random\nimport numpy as np\nOFFSET = 1\nnp.random.seed(seed)\n"
+         "random.seed(seed + OFFSET)"),
+        ("step:a", "a = np.random.rand() + random.random()"),
+        ("step:b", "b = np.random.rand()"),
+    ]  # fmt: skip
+    pipe = load_cells(cells)
+    a = pipe.step("a")
+    assert [f.source for f in a.seeds] == ["np.random.seed(seed)", "random.seed(seed + OFFSET)"]
+    assert a.params == ("seed",) and a.uses_common == ("OFFSET",)
+    assert pipe.step("b").params == () and pipe.step("b").random == ("numpy", "random")
+
+
+def test_a_notebook_function_that_seeds_runs_once_too(load_cells, warnings):
+    cells = [
+        ("imports", "import random\nimport numpy as np"),
+        ("functions", "def set_seed(s):\n    np.random.seed(s)\n    random.seed(s)"),
+        ("imports", "set_seed(4)"),
+        ("step:a", "a = np.random.rand()"),
+        ("step:b", "b = random.random()"),
+    ]
+    pipe = load_cells(cells)
+    assert pipe.settings == () and warnings(pipe) == []
+    assert [f.source for f in pipe.step("a").seeds] == ["set_seed(4)"]
+    assert pipe.step("a").uses_common == ("set_seed",)
+    assert pipe.step("b").inputs == {RS: "a"}
+
+
+def test_a_seed_that_cannot_run_once_is_a_warning(load_cells, warnings):
+    cells = [
+        ("imports", "import numpy as np\nimport torch"),
+        ("functions", "def seed_all(s):\n    np.random.seed(s)\n    torch.manual_seed(s)"),
+        ("imports", "seed_all(4)"),
+        ("step:a", "a = np.random.rand()"),
+        ("step:b", "b = np.random.rand()"),
+    ]
+    pipe = load_cells(cells)
+    [w] = warnings(pipe, "global-random")
+    assert w.startswith("warning: cell 3: cell 3 seeds the global random stream in a statement")
+    assert [f.source for f in pipe.settings] == ["seed_all(4)"]  # replayed, as before
