@@ -134,6 +134,7 @@ class Step:
     mutates: tuple[str, ...] = ()  # inputs the step changes in place (they are outputs too)
     maybe_unset: tuple[str, ...] = ()  # outputs the step binds on some paths only
     directions: dict[str, str] = field(default_factory=dict)  # metric -> "higher" | "lower"
+    primary: str = ""  # the metric marked `# primary` (the champion policy's)
     # The seeded global random streams this step draws from: its state comes in and goes
     # out as the artifact RANDOM_STATE (in inputs/outputs, never in the function's
     # signature); `random_guard`: seeded streams it must leave alone (checked at run time).

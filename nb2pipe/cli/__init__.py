@@ -16,6 +16,7 @@ from nb2pipe.cli import core  # noqa: F401
 from nb2pipe.cli import viz  # noqa: F401
 from nb2pipe.cli import export  # noqa: F401
 from nb2pipe.cli import ops  # noqa: F401
+from nb2pipe.cli import serve  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

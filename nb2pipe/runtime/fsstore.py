@@ -72,7 +72,7 @@ class FsspecStore:
         return "/".join([self.root, *parts]) if self.root else "/".join(parts)
 
     def path(self, ref: ArtifactRef) -> str:
-        if not _HASH.match(ref.hash) or ref.format not in formats.FORMATS:
+        if not _HASH.fullmatch(ref.hash) or ref.format not in formats.FORMATS:
             raise ValueError(f"not an artifact reference: {ref}")
         return self._join("objects", ref.hash[:2], f"{ref.hash}.{ref.format}")
 

@@ -49,6 +49,7 @@ class Step:
     doc: str = ""
     function: str = ""  # the function's name in steps/<name>.py when it differs from the step's
     directions: Mapping[str, str] = field(default_factory=dict)  # declared: metric -> higher|lower
+    primary: str = ""  # the metric marked `# primary` (the champion policy's), if any
     # The seeded global random streams ("numpy", "random") this step draws from: set from
     # its `__random_state__` input before it runs, captured into that output after (see
     # nb2pipe.runtime.randomstate). `random_guard`: seeded streams it must leave alone.

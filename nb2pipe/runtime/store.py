@@ -80,7 +80,7 @@ class LocalStore:
     # -- artifacts ------------------------------------------------------------------------
 
     def path(self, ref: ArtifactRef) -> Path:
-        if not _HASH.match(ref.hash) or ref.format not in formats.FORMATS:
+        if not _HASH.fullmatch(ref.hash) or ref.format not in formats.FORMATS:
             raise ValueError(f"not an artifact reference: {ref}")
         return self.objects / ref.hash[:2] / f"{ref.hash}.{ref.format}"
 
