@@ -296,6 +296,9 @@ class Analyzer:
                     self._common_name(n)
         if has_settings:
             self.settings.append(Fragment(c.plan.cell.index, settings.result()))
+            walker = ModuleWalker(self.funcs, modules=set(self.pool))
+            walker.run([s for s in body if s not in kept and not is_import(s)], 0)
+            self._pending_settings_reads.append((c.plan.cell.index, walker.facts))
         if has_constants:
             others = tuple(id(s) for s in body if s not in kept)
             self._walk_common(c, constants.result(), others)
@@ -332,12 +335,19 @@ class Analyzer:
         checks: list[tuple[str, int, int, str]] = []
         for cell, facts in self._pending_common_reads:
             checks += [(n, r.cell or cell, r.line, "") for n, r in facts.reads.items()]
+        for cell, facts in self._pending_settings_reads:  # settings run in the steps: they
+            checks += [  # may read parameters too (each step then takes them)
+                (n, r.cell or cell, r.line, "-")
+                for n, r in facts.reads.items()
+                if self.origin.get(n, ("", ""))[0] not in ("param", "derived")
+            ]
         for name, info in self.common_funcs.items():
             checks += [(n, info.cell, info.line, name) for n in sorted(info.free)]
         for n, cell, line, func in checks:
             if n in allowed or (self.stars and n not in self.origin):
                 continue
             who = f"shared function {func!r}" if func else "shared code"
+            who = "a process-wide setting" if func == "-" else who
             kind, step = self.origin.get(n, ("", ""))
             if kind in ("param", "derived"):
                 self.error(
@@ -587,6 +597,7 @@ class Analyzer:
     def run(self) -> Pipeline:
         layout = self.layout
         self._pending_common_reads: list[tuple[int, Facts]] = []
+        self._pending_settings_reads: list[tuple[int, Facts]] = []
         kept_roles = ("parameters", "imports", "functions", "step", "metrics", "validate")
         cells: dict[int, PreparedCell] = {}
         for plan in layout.cells:

@@ -263,3 +263,9 @@ def test_a_seed_that_cannot_run_once_is_a_warning(load_cells, warnings):
     [w] = warnings(pipe, "global-random")
     assert w.startswith("warning: cell 3: cell 3 seeds the global random stream in a statement")
     assert [f.source for f in pipe.settings] == ["seed_all(4)"]  # replayed, as before
+
+
+def test_a_setting_reading_an_undefined_name_is_still_refused(load_cells):
+    cells = [("imports", "import numpy as np\nnp.random.seed(SEED)\nA"), ("step:a", "a = 0")]
+    with pytest.raises(AnalysisError, match="a process-wide setting reads 'SEED', which is never"):
+        load_cells(cells)
