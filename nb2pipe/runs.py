@@ -337,7 +337,7 @@ def gc(
     if objects.is_dir():
         for path in objects.glob("*/*"):
             digest = path.name.split(".")[0]
-            if len(digest) != 64 or digest in live or not path.is_file():
+            if len(digest) not in (32, 64) or digest in live or not path.is_file():
                 continue
             st = path.stat()
             if cutoff is not None and st.st_mtime >= cutoff - 1:

@@ -25,7 +25,7 @@ from nb2pipe.runtime.hashing import (
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: inputs named by ArtifactRef.key (value digests), xxh3 file digests
 
 
 class KeyContext:
@@ -134,7 +134,7 @@ def key_components(
         "code": ctx.step_code(step.name),
         "common": ctx.common(step.common),
         "params": {k: canonical(v) for k, v in read.items()},
-        "inputs": {var: ref.hash for var, ref in inputs.items()},
+        "inputs": {var: ref.key for var, ref in inputs.items()},
         "distributions": {d: ctx.version(d) for d in step.distributions},
         "files": files,
         "outputs": list(step.outputs),

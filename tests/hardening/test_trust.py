@@ -1,6 +1,6 @@
 """The trust model (README, "Trust model") and the output side of `convert`:
 
-- an artifact is unpickled only after its bytes match the sha256 it is named by: a
+- an artifact is unpickled only after its bytes match the digest it is named by: a
   planted pickle, even one padded to the size of the real object, never runs;
 - `convert` writes the package aside and moves it into place whole: a full disk or a
   read-only folder is one line and nothing written, a SIGKILL at any moment leaves the old

@@ -66,15 +66,15 @@ def test_dataframes() -> None:
         index=pd.Index([10, 20, 30], name="id"),
     )
     fmt, back = roundtrip(df)
-    assert fmt == "parquet"
+    assert fmt == "arrow"
     pd.testing.assert_frame_equal(back, df, check_exact=True)
     fmt, back = roundtrip(df.iloc[1:])  # a non-default RangeIndex
     pd.testing.assert_frame_equal(back, df.iloc[1:])
     multi = df.set_index(["i", "s"])
     fmt, back = roundtrip(multi)
-    assert fmt == "parquet"
+    assert fmt == "arrow"
     pd.testing.assert_frame_equal(back, multi)
-    fmt, back = roundtrip(pd.DataFrame(np.eye(2)))  # int column names: not parquet
+    fmt, back = roundtrip(pd.DataFrame(np.eye(2)))  # int column names: not Arrow
     assert fmt == "joblib"
     pd.testing.assert_frame_equal(back, pd.DataFrame(np.eye(2)))
     tagged = df.copy()
@@ -92,7 +92,7 @@ def test_series() -> None:
         pd.Series(["a", "b"], name=3),
     ):
         fmt, back = roundtrip(s)
-        assert fmt == "parquet"
+        assert fmt == "arrow"
         pd.testing.assert_series_equal(back, s)
     odd = pd.Series([1, 2], name=("a", "b"))
     fmt, back = roundtrip(odd)
