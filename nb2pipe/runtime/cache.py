@@ -44,9 +44,10 @@ class KeyContext:
         if name not in self._code:
             path = self.package_dir / "steps" / f"{name}.py"
             try:
-                self._code[name] = code_hash(path.read_text(encoding="utf-8"), str(path))
+                code = self.hasher.remember(path, "code", _code_of)
             except (OSError, SyntaxError, ValueError):
-                self._code[name] = "unreadable"
+                code = None
+            self._code[name] = code or "unreadable"
         return self._code[name]
 
     def common(self, names: tuple[str, ...]) -> dict[str, str]:
@@ -98,6 +99,10 @@ class KeyContext:
                     rel = child.relative_to(full).as_posix()
                     parts.append([rel, self.hasher.hash(child) or "unreadable"])
         return "dir:" + sha256_json(parts)
+
+
+def _code_of(path: Path) -> str:
+    return code_hash(path.read_text(encoding="utf-8"), str(path))
 
 
 def _looks_like_file(value: Any, workdir: Path) -> str | None:

@@ -65,6 +65,14 @@ def _encode_json(value: Any) -> bytes | None:
     return data if json.loads(data) == value else None
 
 
+def encode_json(value: Any) -> bytes:
+    """The JSON bytes of a value :func:`choose` gave "json" (ValueError otherwise)."""
+    data = _encode_json(value)
+    if data is None:
+        raise ValueError("not a JSON value that reads back equal")
+    return data
+
+
 # --- the table: what reads back equal ----------------------------------------------------
 
 #: pandas extension dtypes (by class name) whose values Arrow round-trips exactly
@@ -255,10 +263,7 @@ def write(
         return fmt
     with opener(path) as f:
         if fmt == "json":
-            data = _encode_json(value)
-            if data is None:
-                raise ValueError("not a JSON value that reads back equal")
-            f.write(data)
+            f.write(encode_json(value))
         elif fmt == "npy":
             import numpy as np
 

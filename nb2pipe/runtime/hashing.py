@@ -193,28 +193,34 @@ class FileHasher:
         self._dirty = False
         if cache_file is not None:
             try:
-                self._memo = json.loads(cache_file.read_text())
+                memo = json.loads(cache_file.read_text())
             except (OSError, ValueError):
-                self._memo = {}
+                memo = {}
+            self._memo = memo if isinstance(memo, dict) else {}
 
     def hash(self, path: str | os.PathLike[str]) -> str | None:
         """None when the path is not an existing regular file."""
+        if not os.path.isfile(path):
+            return None
+        return self.remember(path, "", digest_file)
+
+    def remember(self, path: str | os.PathLike[str], kind: str, compute: Any) -> str | None:
+        """``compute(path)``, remembered by the file's (size, mtime, inode) under ``kind``
+        ("" for the digest of its content, "code" for the hash of its syntax tree)."""
         try:
             st = os.stat(path)
         except OSError:
             return None
-        if not os.path.isfile(path):
-            return None
-        real = os.path.realpath(path)
+        real = f"{kind}:{os.path.realpath(path)}" if kind else os.path.realpath(path)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         known = self._memo.get(real)
-        if known and known[0] == stamp and digest_algorithm(str(known[1])) == DIGEST:
+        if isinstance(known, list) and len(known) == 2 and known[0] == stamp and (kind or digest_algorithm(str(known[1])) == DIGEST):
             return str(known[1])
-        digest = digest_file(path)
+        value = str(compute(path))
         if time.time() - st.st_mtime > self.RACY_SECONDS:
-            self._memo[real] = [stamp, digest]
+            self._memo[real] = [stamp, value]
             self._dirty = True
-        return digest
+        return value
 
     def save(self) -> None:
         if not self._dirty or self.cache_file is None:

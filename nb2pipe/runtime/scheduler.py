@@ -160,11 +160,19 @@ class Scheduler:
         self.suspects: set[str] = set()  # steps running when a worker died
         self.flusher = Flusher(record)
         self.live: Live | None = None  # outputs in memory (sequential runs)
+        self._upstream: dict[str, list[str]] = {}
         self.entries: dict[str, dict[str, Any]] = {}  # ok steps whose outputs are being written
         self.written: list[tuple[str, int]] = []  # artifacts workers added to the store
 
     def step_of(self, name: str) -> Step:
         return self.by_name[name]
+
+    def _deps(self, step: Step) -> list[str]:
+        """The selected steps ``step`` waits for (computed once)."""
+        deps = self._upstream.get(step.name)
+        if deps is None:
+            deps = self._upstream[step.name] = [u for u in step.upstream if u in self.selected]
+        return deps
 
     # -- cache --------------------------------------------------------------------------
 
@@ -263,7 +271,7 @@ class Scheduler:
                 if self.state[name] != "pending":
                     continue
                 step = self.step_of(name)
-                deps = [u for u in step.upstream if u in self.selected]
+                deps = self._deps(step)
                 bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
                 if bad is not None:
                     self._skip_after_failure(name, bad)

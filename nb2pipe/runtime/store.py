@@ -136,9 +136,12 @@ class LocalStore:
         """Write ``value`` in ``fmt`` straight to a file, then name it by its digest.
         ``verify``: check afterwards that the value still has digest ``content`` (it was
         written in the background while later steps ran), else raise ValueChanged."""
+        if fmt == "json":  # small: digest the bytes in memory, one file written
+            return self.save_bytes(fmt, formats.encode_json(value))
         tmp = self.objects / "tmp" / f"{os.getpid()}-{secrets.token_hex(6)}.tmp"
         try:
-            tmp.parent.mkdir(parents=True, exist_ok=True)
+            if fmt not in formats.BUILTIN:  # a plugin writes to a path of its own
+                tmp.parent.mkdir(parents=True, exist_ok=True)
             written = formats.write(value, fmt, tmp, fsutil.create)
             if verify and content and content_of(value, fmt) != content:
                 raise ValueChanged("the value changed while it was being stored")
