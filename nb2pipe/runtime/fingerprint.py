@@ -7,6 +7,7 @@
 - :func:`fingerprint`: any value, for the guard that tells whether a step changed an
   input in place. Arrays and pandas objects by their buffers; scikit-learn estimators by
   their public attributes (parameters and fitted ``*_`` attributes, not private caches);
+  scipy sparse matrices by shape and CSR arrays (not their lazily computed flags);
   functions by code, defaults and closure values; other objects by their pickled state
   (``functools.cached_property`` values left out). Never compared: matplotlib and seaborn
   objects (a figure's internals, a colormap's lazily filled lookup table) and values with
@@ -275,6 +276,10 @@ class _Pickler(pickle.Pickler):
             return (_token, ("builtin", getattr(obj, "__qualname__", repr(t))))
         if stateless(obj):
             return self.skip(obj, "no value to compare")
+        if package == "scipy" and t.__module__.startswith("scipy.sparse") and hasattr(obj, "tocsr"):
+            csr = obj.tocsr()  # the matrix's values, not its lazily computed format flags
+            state = (csr.shape, csr.data, csr.indices, csr.indptr)
+            return (_token, ("sparse", t.__qualname__), state)
         base = sys.modules.get("sklearn.base")
         if base is not None and isinstance(obj, base.BaseEstimator) and hasattr(obj, "__dict__"):
             return (_token, ("estimator", t.__module__, t.__qualname__), _public_state(obj))

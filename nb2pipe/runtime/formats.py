@@ -122,6 +122,8 @@ def _index_ok(index: Any) -> bool:
         )
     if getattr(index, "freq", None) is not None:  # a DatetimeIndex's freq is not stored
         return False
+    if type(index.dtype).__name__ in _ARROW_EXTENSION_DTYPES - {"DatetimeTZDtype", "PeriodDtype"}:
+        return False  # a nullable Int32 index comes back as int32
     name_ok = index.name is None or type(index.name) is str
     return name_ok and arrow_dtype_ok(index.dtype)
 
@@ -176,8 +178,8 @@ def _write_arrow(value: Any, sink: Any) -> None:
     rows = max(1024, _BATCH_BYTES // row_bytes)
     with pa.ipc.new_file(sink, schema) as writer:
         for start in range(0, max(len(frame), 1), rows):
-            part = frame.iloc[start : start + rows]
-            writer.write_batch(pa.RecordBatch.from_pandas(part, schema=schema, preserve_index=None))
+            part = frame.iloc[start : start + rows]  # (chunked Arrow columns: a table)
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=None))
 
 
 def _from_table(table: Any) -> Any:

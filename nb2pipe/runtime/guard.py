@@ -122,7 +122,16 @@ def _root(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+#: builtins that never change what they are given
+_PURE = frozenset(
+    "abs all any bool dict enumerate float format frozenset hash id int isinstance iter len "
+    "list max min print repr reversed round set sorted str sum tuple type zip".split()
+)
+
+
 def _passes(call: ast.Call, var: str) -> bool:
+    if isinstance(call.func, ast.Name) and call.func.id in _PURE:
+        return False
     args = [a.value if isinstance(a, ast.Starred) else a for a in call.args]
     args += [k.value for k in call.keywords]
     return any(_root(a) == var for a in args)
@@ -130,8 +139,8 @@ def _passes(call: ast.Call, var: str) -> bool:
 
 def likely_call(package_dir: str, step: Any, var: str, notebook: str) -> Location | None:
     """The call in the step's code most likely to have changed ``var``: a method called on
-    it (``var.m(...)``, ``var.a.m(...)``), else a call it is passed to (``f(var)``); the
-    first one in the code. Mapped to its notebook cell and line."""
+    it (``var.m(...)``, ``var.a.m(...)``), else a call it is passed to (``f(var)``, not
+    ``len(var)``); the first one in the code. Mapped to its notebook cell and line."""
     path = Path(package_dir) / "steps" / f"{step.name}.py"
     try:
         source = path.read_text(encoding="utf-8")
