@@ -44,6 +44,7 @@ _NO_STATE_TYPES = frozenset(
     }
 )
 _CHUNK = 1 << 24
+_ATOMIC = frozenset({int, float, complex, str, bytes, bool, type(None), tuple, list, dict, set})
 
 
 class Unhashable(Exception):
@@ -224,46 +225,65 @@ def _closure(fn: types.FunctionType) -> list[Any]:
 class _Pickler(pickle.Pickler):
     def __init__(self, sink: _Sink, notes: list[str]) -> None:
         super().__init__(sink, protocol=5)
+        # No memo: what is shared with what (object identities, which a copy read back
+        # from the store does not keep) never changes a fingerprint. A cycle is refused
+        # ("recursive"), so a value holding one is not compared, with a note.
+        self.fast = True
         self.notes = notes
 
     def skip(self, obj: Any, why: str) -> tuple[Any, ...]:
         note = f"{type(obj).__module__}.{type(obj).__qualname__}: {why}"
         if note not in self.notes:
             self.notes.append(note)
-        return (_token, ("skipped", type(obj).__qualname__))
+        return ("skipped", type(obj).__qualname__)
 
-    def reducer_override(self, obj: Any) -> Any:  # noqa: C901 - one dispatch on kinds
+    def persistent_id(self, obj: Any) -> Any:
+        """Values compared by content alone, whether or not they are shared (a copy read
+        back has equal arrays, not the same ones): arrays, pandas objects, classes,
+        modules, and what is never compared."""
+        t = type(obj)
+        if t in _ATOMIC:
+            return None
+        if isinstance(obj, type):
+            return ("class", obj.__module__, obj.__qualname__)
+        if isinstance(obj, types.ModuleType):
+            return ("module", obj.__name__)
+        package = t.__module__.split(".")[0]
+        if package in ("numpy", "pandas"):
+            return self._data(obj, t)
+        if package in _SKIPPED_PACKAGES:
+            return ("not compared", t.__module__, t.__qualname__)
+        if stateless(obj):
+            return self.skip(obj, "no value to compare")
+        return None
+
+    def _data(self, obj: Any, t: type) -> Any:
+        digest = data_digest(obj, self.notes)
+        if digest is not None:
+            return ("data", digest)
+        np, pd = sys.modules.get("numpy"), sys.modules.get("pandas")
+        h = _new()
+        if np is not None and isinstance(obj, np.ma.MaskedArray):
+            _feed_array(h, np.ma.getdata(obj), self.notes)
+            _feed_array(h, np.ma.getmaskarray(obj), self.notes)
+        elif np is not None and isinstance(obj, np.ndarray):
+            _feed_array(h, obj, self.notes)
+        elif pd is not None and isinstance(obj, pd.Index):
+            _feed_index(h, obj, self.notes)
+        elif pd is not None and isinstance(obj, pd.api.extensions.ExtensionArray):
+            _feed_values(h, obj, self.notes)
+        elif pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):  # subclasses
+            _feed_pandas(h, obj, self.notes)
+            h.update(fingerprint(_object_state(obj), self.notes).encode())
+        else:
+            return None  # numpy scalars, dtypes...: pickled as usual
+        return (t.__module__, t.__qualname__, h.hexdigest())
+
+    def reducer_override(self, obj: Any) -> Any:
         t = type(obj)
         if obj is _token:
             return NotImplemented
         package = t.__module__.split(".")[0]
-        if package in ("numpy", "pandas"):
-            digest = data_digest(obj, self.notes)
-            if digest is not None:
-                return (_token, ("data", digest))
-            np = sys.modules.get("numpy")
-            if np is not None and isinstance(obj, np.ma.MaskedArray):
-                data = np.ma.getdata(obj)
-                return (_token, ("masked", t.__qualname__), (data, np.ma.getmaskarray(obj)))
-            if np is not None and isinstance(obj, np.ndarray):
-                h = _new()
-                _feed_array(h, obj, self.notes)
-                return (_token, ("ndarray", t.__qualname__, h.hexdigest()))
-            pd = sys.modules.get("pandas")
-            if pd is not None and isinstance(obj, (pd.Index, pd.api.extensions.ExtensionArray)):
-                h = _new()
-                (_feed_index if isinstance(obj, pd.Index) else _feed_values)(h, obj, self.notes)
-                return (_token, ("pandas", t.__qualname__, h.hexdigest()))
-            if pd is not None and isinstance(obj, (pd.DataFrame, pd.Series)):
-                h = _new()
-                _feed_pandas(h, obj, self.notes)
-                return (_token, ("pandas", t.__qualname__, h.hexdigest()), _object_state(obj))
-        if package in _SKIPPED_PACKAGES:
-            return (_token, ("not compared", t.__module__, t.__qualname__))
-        if isinstance(obj, type):
-            return (_token, ("class", obj.__module__, obj.__qualname__))
-        if isinstance(obj, types.ModuleType):
-            return (_token, ("module", obj.__name__))
         if isinstance(obj, types.FunctionType):
             code = obj.__code__
             consts = tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
@@ -274,8 +294,6 @@ class _Pickler(pickle.Pickler):
             return (_token, ("method", obj.__func__.__qualname__), (obj.__func__, obj.__self__))
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType)):
             return (_token, ("builtin", getattr(obj, "__qualname__", repr(t))))
-        if stateless(obj):
-            return self.skip(obj, "no value to compare")
         if package == "scipy" and t.__module__.startswith("scipy.sparse") and hasattr(obj, "tocsr"):
             csr = obj.tocsr()  # the matrix's values, not its lazily computed format flags
             state = (csr.shape, csr.data, csr.indices, csr.indptr)
@@ -288,7 +306,7 @@ class _Pickler(pickle.Pickler):
         try:
             return obj.__reduce_ex__(5)
         except Exception as exc:  # noqa: BLE001 - e.g. "cannot pickle 'X' object"
-            return self.skip(obj, " ".join(str(exc).split())[:80] or type(exc).__name__)
+            return (_token, self.skip(obj, " ".join(str(exc).split())[:80] or type(exc).__name__))
 
 
 def fingerprint(value: Any, notes: list[str] | None = None) -> str:
@@ -303,6 +321,10 @@ def fingerprint(value: Any, notes: list[str] | None = None) -> str:
         _Pickler(sink, notes).dump(value)
     except RecursionError:
         raise Unhashable("it is nested too deeply to compare") from None
+    except ValueError as exc:
+        if "cyclic" not in str(exc) and "recursive" not in str(exc):
+            raise Unhashable(f"ValueError: {' '.join(str(exc).split())[:120]}") from None
+        raise Unhashable("it refers to itself (a cycle): not compared") from None
     except Exception as exc:  # noqa: BLE001 - whatever a reducer raises
         detail = " ".join(str(exc).split())[:120]
         raise Unhashable(

@@ -119,9 +119,12 @@ def test_objects_functions_and_caches() -> None:
     assert fingerprint(f) == fingerprint(f)
     assert changes(f, lambda fn: fn.__closure__[0].cell_contents.__setitem__(0, 9))
     assert fingerprint(lambda x: x + 1) != fingerprint(lambda x: x + 2)
+    shared = [1, 2]
+    assert fingerprint([shared, shared]) == fingerprint([shared, list(shared)])  # no identity
     cyclic: list[Any] = [1]
     cyclic.append(cyclic)
-    assert fingerprint(cyclic) == fingerprint(cyclic)
+    with pytest.raises(Unhashable, match="cycle"):
+        fingerprint(cyclic)
 
 
 def test_what_has_no_value_is_noted_never_a_crash() -> None:

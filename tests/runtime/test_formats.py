@@ -114,7 +114,10 @@ TABLE = {
     "bool": (_col([True, False]), "arrow"),
     "datetime64[ns]": (_col(pd.date_range("2024", periods=3, unit="ns")), "arrow"),
     "datetime64[s] with NaT": (_col(["2024-01-01", None], "datetime64[s]"), "arrow"),
-    "tz-aware": (_col(pd.date_range("2024-03-30", periods=3, freq="h", tz="Europe/Paris")), "arrow"),
+    "tz-aware": (
+        _col(pd.date_range("2024-03-30", periods=3, freq="h", tz="Europe/Paris")),
+        "arrow",
+    ),
     "timedelta": (_col(pd.to_timedelta([1, 2, None], unit="s")), "arrow"),
     "categorical": (_col(pd.Categorical(["b", "a", None, "b"])), "arrow"),
     "ordered categorical of ints": (_col(pd.Categorical([3, 1, 3], ordered=True)), "arrow"),

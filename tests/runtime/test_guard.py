@@ -145,8 +145,9 @@ def test_refitting_an_input_is_a_change(make_pkg: Any) -> None:
     r = make_pkg(steps).run()
     error = r.steps["refit"]["error"]
     assert error["kind"] == "mutation" and "changed its input 'pca'" in error["message"]
-    assert "likely at cell 9, line 1 (pipe = make_pipeline(pca, LogisticRegression()))" in (
-        error["message"]
+    assert (
+        "likely at cell 9, line 1 (pipe = make_pipeline(pca, LogisticRegression()))"
+        in (error["message"])
     )
 
 
