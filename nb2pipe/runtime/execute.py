@@ -310,20 +310,24 @@ def _nbytes(value: Any) -> int:
 def _store_output(
     task: StepTask, store: Any, name: str, value: Any, outcome: StepOutcome, handoff: Handoff | None
 ) -> None:
+    """Store one output: in the background when a writer is at hand and it is a large
+    array or frame (its digest taken now when a later step's cache key needs it), else at
+    once. A value equal to the step's previous result is not written again."""
     fmt = formats.choose(value)
     previous = task.previous.get(name)
-    writer = handoff.writer if handoff is not None else None
-    if writer is not None and fmt in DATA_FORMATS and _nbytes(value) >= BACKGROUND_BYTES:
-        content = content_of(value, fmt) if name in handoff.consumed else ""  # type: ignore[union-attr]
-        if content and previous and previous.content == content and store.exists(previous):
-            outcome.outputs[name] = previous  # the same value is stored already
-        else:
-            outcome.pending[name] = writer.submit(value, fmt, content)
-            outcome.contents[name] = content
-        return
-    content = content_of(value, fmt)
+    background = (
+        handoff is not None
+        and handoff.writer is not None
+        and fmt in DATA_FORMATS
+        and _nbytes(value) >= BACKGROUND_BYTES
+    )
+    needed = not background or (handoff is not None and name in handoff.consumed)
+    content = content_of(value, fmt) if needed else ""
     if content and previous and previous.content == content and store.exists(previous):
         outcome.outputs[name] = previous
+    elif background and handoff is not None and handoff.writer is not None:
+        outcome.pending[name] = handoff.writer.submit(value, fmt, content)
+        outcome.contents[name] = content
     elif hasattr(store, "save_value"):
         outcome.outputs[name] = store.save_value(value, fmt, content)
     else:

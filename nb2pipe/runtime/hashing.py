@@ -214,7 +214,12 @@ class FileHasher:
         real = f"{kind}:{os.path.realpath(path)}" if kind else os.path.realpath(path)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         known = self._memo.get(real)
-        if isinstance(known, list) and len(known) == 2 and known[0] == stamp and (kind or digest_algorithm(str(known[1])) == DIGEST):
+        if (
+            isinstance(known, list)
+            and len(known) == 2
+            and known[0] == stamp
+            and (kind or digest_algorithm(str(known[1])) == DIGEST)
+        ):
             return str(known[1])
         value = str(compute(path))
         if time.time() - st.st_mtime > self.RACY_SECONDS:

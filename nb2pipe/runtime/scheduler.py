@@ -220,10 +220,15 @@ class Scheduler:
         handoff = None
         if self.live is not None:
             handoff = self.live.handoff(step, self._durable)
-            inputs = {
-                var: ref if var in handoff.values else self._durable(step.inputs[var], var)
-                for var, ref in inputs.items()
-            }
+            try:
+                inputs = {
+                    var: ref if var in handoff.values else self._durable(step.inputs[var], var)
+                    for var, ref in inputs.items()
+                }
+            except CorruptArtifact as exc:  # an upstream output could not be stored
+                self.live.finished(step, None, ran=False)
+                self._fail(step.name, StepError("artifact", f"step {step.name!r}: {exc}"), 0, {})
+                return
         task = replace(
             self.base_task,
             step=replace(step, inputs=dict(step.inputs)),
@@ -553,7 +558,7 @@ class Scheduler:
             self.flusher.stop()
             if self.executor is not None:
                 self.executor.shutdown(wait=True)
-            if self.live is not None and self.live.pending:  # an unexpected error: no entries
+            if self.live is not None:  # (after an unexpected error: no more entries)
                 self.live.close(cancel=True)
             self._input_records()
             self.record.data.setdefault("storage", self._storage())

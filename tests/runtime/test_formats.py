@@ -1,4 +1,4 @@
-"""A value is stored as Parquet, .npy or JSON only when it reads back equal."""
+"""A value is stored as Arrow, .npy or JSON only when it reads back equal."""
 
 from __future__ import annotations
 

@@ -218,3 +218,23 @@ def test_runs_gc_removes_temporary_files_of_killed_runs(make_pkg: Any) -> None:
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     result = runs.gc(pkg.runs, 5)
     assert not old.exists() and fresh.exists() and result.artifacts == 1
+
+
+def test_an_undeclared_change_during_a_write_never_stores_a_wrong_value(make_pkg: Any) -> None:
+    """b changes a's output in place while the writer may still be storing it: the guard
+    fails b, and a's artifact is either the value a returned or not stored at all (a is
+    then failed, and recomputed by the next run)."""
+    steps = [
+        S("a", f"x = np.zeros({10 * N})", outputs=("x",), imports=NP),
+        S("b", "x += 1\ny = 1", inputs={"x": "a"}, outputs=("y",)),
+    ]
+    pkg = make_pkg(steps)
+    r = pkg.run()
+    assert r.steps["b"]["error"]["kind"] == "mutation"
+    if r.steps["a"]["status"] == "ok":
+        assert float(r.load("a", "x").max()) == 0.0
+    else:
+        assert "changed it in place" in r.steps["a"]["error"]["message"]
+    pkg.write_step(S("b", "y = float(x.max())", inputs={"x": "a"}, outputs=("y",)))
+    again = pkg.run()
+    assert again.ok and again.load("b", "y") == 0.0
