@@ -29,6 +29,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def new_hasher(algorithm: str = DIGEST) -> Any:
+    """A streaming hasher (``update``, ``hexdigest``) of the given algorithm."""
+    return _hasher(algorithm)
+
+
 def _hasher(algorithm: str) -> Any:
     if algorithm == "xxh3_128":
         import xxhash
@@ -50,14 +55,15 @@ def digest_bytes(data: Any, algorithm: str = DIGEST) -> str:
 
 
 def digest_file(path: str | os.PathLike[str], algorithm: str = DIGEST) -> str:
-    """Digest of a file's content, read through a memory map (no copy into Python)."""
-    import mmap
-
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return digest_bytes(b"", algorithm)
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-            return digest_bytes(m, algorithm)
+    """Digest of a file's content, read a few MB at a time into one buffer (a memory map
+    would count the whole file in the process's peak memory)."""
+    h = _hasher(algorithm)
+    buf = bytearray(8 << 20)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return str(h.hexdigest())
 
 
 def matches(data: Any, digest: str) -> bool:

@@ -31,7 +31,13 @@ from typing import Any, Protocol
 from nb2pipe.runtime import formats, fsutil
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
-from nb2pipe.runtime.hashing import DIGEST, digest_algorithm, digest_bytes, digest_file
+from nb2pipe.runtime.hashing import (
+    DIGEST,
+    digest_algorithm,
+    digest_bytes,
+    digest_file,
+    new_hasher,
+)
 
 STORE_VERSION = 2
 #: the parts of a cache entry's key that are mappings (read by cache.explain)
@@ -107,6 +113,39 @@ def content_of(value: Any, fmt: str) -> str:
     return data_digest(value) or ""
 
 
+class HashingFile:
+    """A file being written that digests what goes through it (so the written file is not
+    read again to be named)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.h = new_hasher()
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        self.h.update(data)
+        self.count += memoryview(data).nbytes
+        return int(self.f.write(data))
+
+    def truncate(self, size: int | None = None) -> int:
+        if (self.f.tell() if size is None else size) == 0:  # started again from scratch
+            self.h, self.count = new_hasher(), 0
+        return int(self.f.truncate(size))
+
+    def digest(self, size: int) -> str | None:
+        """The digest, if every byte of the file went through ``write``."""
+        return str(self.h.hexdigest()) if self.count == size else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+    def __enter__(self) -> HashingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+
 class ValueChanged(Exception):
     """The value changed while it was being written (a later step changed it in place)."""
 
@@ -139,15 +178,23 @@ class LocalStore:
         if fmt == "json":  # small: digest the bytes in memory, one file written
             return self.save_bytes(fmt, formats.encode_json(value))
         tmp = self.objects / "tmp" / f"{os.getpid()}-{secrets.token_hex(6)}.tmp"
+        opened: list[HashingFile] = []
+
+        def create(path: Path) -> HashingFile:
+            opened.append(HashingFile(fsutil.create(path)))
+            return opened[-1]
+
         try:
             if fmt not in formats.BUILTIN:  # a plugin writes to a path of its own
                 tmp.parent.mkdir(parents=True, exist_ok=True)
-            written = formats.write(value, fmt, tmp, fsutil.create)
+            written = formats.write(value, fmt, tmp, create)
             if verify and content and content_of(value, fmt) != content:
                 raise ValueChanged("the value changed while it was being stored")
             if not content and fmt in DATA_FORMATS:
                 content = content_of(value, fmt)
-            ref = ArtifactRef(digest_file(tmp), written, tmp.stat().st_size, content)
+            size = tmp.stat().st_size
+            hashed = opened[0].digest(size) if opened else None
+            ref = ArtifactRef(hashed or digest_file(tmp), written, size, content)
             self._place(tmp, ref)
         finally:
             tmp.unlink(missing_ok=True)
