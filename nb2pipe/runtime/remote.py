@@ -41,9 +41,10 @@ from nb2pipe.runtime.fsstore import FsspecStore, open_store
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.providers import valid_refs
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.runner import _derive, package_dir
-from nb2pipe.runtime.scheduler import redact, valid_refs
+from nb2pipe.runtime.scheduler import redact
 from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
