@@ -7,7 +7,7 @@ NB2PIPE := $(VENV)/bin/nb2pipe
 # Browser tests use Debian's chromium; no tool may download a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: demo test test-unit test-integration lint bench clean chromium engine-envs
+.PHONY: demo test test-unit test-integration lint bench clean chromium postgresql engine-envs
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,13 @@ demo: $(VENV)/.installed
 	$(NB2PIPE) convert sample_notebooks/wine_classifier.ipynb -o pipelines/wine
 	$(PY) -m pipelines.wine
 
-test: $(VENV)/.installed chromium engine-envs lab-test-ts lab-test-py
+test: $(VENV)/.installed chromium postgresql engine-envs lab-test-ts lab-test-py
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest -m "not integration"
 
-test-integration: $(VENV)/.installed chromium lab-install engine-envs
+test-integration: $(VENV)/.installed chromium postgresql lab-install engine-envs
 	$(PY) -m pytest -m integration
 
 lint: $(VENV)/.installed
@@ -36,6 +36,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_convert.py
 	$(PY) benchmarks/bench_runtime.py
+	$(PY) benchmarks/bench_serve.py
 
 # The engines' venvs (Airflow, KFP, check-jsonschema) for tests/exporters, built two at a
 # time and cached in ~/.cache/nb2pipe-test-envs/<engine>-<hash>/ (quick when up to date).
@@ -89,6 +90,12 @@ lab-screenshots: $(VENV)/.lab-installed chromium
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+# Debian's PostgreSQL server binaries for the prediction log's tests (tests/mlops start
+# their own server from /usr/lib/postgresql/*/bin in a temporary folder); run as root.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; }
 
 clean:
 	rm -rf $(VENV) pipelines runs build dist *.egg-info $(LAB)/node_modules $(LAB)/lib

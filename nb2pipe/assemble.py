@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from nb2pipe.errors import AnalysisError, StrictError
 from nb2pipe.lowering import fragments
-from nb2pipe.mlops_tags import metric_directions, step_models
+from nb2pipe.mlops_tags import metric_directions, primary_metrics, step_models
 from nb2pipe.model import Pipeline, Step
 from nb2pipe.rules import distribution
 from nb2pipe.tags import identifier
@@ -38,6 +38,7 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
     metrics: dict[str, list[str]] = {n: [] for n in order}
     dependents: dict[str, set[str]] = {n: set() for n in order}
     directions: dict[str, str] = {}
+    primary: list[str] = []  # metrics marked `# primary`
     for w in works.values():
         for var, src in w.inputs.items():
             if var not in outputs[src]:
@@ -58,6 +59,7 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
             if var not in outputs[producer]:
                 outputs[producer].append(var)
         directions.update(metric_directions(w))  # `# lower` / `# higher` comments
+        primary += primary_metrics(w)
     # Gates stop every step after them in the notebook.
     ancestors: dict[str, set[str]] = {}
     gates_so_far: list[str] = []
@@ -95,8 +97,14 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
                     outs.append(var)
         step = _build_step(an, w, tuple(outs), tuple(metrics[n]))
         declared = {m: d for m, d in directions.items() if m in step.metrics}
+        first = next((m for m in primary if m in step.metrics), "")
         steps.append(
-            replace(step, models=tuple(f"{m}={v}" for m, v in models), directions=declared)
+            replace(
+                step,
+                models=tuple(f"{m}={v}" for m, v in models),
+                directions=declared,
+                primary=first,
+            )
         )
     return _pipeline(an, steps, cells)
 

@@ -52,7 +52,7 @@ def transform(source: str, *, file: str, cell: int) -> Transformed:
         return Transformed(source)  # reported by the parser later
     out = Transformed("")
     lines = source.split("\n")
-    first = MAGIC.match(lines[0]) if lines else None
+    first = MAGIC.fullmatch(lines[0]) if lines else None
     if first and first.group(2) == "%%":
         name = first.group(3)
         if name in DROP_CELL:
@@ -96,7 +96,7 @@ def _complete(text: str) -> bool:
 
 
 def _line(line: str, n: int, out: Transformed, file: str, cell: int) -> str:
-    m = MAGIC.match(line)
+    m = MAGIC.fullmatch(line)
     if m and m.group(2) == "%%":
         raise AnalysisError(
             f"cell magic %%{m.group(3)} is not on the cell's first line",
@@ -123,7 +123,7 @@ def _line(line: str, n: int, out: Transformed, file: str, cell: int) -> str:
             line=n,
             hint="tag the cell 'skip', or rewrite the line in Python",
         )
-    s = SHELL.match(line)
+    s = SHELL.fullmatch(line)
     if s:
         indent, cmd = s.groups()
         words = cmd.split()
@@ -152,7 +152,7 @@ def _line(line: str, n: int, out: Transformed, file: str, cell: int) -> str:
             line=n,
             hint="use subprocess.run(..., capture_output=True), or tag the cell 'skip'",
         )
-    if HELP.match(line) and line.strip() not in ("?",):
+    if HELP.fullmatch(line) and line.strip() not in ("?",):
         out.notes.append((n, "help request (?) dropped"))
         indent = line[: len(line) - len(line.lstrip())]
         return f"{indent}pass" if indent else ""

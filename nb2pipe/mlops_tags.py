@@ -3,7 +3,9 @@ declare. Pure functions over a cell's source and syntax tree; the assembly pass 
 
 * **Metric direction:** a trailing comment on a metric's line in the ``metrics`` cell,
   ``rmse  # lower`` or ``accuracy  # higher`` ("lower is better", "min", "max", ...).
-  Undeclared: by name (see :mod:`nb2pipe.runtime.metrics`).
+  Undeclared: by name (see :mod:`nb2pipe.runtime.metrics`). ``# primary`` (alone or
+  beside the direction: ``accuracy  # higher, primary``) marks the metric the champion
+  policy judges by.
 * **Model:** ``model:NAME`` on a cell registers, under NAME, the variable called NAME if
   the cell assigns or fits one, else the last variable the cell assigns or changes at its
   top level (``forest = RandomForestClassifier(...)`` then ``forest.fit(X, y)``: forest).
@@ -17,7 +19,7 @@ import tokenize
 from collections.abc import Callable
 from typing import Any
 
-from nb2pipe.runtime.metrics import declared_direction
+from nb2pipe.runtime.metrics import declared_direction, is_primary
 
 # method calls that make a fitted model out of the object they are called on
 _FITTING = {"fit", "partial_fit", "fit_transform", "fit_predict", "train", "compile", "set_params"}
@@ -32,6 +34,18 @@ def comment_directions(source: str) -> dict[int, str]:
                 direction = declared_direction(tok.string)
                 if direction is not None:
                     out[tok.start[0]] = direction
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        pass
+    return out
+
+
+def comment_primary(source: str) -> set[int]:
+    """Lines of ``source`` whose trailing comment marks a metric ``primary``."""
+    out: set[int] = set()
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT and is_primary(tok.string):
+                out.add(tok.start[0])
     except (tokenize.TokenError, SyntaxError, IndentationError):
         pass
     return out
@@ -89,6 +103,14 @@ def metric_directions(work: Any) -> dict[str, str]:
         if direction is not None:
             out[var] = direction
     return out
+
+
+def primary_metrics(work: Any) -> list[str]:
+    """Metrics of a step's analysis marked ``# primary`` in its ``metrics`` cells."""
+    by_cell = {
+        c.plan.cell.index: comment_primary(c.source) for c in work.cells if c.plan.role == "metrics"
+    }
+    return [var for var, cell, line in work.metric_decls if line in by_cell.get(cell, ())]
 
 
 def step_models(work: Any, error: Callable[..., Any]) -> list[tuple[str, str]]:

@@ -132,6 +132,7 @@ class Step:
     mutates: tuple[str, ...] = ()  # inputs the step changes in place (they are outputs too)
     maybe_unset: tuple[str, ...] = ()  # outputs the step binds on some paths only
     directions: dict[str, str] = field(default_factory=dict)  # metric -> "higher" | "lower"
+    primary: str = ""  # the metric marked `# primary` (the champion policy's)
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,22 @@ def _check_cells(cells: Any, body: str, shown: str) -> None:
                 cell=n,
                 hint="re-save it from Jupyter",
             )
+        _check_tags(cell, n, shown)
+
+
+def _check_tags(cell: dict[str, Any], n: int, shown: str) -> None:
+    """Tags are strings: checked before nbformat validates, whose uniqueness check of
+    unhashable items (a tag that is a list) is quadratic (minutes for a 50 KB notebook)."""
+    meta = cell.get("metadata")
+    tags = meta.get("tags") if isinstance(meta, dict) else None
+    for tag in tags if isinstance(tags, list) else ():
+        if not isinstance(tag, str):
+            raise NotebookError(
+                f"invalid notebook: a tag is {type(tag).__name__}, not a string",
+                file=shown,
+                cell=n,
+                hint="tags are a list of strings; fix the cell's tags",
+            )
 
 
 def _cell_of(path: Any) -> int | None:

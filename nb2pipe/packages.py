@@ -7,6 +7,7 @@ only, so it starts about as fast as `python -m <package>`.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,17 @@ from nb2pipe.render import IDENT
 
 def module_path(out_dir: Path) -> str:
     """Dotted import path of the output folder, relative to the working directory if inside."""
-    try:
-        rel = out_dir.resolve().relative_to(Path.cwd().resolve())
-        parts = rel.parts
-    except ValueError:
-        parts = (out_dir.name,)
-    if parts and all(IDENT.match(p) for p in parts):
-        return ".".join(parts)
-    return out_dir.name
+    shown = Path(os.path.abspath(out_dir))
+    cwd = Path.cwd().resolve()
+    for path in (shown, out_dir.resolve()):
+        try:
+            parts = path.relative_to(cwd).parts
+        except ValueError:
+            continue
+        if parts and all(IDENT.fullmatch(p) for p in parts):
+            return ".".join(parts)
+        break
+    return shown.name
 
 
 def load_package(directory: str | Path) -> Any:

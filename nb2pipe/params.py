@@ -84,7 +84,7 @@ def _annotation_type(node: ast.expr | None) -> tuple[str | None, bool]:
 
 
 def _type_comment(text: str) -> tuple[str | None, bool, str]:
-    m = TYPE_COMMENT.match(text)
+    m = TYPE_COMMENT.fullmatch(text)
     if not m:
         return None, False, text
     try:
@@ -109,6 +109,7 @@ def parse(
     for s in stmts:
         if isinstance(s, ast.Import | ast.ImportFrom):
             continue
+        _no_dunder(s, file, cell)
         target = value = annotation = None
         if isinstance(s, ast.Assign) and len(s.targets) == 1:
             target, value = s.targets[0], s.value
@@ -148,6 +149,21 @@ def parse(
                 seen.add(node.id)
     derive_stmts.sort(key=lambda stmt: stmt.lineno)
     return params, derived, derive_stmts, diags
+
+
+def _no_dunder(stmt: ast.stmt, file: str, cell: int) -> None:
+    """`__name__ = "x"` in a parameters cell would be a parameter overriding the module's
+    own name (and `-p __name__=...` the runtime's): refused."""
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            if node.id.startswith("__") and node.id.endswith("__"):
+                raise AnalysisError(
+                    f"parameter {node.id!r} is a dunder name, reserved by Python",
+                    file=file,
+                    cell=cell,
+                    line=node.lineno,
+                    hint=f"rename it, e.g. {node.id.strip('_') or 'value'}",
+                )
 
 
 def _parameter(

@@ -79,7 +79,7 @@ def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         if not runs:
             raise RunsError(f"no runs in {runs_dir}", hint="run the pipeline first")
         return runs[-1]
-    if _RUN_ID.match(run):
+    if _RUN_ID.fullmatch(run):
         exact = [pr for pr in runs if pr[0].name == run]
         if exact:
             return exact[0]

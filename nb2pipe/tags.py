@@ -37,12 +37,14 @@ DIRECTIVE = re.compile(r"^\s*#\|\s*nb2pipe:(.*)$")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_NAME = 80
+RESERVED_MODELS = {"registry"}  # <registry>/REGISTRY holds the layout version
 
 
 @dataclass
 class _CellTags:
     roles: list[str] = field(default_factory=list)
     steps: list[str] = field(default_factory=list)
+    spelled: list[str] = field(default_factory=list)  # the step tags as written
     after: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
@@ -51,7 +53,7 @@ class _CellTags:
 def directive_words(source: str) -> list[str]:
     """Words of a first-line ``#| nb2pipe: step:train after:split`` directive."""
     first = source.split("\n", 1)[0]
-    m = DIRECTIVE.match(first)
+    m = DIRECTIVE.fullmatch(first)
     return m.group(1).split() if m else []
 
 
@@ -64,7 +66,7 @@ def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str
         problem = "is empty"
     elif len(name) > MAX_NAME:
         problem = f"is longer than {MAX_NAME} characters"
-    elif not NAME_RE.match(name):
+    elif not NAME_RE.fullmatch(name):
         problem = "is not an identifier (letters, digits and '_', not starting with a digit)"
     elif keyword.iskeyword(name):
         problem = "is a Python keyword"
@@ -92,14 +94,21 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
                 out.roles.append(role)
         elif low.startswith(STEP_PREFIXES):
             out.steps.append(step_name(t.split(":", 1)[1], file=file, cell=cell.index))
+            out.spelled.append(t.split(":", 1)[1].strip())
         elif low.startswith(AFTER_PREFIXES):
             out.after.append(
                 step_name(t.split(":", 1)[1], file=file, cell=cell.index, what="after: target")
             )
         elif low.startswith(MODEL_PREFIX):
-            out.models.append(
-                step_name(t.split(":", 1)[1], file=file, cell=cell.index, what="model name")
-            )
+            name = step_name(t.split(":", 1)[1], file=file, cell=cell.index, what="model name")
+            if name.lower() in RESERVED_MODELS:
+                raise TagError(
+                    f"model name {name!r} is the name of the model registry's own file",
+                    file=file,
+                    cell=cell.index,
+                    hint=f"use another name, such as model:{name.lower()}_model",
+                )
+            out.models.append(name)
         else:
             out.foreign.append(tag)
             suggestion = _near_miss(t)
@@ -163,7 +172,7 @@ def _headings(markdown: str) -> list[tuple[int, str]]:
     for line in markdown.split("\n"):
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced
-        elif not fenced and (m := HEADING.match(line)):
+        elif not fenced and (m := HEADING.fullmatch(line)):
             found.append((len(m.group(1)), m.group(2)))
     return found
 
@@ -174,7 +183,7 @@ def _doc(markdown_cells: list[Cell]) -> str:
     heading = ""
     for c in markdown_cells:
         for line in c.source.split("\n"):
-            m = HEADING.match(line)
+            m = HEADING.fullmatch(line)
             if m:
                 heading = heading or m.group(2)
             else:
@@ -201,6 +210,7 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     any_step = any(t.steps for t in parsed.values())
     if split_on is not None and split_on not in ("h1", "h2", "h3"):
         raise TagError(f"--split-on must be h1, h2 or h3, not {split_on!r}", file=nb.path)
+    spelled = {i: t.spelled[0] for i, t in parsed.items() if t.spelled}
     if any_step:
         starts = {i: t.steps[0] for i, t in parsed.items() if t.steps}
         split = "tags"
@@ -220,6 +230,7 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     plans: list[CellPlan] = []
     order: list[str] = []
     seen_lower: dict[str, str] = {}
+    first_cell: dict[str, int] = {}  # step name (lower case) -> the cell whose tag named it
     # Names given by tags or headings: the implicit `setup` step and gates avoid them.
     reserved = {name.lower() for name in starts.values()}
     docs: dict[str, str] = {}
@@ -235,6 +246,8 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
         t = parsed[cell.index]
         md_above, pending_md = pending_md, []
         role = _role(t)
+        if cell.index in spelled and starts.get(cell.index) == current:
+            _same_spelling(current, spelled, first_cell, cell.index, nb.path)
         if cell.index in starts and starts[cell.index] != current:
             # The same step tag again on the next cells continues the step (Kale tags
             # every cell of a block); only a name used again after another step is refused.
@@ -245,13 +258,17 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
                 what = (
                     "appears again after another step" if first == name else "differs only in case"
                 )
+                at = first_cell.get(low)
+                shown, first = spelled.get(cell.index, name), spelled.get(at or -1, first)
                 raise TagError(
-                    f"step {name!r} {what} (first used as {first!r})",
+                    f"step {shown!r} {what} (first used as {first!r}"
+                    + (f" in cell {at})" if at is not None else ")"),
                     file=nb.path,
                     cell=cell.index,
                     hint="a step's cells must be contiguous and names unique; rename one",
                 )
             seen_lower[low] = name
+            first_cell[low] = cell.index
             order.append(name)
             docs[name] = _doc(md_above) if split == "tags" else docs.get(name, "")
             current = name
@@ -322,6 +339,22 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
                     else "steps: " + ", ".join(order),
                 )
     return Layout(nb, tuple(plans), tuple(order), docs, split, tuple(diags))
+
+
+def _same_spelling(
+    name: str, spelled: dict[int, str], first_cell: dict[str, int], index: int, file: str
+) -> None:
+    """A step tag continuing a step must spell it as the tag that started it: `step:a-b`
+    then `step:a_b` name one step only after '-' becomes '_' (a typo more often than not)."""
+    first = first_cell.get(name.lower())
+    if first is not None and first in spelled and spelled[first] != spelled[index]:
+        raise TagError(
+            f"step tags {spelled[first]!r} (cell {first}) and {spelled[index]!r} name the "
+            f"same step {name!r}",
+            file=file,
+            cell=index,
+            hint="spell the step tag the same way in both cells, or rename one step",
+        )
 
 
 def _setup_name(index: int, starts: dict[int, str], reserved: set[str]) -> str:

@@ -8,6 +8,7 @@ only through the safe renderers of `nb2pipe.render`, registered here as filters.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any
 
 from nb2pipe import __version__, render
@@ -66,7 +67,19 @@ def _bytecode_cache(jinja2: Any) -> Any:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nb2pipe", "templates"
     )
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
     except OSError:
         return None
-    return QuietCache(folder)
+    return QuietCache(folder) if private(folder) else None
+
+
+def private(folder: str) -> bool:
+    """Is `folder` a real folder (not a symlink) owned by this user that no one else may
+    write? The cache unpickles what it finds there: any other folder is not used."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    return not hasattr(os, "getuid") or st.st_uid == os.getuid()

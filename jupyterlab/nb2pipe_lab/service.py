@@ -94,7 +94,7 @@ class Workspace:
                 hint="for example pipelines/" + stem_ident(notebook),
             )
         parts = [p for p in output.strip().strip("/").split("/") if p not in ("", ".")]
-        if not parts or not all(IDENT.match(p) for p in parts):
+        if not parts or not all(IDENT.fullmatch(p) for p in parts):
             raise LabError(
                 f"output folder {output!r} is not an importable package path",
                 hint="use identifiers separated by '/', for example pipelines/"
@@ -108,7 +108,7 @@ class Workspace:
 
 def stem_ident(notebook: Path) -> str:
     name = re.sub(r"\W+", "_", notebook.stem).strip("_").lower() or "pipeline"
-    return name if IDENT.match(name) else f"nb_{name}"
+    return name if IDENT.fullmatch(name) else f"nb_{name}"
 
 
 def default_output(notebook: Path) -> str:
@@ -257,7 +257,7 @@ class Jobs:
         extra: tuple[str, ...] = (),
     ) -> Job:
         job_id = job_id or new_id(kind)
-        if not JOB_ID.match(job_id):
+        if not JOB_ID.fullmatch(job_id):
             raise LabError(f"invalid job id {job_id!r}")
         cwd = notebook.parent
         result_file = self.scratch / f"{job_id}.json"
@@ -359,7 +359,7 @@ def step_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
 def run_status(ws: Workspace, notebook: Path, run_id: str, job: Job | None) -> dict[str, Any]:
     """The live state of a run: from the worker's answer when it is done, else from the run's
     run.json (rewritten by the runtime while steps run), else "starting"."""
-    if not JOB_ID.match(run_id):
+    if not JOB_ID.fullmatch(run_id):
         raise LabError(f"invalid run id {run_id!r}")
     run_dir = runs_dir(notebook) / run_id
     record = read_record(run_dir)
@@ -429,7 +429,7 @@ def run_graph(job: Job | None, record: Mapping[str, Any] | None) -> str | None:
 def report_html(notebook: Path, run_id: str) -> str:
     """The run report (``nb2pipe report``): the worker writes it beside run.json when the run
     ends; built here from the notebook if it is missing."""
-    if not JOB_ID.match(run_id):
+    if not JOB_ID.fullmatch(run_id):
         raise LabError(f"invalid run id {run_id!r}")
     run_dir = runs_dir(notebook) / run_id
     saved = run_dir / "report.html"

@@ -22,6 +22,7 @@ def _app() -> Any:
     from nb2pipe.cli import viz  # noqa: F401
     from nb2pipe.cli import export  # noqa: F401
     from nb2pipe.cli import ops  # noqa: F401
+    from nb2pipe.cli import serve  # noqa: F401
     # isort: on
 
     return app

@@ -36,11 +36,15 @@ def convert(
     ] = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Overwrite files in the output that nb2pipe did not write."),
+        typer.Option(
+            "--force",
+            help="Write into a folder nb2pipe did not generate, or over files changed since "
+            "it did (files its manifest does not list are never deleted).",
+        ),
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
 ) -> None:
-    """Write the pipeline package for a notebook (built aside, moved into place whole)."""
+    """Write the pipeline package for a notebook (only the files nb2pipe generated change)."""
 
     def body() -> None:
         from nb2pipe import api

@@ -77,7 +77,7 @@ def load_context(directory: str | os.PathLike[str]) -> ExportContext:
             file=str(directory),
             hint="give the folder `nb2pipe convert` wrote",
         )
-    if not render.IDENT.match(folder.name):
+    if not render.IDENT.fullmatch(folder.name):
         raise ExportError(
             f"the package folder's name {folder.name!r} is not an identifier",
             file=str(directory),
@@ -186,6 +186,15 @@ def yaml_str(value: object) -> str:
     """A YAML double-quoted scalar (JSON's string syntax is valid YAML), ASCII only so no
     Unicode line break can end it."""
     return json.dumps(str(value), ensure_ascii=True)
+
+
+def inert(text: str) -> str:
+    """Notebook text an engine shows (docs, descriptions), made inert for the engine:
+    template delimiters broken (Airflow renders docs with Jinja; KFP substitutes its
+    ``{{$...}}`` placeholders in a component's source) and never ending in '.md' (Airflow
+    reads such a doc_md as the path of a file to show)."""
+    text = re.sub(r"\{(?=[{%#])", "{ ", text)
+    return text + "\n" if text.endswith(".md") else text
 
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")

@@ -8,14 +8,14 @@ package, and on demand (``workflow_dispatch``, with the parameters as inputs).
 
 Paths in a workflow are relative to the repository's root: the git checkout that holds
 DIR (``--set repo_root=PATH`` to say otherwise). Values from the notebook reach the YAML
-only as JSON strings, and reach the shell only through environment variables (never
-``${{ }}`` inside ``run:``, GitHub's script-injection rule) or ``shlex.quote``.
+only as JSON strings, and reach the shell only through environment variables: no ``run:``
+line holds a path, a name or an expression (GitHub's script-injection rule), and a path
+holding ``${{`` (which GitHub would evaluate even inside ``env:``) is refused.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -84,10 +84,10 @@ class GithubActionsExporter(Exporter):
             raise ExportError("the package does not name its notebook (pipeline.py)")
         notebook = _rel(ctx.notebook, root, "notebook")
         schedule = (options["schedule"] or "0 3 * * 1").strip()
-        if not _CRON.match(schedule):
+        if not _CRON.fullmatch(schedule):
             raise ExportError(f"--schedule {schedule!r}: GitHub takes a 5-field cron expression")
         version = options["python_version"] or f"{sys.version_info[0]}.{sys.version_info[1]}"
-        if not re.match(r"^3\.\d+$", version):
+        if not re.fullmatch(r"3\.\d+", version):
             raise ExportError(f"--python-version {version!r}: expected 3.X")
         timeout = int(options["timeout"])
         if not 1 <= timeout <= 360 * 6:
@@ -105,11 +105,15 @@ class GithubActionsExporter(Exporter):
         for p in pipeline.parameters:
             if p.secret:
                 env = p.env or p.name
-                if not _ENV.match(env):
+                if not _ENV.fullmatch(env):
                     raise ExportError(f"secret parameter {p.name!r}: bad variable name {env!r}")
                 secrets.append({"name": env, "expr": f"${{{{ secrets.{env} }}}}"})
                 continue
-            if len(inputs) >= _MAX_INPUTS - 1 or not _INPUT_ID.match(p.name) or p.name == "params":
+            if (
+                len(inputs) >= _MAX_INPUTS - 1
+                or not _INPUT_ID.fullmatch(p.name)
+                or p.name == "params"
+            ):
                 notes.append(f"parameter {p.name!r} is settable through the `params` input only")
                 continue
             kind = _INPUT_TYPES.get(p.type, "string") if not p.optional else "string"
@@ -127,7 +131,6 @@ class GithubActionsExporter(Exporter):
                     "default": default,
                     "env": f"NB2PIPE_P{len(inputs) + 1}",
                     "expr": f"${{{{ inputs.{p.name} }}}}",
-                    "assign_shell": shlex.quote(f"{p.name}="),
                 }
             )
         if secrets:
@@ -144,6 +147,14 @@ class GithubActionsExporter(Exporter):
         if spec and ("\n" in spec or spec.startswith("-")):
             raise ExportError(f"--nb2pipe-requirement {spec!r}: one pip requirement")
         requirements = f"{package_dir}/requirements.txt"
+        for what, text in (("notebook path", notebook), ("package path", package_dir),
+                           ("--nb2pipe-requirement", spec or "")):  # fmt: skip
+            if "${{" in text:
+                raise ExportError(
+                    f"the {what} {text!r} holds '${{{{', which GitHub Actions evaluates as an "
+                    "expression wherever it appears",
+                    hint="rename it",
+                )
         text = render_template(
             "exporters/github_workflow.yml.j2",
             package_dir=package_dir,
@@ -157,11 +168,8 @@ class GithubActionsExporter(Exporter):
             timeout=timeout,
             python_version=version,
             requirements=requirements,
-            requirements_shell=shlex.quote(requirements),
-            nb2pipe_requirement=shlex.quote(spec) if spec else None,
-            notebook_shell=shlex.quote(notebook),
-            package_shell=shlex.quote(package_dir),
-            name_shell=shlex.quote(pipeline.name),
+            nb2pipe_requirement=spec or None,
+            pipeline_name=pipeline.name,
             cache_prefix=f"nb2pipe-store-{pipeline.name}-",
             run_suffix="${{ github.run_id }}-${{ github.run_attempt }}",
             artifact_name=f"{pipeline.name}-run-${{{{ env.RUN_ID }}}}",

@@ -22,6 +22,7 @@ import base64
 import gzip
 import importlib.util
 import io
+import re
 import subprocess
 import sys
 import tarfile
@@ -39,6 +40,7 @@ from nb2pipe.exporters.base import (
     ExportResult,
     Option,
     check_python,
+    inert,
     render_template,
     requirement_name,
     requirements,
@@ -179,6 +181,13 @@ class KfpExporter(Exporter):
         packages = [r for r in requirements(ctx) if requirement_name(r) != "nb2pipe"]
         if spec is not None and spec.strip().lower() != "none":
             packages.append(spec.strip())
+        for req in packages:  # KFP quotes them with Python's repr inside a shell command
+            if re.search(r"[\\'\"$`\s]", req.replace(" ", "")):
+                raise ExportError(
+                    f"requirement {req!r}: quotes, '$', '`', '\\' and line breaks cannot reach "
+                    "the components' pip command safely",
+                    hint="fix requirements.txt or --nb2pipe-requirement",
+                )
         retries = options["retries"]
         if retries < 0:
             raise ExportError("--retries must be >= 0")
@@ -247,7 +256,7 @@ class KfpExporter(Exporter):
                     "function": f"step_{s.name}",
                     "image_expr": repr(step_image) if step_image else "BASE_IMAGE",
                     "args": args,
-                    "doc": s.doc or f"Step {s.name} of the notebook.",
+                    "doc": inert(s.doc or f"Step {s.name} of the notebook."),
                     "params": [(n, f"p_{n}") for n in reads if n not in text_params],
                     "param_text": [(n, f"p_{n}") for n in reads if n in text_params],
                     "inputs": [(v, f"in_{v}") for v in s.inputs],
@@ -288,10 +297,10 @@ class KfpExporter(Exporter):
             components=components,
             package=ctx.package,
             kfp_name=pipeline.name.replace("_", "-").lower(),
-            description=(
-                pipeline.notebook and f"nb2pipe pipeline from {Path(pipeline.notebook).name}"
-            )
-            or f"nb2pipe pipeline {pipeline.name}",
+            description=inert(
+                (pipeline.notebook and f"nb2pipe pipeline from {Path(pipeline.notebook).name}")
+                or f"nb2pipe pipeline {pipeline.name}"
+            ),
             params=params,
             body=body,
             kfp_imports=sorted(kfp_imports),

@@ -42,10 +42,19 @@ _DECLARED = {
 }
 
 
+_PRIMARY = re.compile(r"[,;]?\s*\bprimary\b\s*[,;]?")
+
+
+def is_primary(comment: str) -> bool:
+    """``# primary`` or ``# higher, primary``: the metric the champion policy judges by."""
+    return bool(_PRIMARY.search(comment.lower()))
+
+
 def declared_direction(comment: str) -> str | None:
-    """``# lower`` / ``# higher is better`` / ``# min`` -> the direction, else None."""
-    text = " ".join(comment.lstrip("#").strip().lower().rstrip(".").split())
-    return _DECLARED.get(text)
+    """``# lower`` / ``# higher is better`` / ``# min`` -> the direction, else None (a
+    ``primary`` mark beside it is ignored here)."""
+    text = _PRIMARY.sub(" ", comment.lstrip("#").strip().lower())
+    return _DECLARED.get(" ".join(text.strip(" ,;").rstrip(".").split()))
 
 
 def default_direction(name: str) -> str:

@@ -44,6 +44,7 @@ class RunOptions:
     registry: str | None = None
     max_regression: list[str] = field(default_factory=list)
     register: bool = True
+    promote: str = "if-better"
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -131,6 +132,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         action="store_false",
         help="do not register the models this run produces",
     )
+    a(
+        "--promote",
+        choices=("if-better", "always", "never"),
+        default="if-better",
+        help="when a registered model becomes champion: if-better (its primary metric is "
+        "not worse than the champion's; default), always, or never",
+    )
     return p
 
 
@@ -160,12 +168,94 @@ def type_label(param: Param) -> str:
     return f"{label} or null" if param.optional and t is not None else label
 
 
+MAX_TEXT = 1 << 20  # characters of parameters: a params file, -y or one -p value
+MAX_VALUES = 100_000  # values in them once every YAML alias is expanded
+
+
 def _load_yaml(text: str) -> Any:
+    """YAML (or JSON) parameters, bounded: refused over MAX_TEXT characters, over
+    MAX_VALUES values once aliases are expanded (a 'billion laughs' document is a few
+    hundred bytes), with a recursive alias, or with a key given twice in one mapping."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"parameters are limited to {MAX_TEXT // 1024} KiB of text")
     try:
         import yaml
     except ImportError:  # pragma: no cover - pyyaml is a dependency; JSON is YAML
-        return json.loads(text)
-    return yaml.safe_load(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    loader = _strict_loader(yaml)(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node) > MAX_VALUES:
+            raise UsageError(
+                f"the parameters expand to more than {MAX_VALUES} values (YAML aliases)"
+            )
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _unique_pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def _strict_loader(yaml: Any) -> Any:
+    """yaml's safe loader (the C one when built), refusing a key given twice."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Strict(base):  # type: ignore[misc,valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: set[Any] = set()
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue  # `<<: *base` then an override is ordinary YAML
+                    key = self.construct_object(key_node, deep=True)
+                    if isinstance(key, (str, int, float, bool)) or key is None:
+                        if key in seen:
+                            raise UsageError(
+                                f"the key {key!r} is given twice "
+                                f"(line {key_node.start_mark.line + 1})"
+                            )
+                        seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Strict
+
+
+def _expanded_size(root: Any) -> int:
+    """How many values the YAML node graph holds once its aliases are expanded (shared
+    nodes counted once per use), without expanding it; a recursive alias is refused."""
+    size: dict[int, int] = {}
+    busy: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        kids = _children(node)
+        if done:
+            busy.discard(id(node))
+            size[id(node)] = min(1 + sum(size[id(k)] for k in kids), MAX_VALUES + 1)
+        elif id(node) not in size:
+            if id(node) in busy:
+                raise UsageError("the parameters hold a recursive YAML alias")
+            busy.add(id(node))
+            stack.append((node, True))
+            for kid in kids:
+                if id(kid) in busy:
+                    raise UsageError("the parameters hold a recursive YAML alias")
+                stack.append((kid, False))
+    return size[id(root)]
+
+
+def _children(node: Any) -> list[Any]:
+    value = node.value
+    if not isinstance(value, list):
+        return []
+    return [n for item in value for n in (item if isinstance(item, tuple) else (item,))]
 
 
 def _bad(param: Param, value: Any) -> UsageError:
@@ -225,6 +315,8 @@ def parse_value(param: Param, text: str) -> Any:
             raise _bad(param, text) from None
     try:
         value = _load_yaml(text)
+    except UsageError as exc:
+        raise UsageError(f"parameter {param.name!r}: {exc}") from None
     except Exception:  # noqa: BLE001 - any YAML error is a bad value
         if t is None:
             return text
@@ -253,6 +345,8 @@ def _check_name(pipeline: Pipeline, name: str) -> Param:
 def _mapping(text: str, where: str) -> dict[str, Any]:
     try:
         data = _load_yaml(text)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc}") from None
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
     if data is None:
@@ -290,9 +384,11 @@ def resolve_params(
     if params_file is not None:
         try:
             with open(params_file, encoding="utf-8") as f:
-                text = f.read()
+                text = f.read(MAX_TEXT + 1)  # more is refused: never read a huge file whole
         except OSError as exc:
             raise UsageError(f"cannot read params file {params_file}: {exc.strerror}") from None
+        except ValueError:
+            raise UsageError(f"params file {params_file} is not UTF-8 text") from None
         for name, value in _mapping(text, f"params file {params_file}").items():
             put(name, value, text=False)
     if yaml_text is not None:

@@ -29,7 +29,7 @@ import sys
 from typing import Any
 
 GROUP = "nb2pipe.formats"
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RESERVED = frozenset({"json", "npy", "arrow", "parquet", "joblib", "cloudpickle", "pickle"})
 _plugins: dict[str, Any] | None = None
 errors: list[str] = []  # plugins that could not be loaded, one line each

@@ -101,12 +101,13 @@ def run(
     registry: str | os.PathLike[str] | None = None,
     max_regression: Sequence[str] = (),
     register: bool = True,
+    promote: str = "if-better",
 ) -> RunResult:
     """Run ``pipeline``; raises :class:`UsageError` for bad options or parameters (before
     anything runs). ``params`` are Python values (checked against the parameter types);
     ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
     "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
-    ``tracking_uri``, ``registry``, ``max_regression`` and ``register``: see
+    ``tracking_uri``, ``registry``, ``max_regression``, ``register`` and ``promote``: see
     :mod:`nb2pipe.runtime.registry.publish`."""
     started = time.time()
     graph.validate(pipeline)
@@ -116,8 +117,13 @@ def run(
         raise UsageError(f"working directory {workdir} does not exist (--cwd)")
     runs_path = Path(runs_dir).resolve()
     store_path = Path(store).resolve() if store is not None else runs_path / "store"
-    if run_id is not None and (not _RUN_ID.match(run_id) or run_id == "store"):
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
+    reg = Path(registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry").resolve()
+    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
+    if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
+        raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
+                         f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
 
     resolved = resolve_params(
         pipeline, overrides=params, param_args=param_args, yaml_text=yaml, params_file=params_file
@@ -167,6 +173,7 @@ def run(
         registry=registry,
         max_regression=max_regression,
         register=register,
+        promote=promote,
     )
 
     run_id = run_id or new_run_id(started)
@@ -367,6 +374,7 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
             registry=ns.registry,
             max_regression=ns.max_regression,
             register=ns.register,
+            promote=ns.promote,
             command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
         )
     except UsageError as exc:

@@ -49,6 +49,7 @@ class Step:
     doc: str = ""
     function: str = ""  # the function's name in steps/<name>.py when it differs from the step's
     directions: Mapping[str, str] = field(default_factory=dict)  # declared: metric -> higher|lower
+    primary: str = ""  # the metric marked `# primary` (the champion policy's), if any
 
     @property
     def upstream(self) -> tuple[str, ...]:

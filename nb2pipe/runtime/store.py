@@ -42,8 +42,8 @@ from nb2pipe.runtime.hashing import (
 STORE_VERSION = 2
 #: the parts of a cache entry's key that are mappings (read by cache.explain)
 _COMPONENT_MAPS = ("common", "params", "inputs", "distributions", "files")
-_HASH = re.compile(r"[0-9a-f]{32}|[0-9a-f]{64}")
-_FORMAT = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{64})$")
+_FORMAT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 DATA_FORMATS = ("npy", "arrow")  # named in cache keys by the digest of their values
 
 

@@ -33,7 +33,7 @@ class Location:
 def cell_of(file: str, lineno: int) -> tuple[int | None, int | None]:
     """The notebook cell and the line within it for a line of a generated file."""
     for n in range(lineno - 1, 0, -1):
-        m = _MARKER.match(linecache.getline(file, n))
+        m = _MARKER.fullmatch(linecache.getline(file, n))
         if m:
             return int(m.group(1)), lineno - n
     return None, None

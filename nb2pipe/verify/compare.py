@@ -96,7 +96,7 @@ _TIMING_KEY = re.compile(r"^(mean|std)_(fit|score)_time$")
 
 
 def _without_timings(results: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in results.items() if not _TIMING_KEY.match(str(k))}
+    return {k: v for k, v in results.items() if not _TIMING_KEY.fullmatch(str(k))}
 
 
 def _is_fitted(x: Any) -> bool:

@@ -139,7 +139,7 @@ def _strip_installs(source: str) -> tuple[str, int]:
     count = 0
     out = []
     for line in source.split("\n"):
-        m = _INSTALL.match(line)
+        m = _INSTALL.fullmatch(line)
         if m:
             count += 1
             line = f"{m.group(1)}pass  # nb2pipe verify: package install left out"

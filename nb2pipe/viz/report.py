@@ -59,7 +59,7 @@ def find_pipeline(record: Mapping[str, Any], given: str | Path | None) -> tuple[
     if given is not None:
         return graph.load(given), f"pipeline {given}"
     package = record.get("package")
-    if not isinstance(package, str) or not DOTTED.match(package):
+    if not isinstance(package, str) or not DOTTED.fullmatch(package):
         return None, "the run names no package"
     folder = Path(*package.split("."))
     if not (folder / "pipeline.py").is_file():

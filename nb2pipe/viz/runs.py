@@ -35,7 +35,7 @@ def resolve(run: str, runs_dir: str | Path = "runs") -> Path:
         if not found:
             raise VizError(f"no runs in {runs_dir}", hint="run the pipeline first")
         return found[-1]
-    if RUN_ID.match(run) and (base / run / "run.json").is_file():
+    if RUN_ID.fullmatch(run) and (base / run / "run.json").is_file():
         return base / run
     raise VizError(
         f"no run {run!r} (neither a folder with a run.json nor a run id in {runs_dir})",

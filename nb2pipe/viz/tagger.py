@@ -78,7 +78,9 @@ def has_step_tags(nb: Notebook) -> bool:
 def _heading_above(nb: Notebook, index: int) -> str:
     for c in reversed(nb.cells[: index - 1]):
         if c.cell_type == "markdown":
-            found = [m.group(2) for line in c.source.split("\n") if (m := tags.HEADING.match(line))]
+            found = [
+                m.group(2) for line in c.source.split("\n") if (m := tags.HEADING.fullmatch(line))
+            ]
             if found:
                 return found[-1]
     return ""
@@ -220,7 +222,7 @@ def clear_tags(nb: Any) -> int:
 
 def _clear_directive(source: str) -> tuple[str, int]:
     first, nl, rest = source.partition("\n")
-    m = tags.DIRECTIVE.match(first)
+    m = tags.DIRECTIVE.fullmatch(first)
     if not m:
         return source, 0
     words = m.group(1).split()

@@ -260,7 +260,7 @@ def _errors() -> list[Case]:
             "tags_not_strings.ipynb",
             nb_bytes([([1, {"step": "a"}, None], "x = 1")]),
             "tags that are a number, an object and null",
-            "is not of type 'string'",
+            "a tag is int, not a string",
             cell=1,
         ),
         Case(

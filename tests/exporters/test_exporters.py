@@ -346,11 +346,18 @@ def test_github_workflow(tmp_path):
     assert inputs["shuffle"]["default"] is True and inputs["max_depth"]["type"] == "string"
     steps = wf["jobs"]["pipeline"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
-    assert f"pip install -r pipelines/{pkg.name}/requirements.txt" in runs
+    env = wf["jobs"]["pipeline"]["env"]
+    assert env["NB2PIPE_NOTEBOOK"] == "nb/tiny_gate.py" and env["NB2PIPE_PIPELINE"] == "tiny_gate"
+    assert env["NB2PIPE_PACKAGE"] == f"pipelines/{pkg.name}"
+    assert env["NB2PIPE_REQUIREMENTS"] == f"pipelines/{pkg.name}/requirements.txt"
+    assert 'pip install -r "$NB2PIPE_REQUIREMENTS"' in runs
     assert (
-        f"nb2pipe convert nb/tiny_gate.py -o pipelines/{pkg.name} --name tiny_gate --check" in runs
+        'nb2pipe convert "$NB2PIPE_NOTEBOOK" -o "$NB2PIPE_PACKAGE" --name "$NB2PIPE_PIPELINE" '
+        "--check" in runs
     )
-    assert f'nb2pipe run pipelines/{pkg.name} --runs-dir runs --run-id "$RUN_ID"' in runs
+    assert 'nb2pipe run "$NB2PIPE_PACKAGE" --runs-dir runs --run-id "$RUN_ID"' in runs
+    for text in [pkg.name, "tiny_gate", *inputs]:  # the notebook's text reaches run: via env only
+        assert text not in runs, text
     uses = [s.get("uses", "") for s in steps]
     assert "actions/upload-artifact@v4" in uses and "actions/cache@v4" in uses
     upload = next(s for s in steps if s.get("uses") == "actions/upload-artifact@v4")
@@ -375,7 +382,7 @@ def test_github_workflow_is_safe_from_notebook_text(tmp_path):
     desc = wf[True]["workflow_dispatch"]["inputs"]["n"]["description"]
     assert desc.startswith('help "quoted" ${{ github.token }} `rm -rf`')
     env = wf["jobs"]["pipeline"]["env"]
-    (secret,) = [k for k in env if k != "RUN_ID"]
+    (secret,) = [k for k in env if k != "RUN_ID" and not k.startswith("NB2PIPE_")]
     assert env[secret] == f"${{{{ secrets.{secret} }}}}"
     assert "token" not in wf[True]["workflow_dispatch"]["inputs"]
     assert any(secret in n for n in result.notes)
@@ -398,7 +405,9 @@ def test_github_workflow_options(tmp_path):
     )  # fmt: skip
     text = next(iter(result.files.values()))
     assert 'python-version: "3.12"' in text
-    assert "pip install 'nb2pipe @ git+https://example.invalid/nb2pipe'" in text
+    assert 'pip install "$NB2PIPE_REQUIREMENT"' in text
+    env = yaml.safe_load(text)["jobs"]["pipeline"]["env"]
+    assert env["NB2PIPE_REQUIREMENT"] == "nb2pipe @ git+https://example.invalid/nb2pipe"
 
 
 # --- rendering helpers and the CLI --------------------------------------------------------

@@ -2,9 +2,11 @@
 
 - an artifact is unpickled only after its bytes match the digest it is named by: a
   planted pickle, even one padded to the size of the real object, never runs;
-- `convert` writes the package aside and moves it into place whole: a full disk or a
-  read-only folder is one line and nothing written, a SIGKILL at any moment leaves the old
-  package or the new one (never a mix), and the package gets ordinary permissions.
+- `convert` writes a new package aside and moves it into place whole, and replaces the
+  files of an existing one each atomically: a full disk or a read-only folder is one line
+  and nothing changed, a SIGKILL at any moment leaves every file old or new (never half
+  written) and the next convert finishes the job, and the package gets ordinary
+  permissions.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 from hardening_helpers import write_notebook
 from typer.testing import CliRunner
 
-from nb2pipe import api
+from nb2pipe import api, writeplan
 from nb2pipe.cli import app
 from nb2pipe.runtime import run
 from nb2pipe.runtime.errors import CorruptArtifact
@@ -127,18 +129,24 @@ def test_disk_full_or_read_only_while_writing_the_package(
     assert _convert(path, out)[0] == 0
     before = _files(out)
     path.write_text(path.read_text().replace("x = 1", "x = 2"))
-    real_write = Path.write_text
+    real_write, real_new = Path.write_text, writeplan.write_new
 
-    def failing(self: Path, *args: Any, **kwargs: Any) -> int:
+    def failing(self: Path, *args: Any, **kwargs: Any) -> int:  # a new package, built aside
         if ".nb2pipe-" in str(self) and self.name == "pipeline.py":
             raise OSError(code, os.strerror(code), str(self))
         return real_write(self, *args, **kwargs)
 
+    def failing_new(tmp: Path, text: str, **kwargs: Any) -> None:  # replacing in place
+        if tmp.name.startswith(".pipeline.py."):
+            raise OSError(code, os.strerror(code), str(tmp))
+        real_new(tmp, text, **kwargs)
+
     monkeypatch.setattr(Path, "write_text", failing)
+    monkeypatch.setattr(writeplan, "write_new", failing_new)
     status, err = _convert(path, out)
     assert status == 2 and err.count("\n") == 1 and err.startswith("error: "), err
     assert os.strerror(code) in err and "internal error" not in err
-    assert _files(out) == before  # the old package, untouched
+    assert _files(out) == before  # the old package, untouched (its manifest too)
     assert sorted(os.listdir(out.parent)) == ["pkg"]  # no staging folder left
     # With a parent to create, nothing at all is left behind.
     status, err = _convert(path, tmp_path / "new" / "deeper" / "pkg")
@@ -158,7 +166,7 @@ def test_cannot_create_the_staging_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 @pytest.mark.integration
-def test_sigkill_during_convert_leaves_the_old_package_or_the_new_one(tmp_path: Path) -> None:
+def test_sigkill_during_convert_leaves_each_file_old_or_new(tmp_path: Path) -> None:
     def cells(value: int) -> list:
         return [(f"step:s{i}", f"x{i} = {value} + {i}") for i in range(400)]
 
@@ -182,9 +190,11 @@ def test_sigkill_during_convert_leaves_the_old_package_or_the_new_one(tmp_path: 
         seen.append(_files(out))
     assert _convert(tmp_path / "nb.ipynb", out)[0] == 0
     new = _files(out)
-    assert new != old
+    assert new != old and not [rel for rel in new if rel.endswith(".nb2pipe-tmp")]
     for files in seen:
-        assert files in (old, new)  # whole, never a mix
+        for rel, data in files.items():
+            if not rel.endswith(".nb2pipe-tmp"):  # a temporary file the next convert removes
+                assert data in (old.get(rel), new.get(rel)), rel  # never half written
 
 
 @pytest.mark.integration

@@ -77,7 +77,7 @@ def test_retraining_on_new_data(wine_pkg: tuple[Path, str]) -> None:
     folder, package = wine_pkg
     first = run_cli(folder, package, "--run-id", "v1")
     assert first.returncode == 0, first.stderr
-    assert "model wine:1 registered (champion)" in first.stderr + first.stdout
+    assert "model wine:1 registered; champion -> wine:1 (first version" in first.stdout
     again = run_cli(folder, package, "--run-id", "same")
     assert again.returncode == 0
     assert {s["status"] for s in record(folder, "same")["steps"].values()} == {"cached"}
@@ -135,9 +135,15 @@ def test_regression_blocks_registration(wine_pkg: tuple[Path, str]) -> None:
         "--max-regression", "loss=10%", "--run-id", "loss",
     )  # fmt: skip
     assert loss.returncode == 1 and "loss = " in loss.stderr and "lower is better" in loss.stderr
-    # without the baseline gate the weaker model is registered (gates passed)
+    # without the baseline gate the weaker model is registered (gates passed), but the
+    # champion policy keeps the better one unless told otherwise
     plain = nb2pipe(folder, "run", pkg_dir, "--runs-dir", "runs", "-p", "C=0.001")
     assert plain.returncode == 0, plain.stderr
+    assert "model wine:2 registered; champion stays wine:1 (accuracy 0.740741 <" in plain.stdout
+    assert registry_json(folder, "list")[0]["champion"] == 1
+    forced = nb2pipe(folder, "run", pkg_dir, "--runs-dir", "runs", "-p", "C=0.001",
+                     "--promote", "always")  # fmt: skip
+    assert "champion wine:1 -> wine:2 (--promote always)" in forced.stdout, forced.stderr
     assert registry_json(folder, "list")[0]["champion"] == 2
     compared = nb2pipe(folder, "runs", "compare", "worse", "loss", "--json")
     assert json.loads(compared.stdout)["metrics"]["loss"]["direction"] == "lower"

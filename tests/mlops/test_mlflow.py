@@ -8,6 +8,7 @@ MLflow can be neither imported nor installed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -187,7 +188,7 @@ def test_mlflow_backend_end_to_end(server: tuple[str, str], tmp_path: Path) -> N
 
     first = pipeline(python, uri, tmp_path, package, "--run-id", "m1")
     assert first.returncode == 0, first.stderr
-    assert "model threshold:1 registered (champion)" in first.stdout
+    assert "model threshold:1 registered; champion -> threshold:1 (first version" in first.stdout
     seen = inspect(python, uri, tmp_path, "model", "threshold")
     (r1,) = seen["runs"]
     assert r1["name"] == "m1" and r1["status"] == "FINISHED"
@@ -273,3 +274,119 @@ def test_unreachable_server_is_a_usage_error_before_the_steps(
     assert f"cannot reach the MLflow tracking server at {uri}" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs" / "off").exists()
+
+
+LOAD_BACK = """
+import json, sys
+import mlflow
+import pandas as pd
+from sklearn.datasets import load_wine
+import nb2pipe
+mlflow.set_tracking_uri(sys.argv[1])
+x = load_wine(as_frame=True).frame.drop(columns="target")
+pyfunc = mlflow.pyfunc.load_model("models:/wine@champion")
+sk = mlflow.sklearn.load_model("models:/wine@champion")
+ours = nb2pipe.load_model("wine", tracking="mlflow", tracking_uri=sys.argv[1])
+info = mlflow.models.get_model_info("models:/wine@champion")
+tiny = mlflow.pyfunc.load_model("models:/threshold@champion")
+print(json.dumps({
+    "flavors": sorted(pyfunc.metadata.flavors),
+    "same": bool((pyfunc.predict(x) == ours.predict(x)).all()),
+    "type": type(sk).__name__,
+    "inputs": pyfunc.metadata.get_input_schema().input_names(),
+    "example": info.saved_input_example_info is not None,
+    "tiny_flavors": sorted(tiny.metadata.flavors),
+    "tiny_model": tiny.unwrap_python_model().model,
+}))
+"""
+
+
+def test_registered_models_load_and_serve_in_mlflow(
+    server: tuple[str, str], tmp_path: Path
+) -> None:
+    """scikit-learn estimators in MLflow's sklearn flavour (signature, input example),
+    anything else as a pyfunc wrapper; loaded back by mlflow itself, served by `mlflow
+    models serve`, and by `nb2pipe serve` following the champion alias in MLflow."""
+    import httpx
+    from mlops_helpers import SKLEARN, wine_csv
+    from serve_helpers import FEATURES, wine_rows
+
+    python, uri = server
+    package = convert(tmp_path, SKLEARN)
+    wine_csv(tmp_path / "nb" / "wine.csv")
+    done = pipeline(python, uri, tmp_path, package, "--run-id", "w1")
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr
+    tiny = convert(tmp_path / "t", TINY)
+    write_values(tmp_path / "t", [1, 2, 3, 7, 8, 9])
+    assert pipeline(python, uri, tmp_path / "t", tiny).returncode == 0
+
+    loaded = run(python, tmp_path, "-c", LOAD_BACK, uri)
+    assert loaded.returncode == 0, loaded.stderr
+    seen = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert seen["flavors"] == ["python_function", "sklearn"] and seen["same"] is True
+    assert seen["type"] == "LogisticRegression" and seen["inputs"] == FEATURES
+    assert seen["example"] is True
+    assert seen["tiny_flavors"] == ["python_function"]
+    assert seen["tiny_model"] == {"cut": 5.0}
+    shown = cli(python, uri, tmp_path, "models", "show", "wine", "--json")
+    assert json.loads(shown.stdout)["version"]["extra"]["mlflow_flavor"] == "sklearn"
+
+    records, labels = wine_rows(5)
+    port = _free_port()
+    serve_env = {**_env(tmp_path), "MLFLOW_TRACKING_URI": uri}
+    serve_env["PATH"] = f"{Path(python).parent}{os.pathsep}{serve_env.get('PATH', '')}"
+    cmd = [python, "-m", "mlflow", "models", "serve", "-m", "models:/wine@champion",
+           "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with _process(cmd, tmp_path, serve_env, f"http://127.0.0.1:{port}/ping"):
+        r = httpx.post(f"http://127.0.0.1:{port}/invocations",
+                       json={"dataframe_records": records}, timeout=60)  # fmt: skip
+        assert r.status_code == 200, r.text
+        mlflow_says = r.json()["predictions"]
+
+    # nb2pipe serve against MLflow's registry, following its champion alias
+    again = pipeline(python, uri, tmp_path, package, "-p", "C=0.01", "--promote", "never")
+    assert "model wine:2 registered; champion stays wine:1" in again.stdout, again.stderr
+    port = _free_port()
+    cmd = [python, "-c", "from nb2pipe.cli import main; main()", "serve", "wine", "--tracking",
+           "mlflow", "--tracking-uri", uri, "--port", str(port), "--poll", "0.5",
+           "--runs-dir", "runs"]  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    with _process(cmd, tmp_path, _env(tmp_path), url + "/health"):
+        first = httpx.post(url + "/predict", json={"records": records}, timeout=60).json()
+        assert first["version"] == 1 and first["predictions"] == mlflow_says == labels
+        assert cli(python, uri, tmp_path, "models", "promote", "wine:2").returncode == 0
+        deadline = time.time() + 60
+        while httpx.get(url + "/health", timeout=10).json()["version"] != 2:
+            assert time.time() < deadline
+            time.sleep(0.3)
+        assert httpx.post(url + "/predict", json={"records": records}).json()["version"] == 2
+
+
+@contextlib.contextmanager
+def _process(cmd: list[str], folder: Path, environ: dict[str, str], ready: str) -> Iterator[None]:
+    log = open(folder / f"process-{time.time_ns()}.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=folder, env=environ, stdout=log, stderr=log,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(ready, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"{cmd[:5]} did not start:\n{Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()

@@ -40,12 +40,24 @@ def test_metrics_and_registration(tiny: tuple[Path, str]) -> None:
     assert rec["steps"]["evaluate"]["metrics"] == {"error": 0.0, "score": 1.0}
     assert rec["metric_directions"] == {"error": "lower", "score": "higher"}
     assert rec["gates"] == {"check_load": "ok", "check_evaluate": "ok"}
+    promotion = rec["models"]["threshold"].pop("promotion")
     assert rec["models"]["threshold"] == {
         "registered": True,
         "version": 1,
         "new": True,
         "alias": "champion",
         "backend": "local",
+    }
+    assert promotion == {
+        "policy": "if-better",
+        "metric": "error",  # the first metric: none is marked # primary
+        "direction": "lower",
+        "value": 0.0,
+        "champion_before": None,
+        "champion_value": None,
+        "decision": "promoted",
+        "reason": "first version",
+        "champion_after": 1,
     }
     doc = json.loads((result.run_dir / "metrics.json").read_text())
     assert doc["metrics"]["error"] == {"value": 0.0, "step": "evaluate", "direction": "lower"}
@@ -69,6 +81,8 @@ def test_metrics_and_registration(tiny: tuple[Path, str]) -> None:
     }
     assert mv.artifact["hash"] == result.outputs["train"]["model"].hash
     assert mv.reference == ["values"]
+    assert mv.primary == "error" and mv.promotion["decision"] == "promoted"
+    assert mv.schema == {}  # a dict is no model with features
     expected = {"cut": 5.0}
     assert nb2pipe.load_model("threshold", runs_dir=folder / "runs") == expected
     assert nb2pipe.load_model("threshold:1", registry=folder / "runs" / "registry") == expected
@@ -91,6 +105,9 @@ def test_unchanged_data_adds_no_version_new_data_does(tiny: tuple[Path, str]) ->
         "check_evaluate": "cached",
     }
     assert "data.json" in third.steps["load"]["reason"]
+    promotion = third.models["threshold"].pop("promotion")
+    assert (promotion["decision"], promotion["champion_before"]) == ("promoted", 1)
+    assert promotion["reason"] == "error 0 <= 0, lower is better"  # a tie promotes
     assert third.models["threshold"] == {
         "registered": True,
         "version": 2,
@@ -144,9 +161,14 @@ def test_baseline_gate_blocks_a_regression(tiny: tuple[Path, str]) -> None:
     # within the allowed regression (relative: 20 % of 0 is 0, so use an absolute delta)
     fine = run_inline(folder, package, param_args=["shift=2.5"], max_regression=["error=0.2"])
     assert fine.ok and fine.models["threshold"]["version"] == 2
+    # registered, but worse than the champion: --promote if-better keeps version 1
+    assert fine.models["threshold"]["alias"] is None
+    assert fine.models["threshold"]["promotion"]["decision"] == "kept"
+    assert reg.alias_version("threshold") == 1
     # better is always fine; score is higher-is-better
     back = run_inline(folder, package, max_regression=["score=0", "error=0"])
-    assert back.ok and back.models["threshold"] == {
+    assert back.ok and back.models["threshold"].pop("promotion")["decision"] == "already champion"
+    assert back.models["threshold"] == {
         "registered": True,
         "version": 1,
         "new": False,

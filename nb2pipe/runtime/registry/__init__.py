@@ -60,6 +60,9 @@ class ModelVersion:
     gates: dict[str, str] = field(default_factory=dict)  # gate step -> status
     aliases: list[str] = field(default_factory=list)
     reference: list[str] = field(default_factory=list)  # features with reference statistics
+    schema: dict[str, Any] = field(default_factory=dict)  # features the model takes (serving)
+    primary: str = ""  # the metric the champion policy judges by
+    promotion: dict[str, Any] = field(default_factory=dict)  # what registering did to champion
     source: str = ""  # where the backend keeps it
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific (MLflow run id)
 
@@ -85,10 +88,20 @@ class Candidate:
     # Computes the reference statistics of the training data; called only when a new
     # version is stored (a rerun of an identical model loads no training data).
     profile: Callable[[], dict[str, Any] | None] | None = None
+    # Computes the feature schema (nb2pipe.mlops.schema); also only for a new version.
+    describe: Callable[[], dict[str, Any] | None] | None = None
 
     @functools.cached_property
     def reference(self) -> dict[str, Any] | None:
         return self.profile() if self.profile is not None else None
+
+    def complete(self) -> ModelVersion:
+        """The record of a new version: reference features and schema filled in."""
+        if self.reference is not None:
+            self.meta.reference = sorted(self.reference.get("features", {}))
+        if self.describe is not None:
+            self.meta.schema = self.describe() or {}
+        return self.meta
 
 
 @dataclass
@@ -98,7 +111,7 @@ class Registered:
 
 
 def check_name(name: str, what: str = "model name") -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise RegistryError(f"invalid {what} {name!r}: use letters, digits and '_'")
     return name
 
@@ -111,7 +124,7 @@ def parse_ref(text: str) -> tuple[str, int | str | None]:
         return name, None
     if version.isdigit():
         return name, int(version)
-    if _ALIAS.match(version):
+    if _ALIAS.fullmatch(version):
         return name, version
     raise RegistryError(f"invalid version {version!r} in {text!r}: a number or an alias")
 
@@ -132,9 +145,9 @@ class Registry(ABC):
     # -- models -----------------------------------------------------------------------------
 
     @abstractmethod
-    def register(self, candidate: Candidate, *, alias: str = CHAMPION) -> Registered:
+    def register(self, candidate: Candidate, *, alias: str | None = CHAMPION) -> Registered:
         """A new version (or the existing one holding the same artifact), pointed to by
-        ``alias``."""
+        ``alias`` (None: no alias moves)."""
 
     @abstractmethod
     def models(self) -> list[str]: ...
@@ -150,6 +163,13 @@ class Registry(ABC):
     @abstractmethod
     def set_alias(self, name: str, alias: str, version: int) -> None: ...
 
+    def alias_version(self, name: str, alias: str = CHAMPION) -> int | None:
+        """The version number ``alias`` points to, or None; cheap enough to poll."""
+        try:
+            return self.get(name, alias).version
+        except RegistryError:
+            return None
+
     @abstractmethod
     def load(self, version: ModelVersion) -> Any:
         """The model object, read back (hash checked)."""
@@ -162,7 +182,7 @@ class Registry(ABC):
         return self.kind
 
     def _reuse(
-        self, existing: list[ModelVersion], candidate: Candidate, alias: str
+        self, existing: list[ModelVersion], candidate: Candidate, alias: str | None
     ) -> Registered | None:
         """The version already holding the candidate's artifact, now pointed to by `alias`
         (an identical model adds no version), or None."""
@@ -170,7 +190,7 @@ class Registry(ABC):
         same = next((v for v in reversed(existing) if v.artifact.get("hash") == digest), None)
         if same is None:
             return None
-        if alias not in same.aliases:
+        if alias is not None and alias not in same.aliases:
             self.set_alias(same.name, alias, same.version)
         return Registered(self.get(same.name, same.version), new=False)
 

@@ -130,6 +130,9 @@ class LocalRegistry(Registry):
 
     # -- writing ----------------------------------------------------------------------------
 
+    def alias_version(self, name: str, alias: str = CHAMPION) -> int | None:
+        return self._aliases(name).get(alias)
+
     def set_alias(self, name: str, alias: str, version: int) -> None:
         self.get(name, version)  # it must exist
         aliases = self._aliases(name)
@@ -154,7 +157,7 @@ class LocalRegistry(Registry):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def register(self, candidate: Candidate, *, alias: str = CHAMPION) -> Registered:
+    def register(self, candidate: Candidate, *, alias: str | None = CHAMPION) -> Registered:
         meta = candidate.meta
         name = check_name(meta.name)
         (self.root).mkdir(parents=True, exist_ok=True)
@@ -172,12 +175,11 @@ class LocalRegistry(Registry):
         number = existing[-1].version + 1 if existing else 1
         folder = self._model(name) / "versions"
         folder.mkdir(parents=True, exist_ok=True)
+        candidate.complete()
         while True:
             meta.version = number
             meta.created = meta.created or iso(time.time()) or ""
             meta.aliases, meta.source = [], ""
-            if candidate.reference is not None:
-                meta.reference = sorted(candidate.reference.get("features", {}))
             tmp = tmp_name(self._record(name, number))
             atomic_write_json(tmp, meta.to_json())
             try:
@@ -193,5 +195,6 @@ class LocalRegistry(Registry):
                 candidate.reference,
                 indent=None,
             )
-        self.set_alias(name, alias, number)
+        if alias is not None:
+            self.set_alias(name, alias, number)
         return Registered(self.get(name, number), new=True)

@@ -9,9 +9,12 @@ Each nb2pipe run becomes an MLflow run in the experiment named after the pipelin
 ``nb2pipe.run_id``, with its parameters, metrics, ``run.json``, ``metrics.json`` and step
 logs. Each model version's files live in that run under ``nb2pipe-models/<name>/``: the
 artifact as nb2pipe stored it (``model.<fmt>``), ``version.json`` (parameters, metrics,
-data and code hashes) and ``reference.json`` (for ``nb2pipe drift``). The registered
-version points there and carries the main facts as tags (``nb2pipe.*``). The pointer
-to the current version is the alias ``champion`` (MLflow reserves ``latest``).
+data and code hashes) and ``reference.json`` (for ``nb2pipe drift``), beside an MLflow
+model of it (``MLmodel``: the sklearn flavour for scikit-learn estimators, else a pyfunc
+wrapper; see :mod:`nb2pipe.mlops.flavor`), so ``mlflow.pyfunc.load_model`` and ``mlflow
+models serve`` take ``models:/<name>@champion``. The registered version points there and
+carries the main facts as tags (``nb2pipe.*``). The pointer to the current version is
+the alias ``champion`` (MLflow reserves ``latest``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +183,8 @@ class MlflowRegistry(Registry):
         )
         mv.source = str(v.source)
         mv.extra = {"mlflow_run_id": v.run_id, "status": str(v.status)}
+        if tags.get("nb2pipe.mlflow_flavor"):
+            mv.extra["mlflow_flavor"] = tags["nb2pipe.mlflow_flavor"]
         return mv
 
     def _full(self, mv: ModelVersion) -> ModelVersion:
@@ -298,7 +304,33 @@ class MlflowRegistry(Registry):
         data = self._download_json(version, "reference.json")
         return data if isinstance(data, dict) else None
 
-    def register(self, candidate: Candidate, *, alias: str = CHAMPION) -> Registered:
+    def alias_version(self, name: str, alias: str = CHAMPION) -> int | None:
+        try:
+            with _quiet():
+                return _version_number(self.client.get_model_version_by_alias(name, alias))
+        except Exception:  # noqa: BLE001 - no such model or alias
+            return None
+
+    def _flavor(self, folder: Path, candidate: Candidate, fmt: str) -> str:
+        """The MLflow model of the version (sklearn flavour, else a pyfunc wrapper) in
+        ``folder``; a model MLflow cannot save is still registered, without it."""
+        try:
+            model = formats.decode(candidate.artifact_path.read_bytes(), fmt)
+            quiet = contextlib.redirect_stderr(io.StringIO())  # MLflow's notes, forced shown
+            with _quiet(), quiet, warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+                warnings.simplefilter("ignore")
+                from nb2pipe.mlops import flavor
+
+                artifact = Path(tmp) / f"model.{fmt}"
+                artifact.write_bytes(candidate.artifact_path.read_bytes())
+                return flavor.save(
+                    folder, model, artifact, candidate.meta.schema, candidate.reference
+                )
+        except Exception as exc:  # noqa: BLE001 - MLflow's own files are a bonus
+            folder.mkdir(parents=True, exist_ok=True)
+            return f"none ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+
+    def register(self, candidate: Candidate, *, alias: str | None = CHAMPION) -> Registered:
         meta = candidate.meta
         name = check_name(meta.name)
         try:
@@ -313,13 +345,13 @@ class MlflowRegistry(Registry):
             return reused
         if self.run_id is None:
             raise RegistryError("MLflow: a model is registered within a run (start_run first)")
-        if candidate.reference is not None:
-            meta.reference = sorted(candidate.reference.get("features", {}))
+        candidate.complete()
         meta.extra = {"mlflow_run_id": self.run_id}
         path = f"{FOLDER}/{name}"
         fmt = str(meta.artifact["format"])
         with tempfile.TemporaryDirectory(prefix="nb2pipe-mlflow-") as tmp:
-            folder = Path(tmp)
+            folder = Path(tmp) / "model"
+            meta.extra["mlflow_flavor"] = self._flavor(folder, candidate, fmt)
             (folder / f"model.{fmt}").write_bytes(candidate.artifact_path.read_bytes())
             (folder / "version.json").write_text(json.dumps(meta.to_json(), default=str))
             if candidate.reference is not None:
@@ -345,6 +377,7 @@ class MlflowRegistry(Registry):
             "nb2pipe.run_id": meta.run_id,
             "nb2pipe.artifact_hash": str(meta.artifact.get("hash")),
             "nb2pipe.code": str(meta.code.get("digest", "")),
+            "nb2pipe.mlflow_flavor": str(meta.extra.get("mlflow_flavor", ""))[:250],
             "nb2pipe.meta": json.dumps(summary, default=str)[:4900],
         }
         v = self._call(
@@ -356,5 +389,6 @@ class MlflowRegistry(Registry):
             tags=tags,
             description=f"nb2pipe run {meta.run_id} of pipeline {meta.pipeline}, step {meta.step}",
         )
-        self.set_alias(name, alias, _version_number(v))
+        if alias is not None:
+            self.set_alias(name, alias, _version_number(v))
         return Registered(self.get(name, _version_number(v)), new=True)

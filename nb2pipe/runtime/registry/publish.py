@@ -4,11 +4,13 @@
 A model declared with ``model:NAME`` is registered only when the run computed the whole
 pipeline (every step ok or cached, none stale or left out by ``--only/--from/--until``),
 passed every gate and the baseline gate. A model identical to a registered version
-(same artifact hash) adds no version: the champion pointer moves to that version.
+(same artifact hash) adds no version. Whether the champion pointer moves to the run's
+version is the champion policy's call (``--promote``, see :mod:`.promote`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import time
@@ -32,6 +34,7 @@ from nb2pipe.runtime.registry import (
     default_tracking,
     open_registry,
 )
+from nb2pipe.runtime.registry.promote import check_policy, decide, message, primary_metric
 from nb2pipe.runtime.spec import Pipeline
 
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
@@ -99,8 +102,10 @@ class Publisher:
         registry: str | os.PathLike[str] | None = None,
         max_regression: Sequence[str] = (),
         register: bool = True,
+        promote: str = "if-better",
     ) -> None:
         self.pipeline = pipeline
+        self.promote = check_policy(promote)
         self.kind = (tracking or default_tracking()).lower()
         if self.kind not in BACKENDS:
             raise UsageError(f"--tracking {self.kind!r}: use {' or '.join(BACKENDS)}")
@@ -233,16 +238,23 @@ class Publisher:
             return
         for m in self.models:
             candidate = self._candidate(m, record, scheduler, dirs)
-            result = self.registry.register(candidate, alias=CHAMPION)
+            decision = decide(self.registry, candidate, self.promote)
+            candidate.meta.promotion = decision
+            move = decision["decision"] == "promoted"
+            result = self.registry.register(candidate, alias=CHAMPION if move else None)
+            after = self.registry.alias_version(m.name, CHAMPION)
+            decision = {**decision, "champion_after": after}
+            if not result.new and decision["champion_before"] == result.version.version:
+                decision["decision"] = "already champion"
             models[m.name] = {
                 "registered": True,
                 "version": result.version.version,
                 "new": result.new,
-                "alias": CHAMPION,
+                "alias": CHAMPION if after == result.version.version else None,
                 "backend": self.kind,
+                "promotion": decision,
             }
-            what = "registered" if result.new else "unchanged"
-            reporter.info(f"model {result.version.label} {what} ({CHAMPION})")
+            reporter.info(message(result.version.label, result.new, decision))
 
     def _candidate(
         self, m: ModelDecl, record: Any, scheduler: Any, dirs: dict[str, str]
@@ -259,6 +271,7 @@ class Publisher:
             common.update(c.get("common") or {})
         step = self.pipeline.step(m.step)
         inputs = {var: scheduler.refs[prod][var] for var, prod in step.inputs.items()}
+        loaded = functools.cache(lambda: self._inputs(scheduler, inputs))
         meta = ModelVersion(
             name=m.name,
             version=0,
@@ -279,15 +292,17 @@ class Publisher:
                 "notebook_sha256": data.get("notebook_sha256"),
             },
             gates=dict(data.get("gates") or {}),
+            primary=primary_metric(self.pipeline, data.get("metrics") or {}),
         )
         return Candidate(
             meta=meta,
             artifact_path=scheduler.store.path(ref),
-            profile=lambda: self._reference(scheduler, inputs),
+            profile=lambda: self._reference(loaded()),
+            describe=lambda: self._schema(scheduler, ref, loaded()),
         )
 
-    def _reference(self, scheduler: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
-        """Reference statistics of the model step's inputs (the training data)."""
+    def _inputs(self, scheduler: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The model step's inputs (the training data), read back from the store."""
         values: dict[str, Any] = {}
         for var, ref in inputs.items():
             if ref.size > _PROFILE_MAX:
@@ -296,6 +311,19 @@ class Publisher:
                 values[var] = scheduler.store.load(ref)
             except Exception:  # noqa: BLE001, S112 - a value we cannot read is not profiled
                 continue
+        return values
+
+    def _schema(self, scheduler: Any, ref: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The features the model takes (names, types, training ranges), for serving."""
+        try:
+            from nb2pipe.mlops.schema import infer
+
+            return jsonable(infer(scheduler.store.load(ref), values))
+        except Exception:  # noqa: BLE001 - a schema is a bonus, never a failure
+            return None
+
+    def _reference(self, values: dict[str, Any]) -> dict[str, Any] | None:
+        """Reference statistics of the model step's inputs (the training data)."""
         if not values:
             return None
         try:
