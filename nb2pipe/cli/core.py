@@ -104,14 +104,9 @@ def run(
     """Run a generated pipeline: the same options as `python -m <package>` (see --help)."""
 
     def body() -> int:
-        from nb2pipe import api
-        from nb2pipe.runtime import build_parser, main
+        from nb2pipe.packages import run_command
 
-        args = list(ctx.args)
-        if directory is None or str(directory) in ("-h", "--help"):
-            build_parser(prog="nb2pipe run DIR").print_help()
-            return 0 if directory is not None or "--help" in args else 2
-        return main(api.load_package(directory), args)
+        return run_command(directory, list(ctx.args))
 
     raise typer.Exit(guard(body))
 
