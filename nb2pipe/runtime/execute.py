@@ -358,7 +358,9 @@ def _run(
     started = time.perf_counter()
     loaded = _load_inputs(task, store, handoff)
     outcome.timings["inputs"] = time.perf_counter() - started
-    guarded = [v for v in loaded if v not in step.outputs] if task.guard else []
+    # the carried random state is taken out by randomstate.enter, never changed in place
+    carried = (randomstate.RANDOM_STATE, *step.outputs)
+    guarded = [v for v in loaded if v not in carried] if task.guard else []
     check = guard.before(loaded, guarded, handoff.known if handoff is not None else {})
     result = _call(task, loaded, outcome, log)
     ref_of = handoff.ref_of if handoff is not None and handoff.ref_of else task.inputs.__getitem__
