@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 import nb2pipe
 from nb2pipe.mlops import flavor
-from nb2pipe.runtime.registry import open_registry
+from nb2pipe.mlops.registry import open_registry
 reg = open_registry("local", runs_dir=sys.argv[1])
 mv = reg.get("wine")
 model = reg.load(mv)

@@ -17,7 +17,7 @@ def load_ipython_extension(ipython: Any) -> None:
 def load_model(name: str, version: int | str | None = None, **where: Any) -> Any:
     """A registered model: ``nb2pipe.load_model("wine")`` (its champion), ``("wine", 3)``
     or ``("wine:3")``; ``registry=``, ``runs_dir=``, ``tracking="mlflow"``,
-    ``tracking_uri=`` say where to look (see ``nb2pipe.models.load_model``)."""
-    from nb2pipe.models import load_model as load
+    ``tracking_uri=`` say where to look (see ``nb2pipe.mlops.models.load_model``)."""
+    from nb2pipe.mlops.models import load_model as load
 
     return load(name, version, **where)

@@ -54,7 +54,7 @@ def runs_list(
     """The latest runs, newest first."""
 
     def body() -> None:
-        from nb2pipe import runs
+        from nb2pipe.mlops import runs
 
         found = runs.list_runs(runs_dir, pipeline=pipeline, limit=limit or None)
         if as_json:
@@ -76,7 +76,7 @@ def runs_show(
     """One run: parameters, metrics, steps, registered models."""
 
     def body() -> None:
-        from nb2pipe import runs
+        from nb2pipe.mlops import runs
 
         info = runs.show(run_id, runs_dir)
         if as_json:
@@ -96,7 +96,7 @@ def runs_compare(
     """Runs side by side: status, parameters, metrics (best marked), step durations."""
 
     def body() -> None:
-        from nb2pipe import runs
+        from nb2pipe.mlops import runs
 
         data = runs.compare(run_ids, runs_dir)
         if as_json:
@@ -122,7 +122,7 @@ def runs_gc(
     """Remove old runs, and the artifacts and cache entries only they used."""
 
     def body() -> None:
-        from nb2pipe import runs
+        from nb2pipe.mlops import runs
 
         result = runs.gc(runs_dir, keep, store=store, dry_run=dry_run)
         if as_json:
@@ -144,7 +144,7 @@ def models_list(
     """Every registered model: its champion, number of versions, latest metrics."""
 
     def body() -> None:
-        from nb2pipe import models
+        from nb2pipe.mlops import models
 
         with models.user_errors():
             reg = models._open(tracking, registry, runs_dir, tracking_uri)
@@ -171,7 +171,7 @@ def models_show(
     """A version (default: the champion): run, parameters, metrics, data and code hashes."""
 
     def body() -> None:
-        from nb2pipe import models
+        from nb2pipe.mlops import models
 
         with models.user_errors():
             reg = models._open(tracking, registry, runs_dir, tracking_uri)
@@ -196,7 +196,7 @@ def models_promote(
     """Point the champion (or another alias) at a version: a rollback."""
 
     def body() -> None:
-        from nb2pipe import models
+        from nb2pipe.mlops import models
 
         with models.user_errors():
             reg = models._open(tracking, registry, runs_dir, tracking_uri)
@@ -231,8 +231,8 @@ def drift(
     exit 1 when a feature drifted."""
 
     def body() -> int:
-        from nb2pipe import drift as drift_mod
-        from nb2pipe import models
+        from nb2pipe.mlops import drift as drift_mod
+        from nb2pipe.mlops import models
 
         with models.user_errors():
             report = drift_mod.check(

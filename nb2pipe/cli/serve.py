@@ -31,11 +31,11 @@ class ServeError(Nb2pipeError):
 def _user_errors() -> Any:
     import contextlib
 
-    from nb2pipe.drift import DriftError
+    from nb2pipe.mlops.drift import DriftError
     from nb2pipe.mlops.monitor import MonitorError
     from nb2pipe.mlops.predlog import LogError
+    from nb2pipe.mlops.registry import RegistryError
     from nb2pipe.runtime.errors import UsageError
-    from nb2pipe.runtime.registry import RegistryError
 
     @contextlib.contextmanager
     def wrap() -> Any:
@@ -183,7 +183,7 @@ def monitor(
 
         from nb2pipe.mlops import monitor as mon
         from nb2pipe.mlops.predlog import open_log
-        from nb2pipe.runtime.registry import check_name, open_registry
+        from nb2pipe.mlops.registry import check_name, open_registry
 
         with _user_errors():
             spec = mon.parse_window(window)
@@ -229,7 +229,7 @@ def monitor(
 
 def _version(reg: Any, name: str, number: int) -> Any:
     from nb2pipe.mlops.monitor import Version
-    from nb2pipe.runtime.registry import RegistryError
+    from nb2pipe.mlops.registry import RegistryError
 
     try:
         mv = reg.get(name, number)

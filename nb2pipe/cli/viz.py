@@ -138,4 +138,4 @@ def tag(
     guard(body)
 
 
-# --- runs, models, drift (nb2pipe.runs, nb2pipe.models, nb2pipe.drift) ---------------------
+# --- runs, models, drift (nb2pipe.mlops.runs, .models, .drift) ------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.drift import FeatureDrift, compare
+from nb2pipe.mlops.drift import FeatureDrift, compare
 from nb2pipe.runtime.metrics import HIGHER, default_direction
 
 _PERIOD = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")

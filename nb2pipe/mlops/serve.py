@@ -74,7 +74,7 @@ class Loaded:
 
 class Service:
     def __init__(self, cfg: ServeConfig) -> None:
-        from nb2pipe.runtime.registry import CHAMPION, open_registry, parse_ref
+        from nb2pipe.mlops.registry import CHAMPION, open_registry, parse_ref
 
         self.cfg = cfg
         self.registry = open_registry(

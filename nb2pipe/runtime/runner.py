@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.mlops.registry.publish import Publisher
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import UsageError
@@ -25,7 +26,6 @@ from nb2pipe.runtime.options import resolve_params
 from nb2pipe.runtime.progress import make_reporter
 from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
-from nb2pipe.runtime.registry.publish import Publisher
 from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
@@ -108,7 +108,7 @@ def run(
     ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
     "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
     ``tracking_uri``, ``registry``, ``max_regression``, ``register`` and ``promote``: see
-    :mod:`nb2pipe.runtime.registry.publish`."""
+    :mod:`nb2pipe.mlops.registry.publish`."""
     started = time.time()
     graph.validate(pipeline)
     pkg_dir, pkg_root = package_dir(pipeline)

@@ -11,7 +11,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 np = pytest.importorskip("numpy")
 
-from nb2pipe.drift import DriftError, compare, profile, read_data  # noqa: E402
+from nb2pipe.mlops.drift import DriftError, compare, profile, read_data  # noqa: E402
 
 
 @pytest.fixture(scope="module")

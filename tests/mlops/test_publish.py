@@ -13,8 +13,8 @@ import pytest
 from mlops_helpers import TINY, convert, forget, run_inline, write_values
 
 import nb2pipe
+from nb2pipe.mlops.registry import open_registry
 from nb2pipe.runtime import UsageError
-from nb2pipe.runtime.registry import open_registry
 
 VALUES = [1, 2, 3, 7, 8, 9]
 
@@ -227,8 +227,8 @@ def test_a_registry_failure_after_the_steps_fails_the_run(
     tiny: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E.g. the MLflow server went away during the run: exit 1, one line, steps kept."""
+    from nb2pipe.mlops.registry import RegistryError, publish
     from nb2pipe.runtime import runner
-    from nb2pipe.runtime.registry import RegistryError, publish
 
     class Down(publish.Publisher):
         @property

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe.runtime import formats
-from nb2pipe.runtime.registry import (
+from nb2pipe.mlops.registry import (
     CHAMPION,
     Candidate,
     ModelVersion,
@@ -17,7 +16,8 @@ from nb2pipe.runtime.registry import (
     open_registry,
     parse_ref,
 )
-from nb2pipe.runtime.registry.local import LocalRegistry
+from nb2pipe.mlops.registry.local import LocalRegistry
+from nb2pipe.runtime import formats
 from nb2pipe.runtime.store import LocalStore
 
 

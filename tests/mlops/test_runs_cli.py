@@ -12,8 +12,8 @@ import pytest
 from mlops_helpers import TINY, convert, forget, run_inline, write_values
 from typer.testing import CliRunner
 
-from nb2pipe import runs
 from nb2pipe.cli import app
+from nb2pipe.mlops import runs
 
 
 @pytest.fixture

@@ -206,7 +206,7 @@ def test_frames_written_in_the_background_read_back_equal(make_pkg: Any) -> None
 
 
 def test_runs_gc_removes_temporary_files_of_killed_runs(make_pkg: Any) -> None:
-    from nb2pipe import runs
+    from nb2pipe.mlops import runs
 
     pkg = make_pkg([S("a", "x = 1", outputs=("x",))])
     pkg.run()

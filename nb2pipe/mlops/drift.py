@@ -330,7 +330,7 @@ def check(
     uri: str | None = None,
 ) -> DriftReport:
     """``nb2pipe drift NAME[:VERSION] --data FILE``."""
-    from nb2pipe.runtime.registry import RegistryError, open_registry, parse_ref
+    from nb2pipe.mlops.registry import RegistryError, open_registry, parse_ref
 
     name, version = parse_ref(ref)
     reg = open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=uri)

@@ -19,12 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime.errors import UsageError
-from nb2pipe.runtime.fsutil import atomic_write_json
-from nb2pipe.runtime.hashing import sha256_json
-from nb2pipe.runtime.metrics import directions, metrics_document, parse_limits, regressions
-from nb2pipe.runtime.records import iso, jsonable
-from nb2pipe.runtime.registry import (
+from nb2pipe.mlops.registry import (
     BACKENDS,
     CHAMPION,
     Candidate,
@@ -34,7 +29,12 @@ from nb2pipe.runtime.registry import (
     default_tracking,
     open_registry,
 )
-from nb2pipe.runtime.registry.promote import check_policy, decide, message, primary_metric
+from nb2pipe.mlops.registry.promote import check_policy, decide, message, primary_metric
+from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.fsutil import atomic_write_json
+from nb2pipe.runtime.hashing import sha256_json
+from nb2pipe.runtime.metrics import directions, metrics_document, parse_limits, regressions
+from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.spec import Pipeline
 
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
@@ -327,7 +327,7 @@ class Publisher:
         if not values:
             return None
         try:
-            from nb2pipe.drift import profile
+            from nb2pipe.mlops.drift import profile
 
             ref_stats = profile(values)
         except Exception:  # noqa: BLE001 - statistics are a bonus, never a failure

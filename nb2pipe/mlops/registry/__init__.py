@@ -211,12 +211,12 @@ def open_registry(
     ``<runs_dir or ./runs>/registry``. MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``."""
     kind = (tracking or default_tracking()).lower()
     if kind == "local":
-        from nb2pipe.runtime.registry.local import LocalRegistry
+        from nb2pipe.mlops.registry.local import LocalRegistry
 
         folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
         return LocalRegistry(folder)
     if kind == "mlflow":
-        from nb2pipe.runtime.registry.mlflow import MlflowRegistry
+        from nb2pipe.mlops.registry.mlflow import MlflowRegistry
 
         return MlflowRegistry(uri or os.environ.get(URI_ENV) or None)
     raise UsageError(f"unknown tracking backend {kind!r} (use {' or '.join(BACKENDS)})")

@@ -30,10 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import formats
-from nb2pipe.runtime.errors import UsageError
-from nb2pipe.runtime.hashing import matches
-from nb2pipe.runtime.registry import (
+from nb2pipe.mlops.registry import (
     CHAMPION,
     Candidate,
     ModelVersion,
@@ -42,6 +39,9 @@ from nb2pipe.runtime.registry import (
     RegistryError,
     check_name,
 )
+from nb2pipe.runtime import formats
+from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.hashing import matches
 
 FOLDER = "nb2pipe-models"
 _PARAM_MAX = 500  # MLflow's limit on a parameter value's length (older servers)

@@ -24,9 +24,9 @@ class ModelsError(Nb2pipeError):
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Registry, drift and usage errors as nb2pipe errors: one line, exit 2."""
-    from nb2pipe.drift import DriftError
+    from nb2pipe.mlops.drift import DriftError
+    from nb2pipe.mlops.registry import RegistryError
     from nb2pipe.runtime.errors import UsageError
-    from nb2pipe.runtime.registry import RegistryError
 
     try:
         yield
@@ -40,7 +40,7 @@ def _open(
     runs_dir: str | os.PathLike[str] | None,
     uri: str | None,
 ) -> Any:
-    from nb2pipe.runtime.registry import open_registry
+    from nb2pipe.mlops.registry import open_registry
 
     return open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=uri)
 
@@ -56,7 +56,7 @@ def load_model(
 ) -> Any:
     """A registered model: ``load_model("wine")`` (the champion), ``load_model("wine", 3)``,
     ``load_model("wine:3")`` or ``load_model("wine", "champion")``."""
-    from nb2pipe.runtime.registry import parse_ref
+    from nb2pipe.mlops.registry import parse_ref
 
     ref_name, ref_version = parse_ref(name)
     reg = _open(tracking, registry, runs_dir, tracking_uri)
@@ -88,7 +88,7 @@ def list_models(reg: Any) -> list[dict[str, Any]]:
 
 
 def show_model(reg: Any, ref: str) -> dict[str, Any]:
-    from nb2pipe.runtime.registry import parse_ref
+    from nb2pipe.mlops.registry import parse_ref
 
     name, version = parse_ref(ref)
     mv = reg.get(name, version)
@@ -109,7 +109,7 @@ def show_model(reg: Any, ref: str) -> dict[str, Any]:
 
 
 def promote(reg: Any, ref: str, alias: str = "champion") -> dict[str, Any]:
-    from nb2pipe.runtime.registry import RegistryError, parse_ref
+    from nb2pipe.mlops.registry import RegistryError, parse_ref
 
     name, version = parse_ref(ref)
     if not isinstance(version, int):

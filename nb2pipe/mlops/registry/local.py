@@ -20,11 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import formats
-from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json, tmp_name
-from nb2pipe.runtime.hashing import digest_algorithm, digest_file, matches
-from nb2pipe.runtime.records import iso
-from nb2pipe.runtime.registry import (
+from nb2pipe.mlops.registry import (
     CHAMPION,
     Candidate,
     ModelVersion,
@@ -33,6 +29,10 @@ from nb2pipe.runtime.registry import (
     RegistryError,
     check_name,
 )
+from nb2pipe.runtime import formats
+from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json, tmp_name
+from nb2pipe.runtime.hashing import digest_algorithm, digest_file, matches
+from nb2pipe.runtime.records import iso
 
 LAYOUT = 1
 
