@@ -1,46 +1,38 @@
-"""One exception family. Every error names the file, the cell and the line, and the fix."""
+"""The compiler's errors. They subclass the one root, :class:`Nb2pipeError`, defined with
+the exit codes in :mod:`nb2pipe.runtime.errors` (it ships with the runtime) and re-exported
+here. Every error names the file, the cell and the line, and the fix."""
 
 from __future__ import annotations
 
+from nb2pipe.runtime.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CorruptArtifact,
+    GateFailed,
+    Nb2pipeError,
+    StepFailed,
+    UsageError,
+)
 
-class Nb2pipeError(Exception):
-    """Base class of every error nb2pipe reports to a user (exit code 2 unless stated)."""
-
-    exit_code = 2
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        file: str | None = None,
-        cell: int | None = None,
-        line: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.file = file
-        self.cell = cell
-        self.line = line
-        self.hint = hint
-
-    def where(self) -> str:
-        parts = [p for p in (self.file,) if p]
-        if self.cell is not None:
-            parts.append(f"cell {self.cell}")
-        if self.line is not None:
-            parts.append(f"line {self.line}")
-        return ", ".join(parts)
-
-    def __str__(self) -> str:
-        text = self.message
-        where = self.where()
-        if where:
-            text = f"{where}: {text}"
-        if self.hint:
-            text = f"{text} ({self.hint})"
-        # One line, always: user text may carry newlines.
-        return " ".join(text.split())
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "AnalysisError",
+    "CorruptArtifact",
+    "GateFailed",
+    "Nb2pipeError",
+    "NotebookError",
+    "OutputError",
+    "StaleError",
+    "StepFailed",
+    "StrictError",
+    "TagError",
+    "UsageError",
+]
 
 
 class NotebookError(Nb2pipeError):
@@ -66,4 +58,4 @@ class OutputError(Nb2pipeError):
 class StaleError(OutputError):
     """`convert --check` found the generated package out of date."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime.errors import Nb2pipeError
+
 SCHEMA = 1
 QUANTILES = 101  # percentiles 0..100 for the KS statistic
 BINS = 10  # deciles for PSI
@@ -34,10 +36,8 @@ EPS = 1e-4  # proportions are floored at this in PSI (empty bins)
 THRESHOLDS = {"psi": 0.2, "ks": 0.1}
 
 
-class DriftError(Exception):
+class DriftError(Nb2pipeError):
     """Bad input for a drift check (exit 2)."""
-
-    exit_code = 2
 
 
 # --- reference statistics -----------------------------------------------------------------

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.mlops.drift import FeatureDrift, compare
+from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import HIGHER, default_direction
 
 _PERIOD = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -39,10 +40,8 @@ LIVE = (
 )  # fmt: skip
 
 
-class MonitorError(Exception):
+class MonitorError(Nb2pipeError):
     """Bad options or an empty log (exit 2)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

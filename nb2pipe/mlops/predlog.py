@@ -32,15 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime.errors import Nb2pipeError
+
 DEFAULT_NAME = "predictions.db"
 _CHUNK = 500
 _COLUMNS = "(id, ts, model, version, features, output, latency_ms)"
 
 
-class LogError(Exception):
+class LogError(Nb2pipeError):
     """The log cannot be opened or written (exit 2 from a command)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from nb2pipe.runtime.errors import Nb2pipeError
+
 SCHEMA = 1
 MAX_CATEGORIES = 100
 MAX_ERRORS = 20
 SECRET_FIELD = ("password", "passwd", "secret", "token", "apikey", "api_key", "credential")
 
 
-class RequestError(Exception):
+class RequestError(Nb2pipeError):
     """A request the schema refuses: ``status`` 422 (or 413) and one entry per field."""
 
     def __init__(self, errors: list[dict[str, Any]], status: int = 422) -> None:

@@ -157,7 +157,8 @@ def _error(status: int, message: str, detail: Any = None) -> Any:
 
 
 class Refused(Exception):
-    """A request answered with an error before it reaches the model."""
+    """A request answered with an error before it reaches the model (control flow inside
+    the server: the response is the error the client sees)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)

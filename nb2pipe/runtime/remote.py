@@ -35,7 +35,7 @@ from typing import Any
 
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext, cache_key, key_components
-from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.errors import StepFailed, UsageError
 from nb2pipe.runtime.execute import StepOutcome, StepTask, execute
 from nb2pipe.runtime.fsstore import FsspecStore, open_store
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
@@ -49,22 +49,7 @@ from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class StepFailed(Exception):
-    """The step failed: ``kind`` is ``gate`` (a check did not hold), ``mutation``,
-    ``outputs``, ``artifact``, ``exception`` or ``input`` (an upstream result is missing).
-    Retrying helps only for ``exception`` (and then only for a transient cause)."""
-
-    def __init__(self, message: str, kind: str, record: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.record = record or {}
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind in ("exception", "crash")
+__all__ = ["StepFailed", "load_pipeline", "run_kfp_step", "run_step", "safe_run_id", "step_record"]
 
 
 def safe_run_id(run_id: str) -> str:

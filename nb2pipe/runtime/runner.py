@@ -19,7 +19,7 @@ from typing import Any
 from nb2pipe.mlops.registry.publish import Publisher
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext
-from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from nb2pipe.runtime.execute import StepTask
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
@@ -30,7 +30,6 @@ from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.errors import Nb2pipeError, UsageError
 
 CHAMPION = "champion"
 TRACKING_ENV = "NB2PIPE_TRACKING"  # local | mlflow
@@ -33,11 +33,9 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
-class RegistryError(Exception):
+class RegistryError(Nb2pipeError):
     """The registry cannot be read or written, or has no such model or version (exit 1
     for a run, 2 for a command given a name that does not exist)."""
-
-    exit_code = 2
 
 
 @dataclass
