@@ -2,7 +2,7 @@
 
 from typing import Any
 
-__version__ = "0.1.0"
+from nb2pipe.runtime import __version__
 
 __all__ = ["__version__", "load_ipython_extension", "load_model"]
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+__version__ = "0.1.0"  # nb2pipe-runtime's, and nb2pipe's: they are released together
+
 from nb2pipe.runtime.errors import GateFailed, UsageError
 from nb2pipe.runtime.gates import check
 from nb2pipe.runtime.spec import SPEC_VERSION, Param, Pipeline, Step
 
 _LAZY = {
     "build_parser": "nb2pipe.runtime.options",
+    "RunConfig": "nb2pipe.runtime.plan",
+    "RunPlan": "nb2pipe.runtime.plan",
+    "prepare": "nb2pipe.runtime.plan",
     "RunResult": "nb2pipe.runtime.runner",
     "main": "nb2pipe.runtime.runner",
     "run": "nb2pipe.runtime.runner",
@@ -27,6 +32,8 @@ __all__ = [
     "ArtifactRef",
     "ArtifactStore",
     "GateFailed",
+    "RunConfig",
+    "RunPlan",
     "LocalStore",
     "Param",
     "Pipeline",
@@ -36,6 +43,7 @@ __all__ = [
     "build_parser",
     "check",
     "main",
+    "prepare",
     "run",
 ]
 

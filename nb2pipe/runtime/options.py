@@ -10,41 +10,18 @@ import argparse
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.spec import Param, Pipeline
 
+if TYPE_CHECKING:
+    from nb2pipe.runtime.plan import RunConfig
+
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 _NULL = {"null", "none", "~"}
-
-
-@dataclass
-class RunOptions:
-    params: list[str] = field(default_factory=list)  # raw NAME=VALUE
-    yaml: str | None = None
-    params_file: str | None = None
-    only: list[str] = field(default_factory=list)
-    from_step: str | None = None
-    until: str | None = None
-    jobs: int = 1
-    force: bool = False
-    runs_dir: str = "runs"
-    store: str | None = None
-    run_id: str | None = None
-    cwd: str | None = None
-    quiet: bool = False
-    verbose: bool = False
-    allow_mutation: bool = False
-    guard: bool = True
-    tracking: str | None = None
-    tracking_uri: str | None = None
-    registry: str | None = None
-    max_regression: list[str] = field(default_factory=list)
-    register: bool = True
-    promote: str = "if-better"
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -152,9 +129,12 @@ def _jobs(text: str) -> int:
     return n or (os.cpu_count() or 1)
 
 
-def parse_options(argv: Sequence[str] | None) -> RunOptions:
-    ns = build_parser().parse_args(argv)
-    return RunOptions(**vars(ns))
+def config_from_args(ns: argparse.Namespace) -> RunConfig:
+    """The :class:`RunConfig` of parsed command-line options."""
+    from nb2pipe.runtime.plan import RunConfig
+
+    options = dict(vars(ns))
+    return RunConfig(param_args=options.pop("params"), **options)
 
 
 # --- parameter values -------------------------------------------------------------------

@@ -17,16 +17,16 @@ and points to an object (a class or an instance) with:
 - optionally ``claims(value) -> bool``, consulted instead of ``types``.
 
 Plugins are looked up only for values no built-in format takes (JSON, .npy, Arrow): the
-installed distributions are scanned once per process for the group (about a millisecond),
-and a plugin module is imported only when such a value is stored or read.
+installed distributions are scanned once per process (:mod:`.entrypoints`), and a plugin
+module is imported only when such a value is stored or read.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from typing import Any
+
+from nb2pipe.runtime import entrypoints
 
 GROUP = "nb2pipe.formats"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -35,48 +35,25 @@ _plugins: dict[str, Any] | None = None
 errors: list[str] = []  # plugins that could not be loaded, one line each
 
 
-def _declared() -> bool:
-    """Does any installed distribution declare the group? (A plain scan of the
-    ``entry_points.txt`` files on sys.path: importlib.metadata costs ~0.1 s more.)"""
-    for entry in sys.path:
-        try:
-            listing = list(os.scandir(entry or "."))
-        except OSError:
-            continue
-        for d in listing:
-            if not d.name.endswith((".dist-info", ".egg-info")):
-                continue
-            try:
-                with open(os.path.join(d.path, "entry_points.txt"), encoding="utf-8") as f:
-                    if f"[{GROUP}]" in f.read():
-                        return True
-            except OSError:
-                continue
-    return False
-
-
 def _load() -> dict[str, Any]:
     global _plugins
     if _plugins is not None:
         return _plugins
     found: dict[str, Any] = {}
-    if _declared():
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=GROUP):
-            if not _NAME.fullmatch(ep.name) or ep.name in _RESERVED:
-                errors.append(f"format plugin {ep.name!r} ({ep.value}): invalid or reserved name")
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break runs
-                errors.append(f"format plugin {ep.name!r} ({ep.value}) cannot be loaded: {exc}")
-                continue
-            if not (callable(getattr(plugin, "write", None)) and callable(plugin.read)):
-                errors.append(f"format plugin {ep.name!r} ({ep.value}) has no write/read")
-                continue
-            plugin.name = ep.name
-            found[ep.name] = plugin
+    for name, target in entrypoints.declared(GROUP).items():
+        if not _NAME.fullmatch(name) or name in _RESERVED:
+            errors.append(f"format plugin {name!r} ({target}): invalid or reserved name")
+            continue
+        try:
+            plugin = entrypoints.load(GROUP, name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break runs
+            errors.append(f"format plugin {name!r} ({target}) cannot be loaded: {exc}")
+            continue
+        if not (callable(getattr(plugin, "write", None)) and callable(plugin.read)):
+            errors.append(f"format plugin {name!r} ({target}) has no write/read")
+            continue
+        plugin.name = name
+        found[name] = plugin
     _plugins = found
     return found
 
@@ -86,6 +63,7 @@ def reset() -> None:
     global _plugins
     _plugins = None
     errors.clear()
+    entrypoints.reset()
 
 
 def get(name: str) -> Any | None:

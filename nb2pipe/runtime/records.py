@@ -14,7 +14,7 @@ Schema (``"schema": 1``)::
                  timings{inputs, guard, outputs}, error{kind, message, type, cell, line}}},
     metrics{name: value}, error (first failure, one line) or null,
     storage{artifacts, bytes, written, waited} (see the runtime README),
-    and once the steps are done (nb2pipe.mlops.registry.publish):
+    and once the steps are done (nb2pipe.mlops.publish, a run hook):
     metric_directions{name: higher|lower}, gates{gate step: status},
     models{name: {registered, version, new, alias, backend} or {registered: false, reason}},
     baseline{limits[], failures[]} (with --max-regression); metrics.json next to it

@@ -29,23 +29,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext, cache_key, key_components
 from nb2pipe.runtime.errors import StepFailed, UsageError
-from nb2pipe.runtime.execute import StepOutcome, StepTask, execute
+from nb2pipe.runtime.execute import StepOutcome, execute
 from nb2pipe.runtime.fsstore import FsspecStore, open_store
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
 from nb2pipe.runtime.hashing import FileHasher
-from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.plan import RunConfig, RunPlan, prepare
 from nb2pipe.runtime.providers import valid_refs
 from nb2pipe.runtime.records import iso, jsonable
-from nb2pipe.runtime.runner import _derive, package_dir
 from nb2pipe.runtime.scheduler import redact
-from nb2pipe.runtime.spec import Pipeline, Step
+from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -80,98 +78,37 @@ def load_pipeline(package: str, package_path: str | os.PathLike[str] | None = No
     return pipeline
 
 
-@dataclass
-class _Prepared:
-    pipeline: Pipeline
-    step: Step
-    values: dict[str, Any]
-    secret: frozenset[str]
-    hidden: tuple[str, ...]
-    pkg_dir: Path
-    pkg_root: Path
-    workdir: Path
-    notes: list[str]
-
-
 def _prepare(
     pipeline: Pipeline,
     name: str,
     params: Mapping[str, Any] | None,
     cwd: str | None,
     param_text: Mapping[str, str] | None = None,
-) -> _Prepared:
+    **options: Any,
+) -> RunPlan:
+    """The step's run, prepared as ``nb2pipe run`` prepares one (:func:`prepare`)."""
     try:
-        step = pipeline.step(name)
+        pipeline.step(name)
     except KeyError:
         steps = ", ".join(s.name for s in pipeline.steps)
         raise UsageError(f"pipeline {pipeline.name!r} has no step {name!r} ({steps})") from None
-    pkg_dir, pkg_root = package_dir(pipeline)
-    notes: list[str] = []
-    if cwd is not None:
-        workdir = Path(cwd).resolve()
-        if not workdir.is_dir():
-            raise UsageError(f"working directory {workdir} does not exist")
-    else:
-        workdir = (pkg_dir / pipeline.workdir).resolve()
-        if not workdir.is_dir():
-            # The package was copied where the notebook's folder does not exist (a worker,
-            # a container): run in a scratch folder; a relative path the notebook used
-            # fails there loudly rather than reading something else.
-            scratch = Path(tempfile.mkdtemp(prefix="nb2pipe-cwd-"))
-            notes.append(
-                f"the notebook's folder {workdir} does not exist here: step {name!r} runs in "
-                f"{scratch}, so relative paths the notebook used do not resolve"
-            )
-            workdir = scratch
-    resolved = resolve_params(
-        pipeline,
-        overrides=params,
+    config = RunConfig(
+        params=params,
         param_args=[f"{k}={v}" for k, v in (param_text or {}).items()],
+        cwd=cwd,
+        only=[name],
+        workdir_fallback=True,
+        **options,
     )
-    values = dict(resolved.values)
-    values.update(_derive(pipeline, values, workdir))
-    missing = [p for p in step.params if p not in values]
-    if missing:
-        raise UsageError(f"step {name!r} reads {missing[0]!r}: neither a parameter nor derived")
-    hidden = tuple(
-        str(values[n])
-        for n in resolved.secret
-        if isinstance(values.get(n), str) and len(values[n]) >= 4
-    )
-    return _Prepared(
-        pipeline, step, values, resolved.secret, hidden, pkg_dir, pkg_root, workdir, notes
-    )
+    return prepare(pipeline, config)
 
 
 def _execute(
-    prep: _Prepared,
-    store: Any,
-    inputs: dict[str, ArtifactRef],
-    run_dir: Path,
-    *,
-    guard: bool,
-    allow_mutation: bool,
-    echo: bool,
+    plan: RunPlan, store: Any, inputs: dict[str, ArtifactRef], run_dir: Path
 ) -> StepOutcome:
-    pipeline, step = prep.pipeline, prep.step
-    task = StepTask(
-        pipeline=pipeline.name,
-        package=pipeline.package,
-        package_dir=str(prep.pkg_dir),
-        package_root=str(prep.pkg_root),
-        step=step,
-        kwargs={p: prep.values[p] for p in step.params},
-        inputs=inputs,
-        input_steps=dict(step.inputs),
-        store_root=str(getattr(store, "url", getattr(store, "root", ""))),
-        workdir=str(prep.workdir),
-        run_dir=str(run_dir),
-        echo=echo,
-        guard=guard,
-        allow_mutation=allow_mutation,
-        redact=prep.hidden,
-        notebook=str((prep.pkg_dir / pipeline.notebook).resolve()) if pipeline.notebook else "",
-    )
+    step = plan.pipeline.step(plan.config.only[0])
+    root = str(getattr(store, "url", getattr(store, "root", "")))
+    task = plan.task(step, inputs, store_root=root, run_dir=str(run_dir))
     saved_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
     try:
@@ -213,11 +150,12 @@ def step_record(store: Any, run_id: str, step: str) -> dict[str, Any] | None:
 
 
 def _input_refs(
-    prep: _Prepared, store: Any, run_id: str, upstream: Mapping[str, Any] | None
+    plan: RunPlan, store: Any, run_id: str, upstream: Mapping[str, Any] | None
 ) -> dict[str, ArtifactRef]:
     refs: dict[str, ArtifactRef] = {}
     records: dict[str, dict[str, Any] | None] = {}
-    for var, producer in prep.step.inputs.items():
+    step = plan.pipeline.step(plan.config.only[0])
+    for var, producer in step.inputs.items():
         result = (upstream or {}).get(producer)
         if not isinstance(result, Mapping):
             if producer not in records:
@@ -226,7 +164,7 @@ def _input_refs(
         outputs = (result or {}).get("outputs") or {}
         if var not in outputs:
             raise StepFailed(
-                f"step {prep.step.name!r} needs {var!r} from step {producer!r}, which has no "
+                f"step {step.name!r} needs {var!r} from step {producer!r}, which has no "
                 f"result in run {run_id!r}: run {producer!r} first",
                 "input",
             )
@@ -258,7 +196,10 @@ def run_step(
     ``{"step", "status" ("ok" | "cached"), "outputs" {var: ref}, "metrics", ...}`` (JSON);
     raises :class:`StepFailed` when the step fails and ``UsageError`` for bad input."""
     pipeline = load_pipeline(package, package_path)
-    prep = _prepare(pipeline, step, params, cwd)
+    prep = _prepare(
+        pipeline, step, params, cwd, guard=guard, allow_mutation=allow_mutation, verbose=echo
+    )
+    the_step = pipeline.step(step)
     st = open_store(os.fspath(store)) if isinstance(store, (str, os.PathLike)) else store
     rid = safe_run_id(run_id)
     for note in prep.notes:
@@ -270,11 +211,7 @@ def run_step(
         "step": step,
         "run_id": rid,
         "orchestrator_run_id": str(run_id),
-        "parameters": {
-            k: jsonable(v)
-            for k, v in prep.values.items()
-            if k in prep.pipeline.param_map and k not in prep.secret
-        },
+        "parameters": prep.public,
         "warnings": list(prep.notes),
     }
     try:
@@ -283,13 +220,13 @@ def run_step(
         record.update(status="failed", error={"kind": exc.kind, "message": exc.message})
         _write_doc(st, f"{base}/steps/{step}.json", record)
         raise
-    record["inputs"] = {v: {"step": prep.step.inputs[v], **r.to_json()} for v, r in inputs.items()}
-    ctx = KeyContext(prep.pkg_dir, prep.workdir, FileHasher(None))
-    comps = key_components(pipeline.name, prep.step, ctx, prep.values, inputs, prep.secret)
+    record["inputs"] = {v: {"step": the_step.inputs[v], **r.to_json()} for v, r in inputs.items()}
+    ctx = KeyContext(prep.package_dir, prep.workdir, FileHasher(None))
+    comps = key_components(pipeline.name, the_step, ctx, prep.values, inputs, prep.secret)
     key = cache_key(comps)
     record["cache_key"] = key
     entry = st.get_entry(pipeline.name, step, key) if cache else None
-    refs = valid_refs(st, prep.step, entry) if entry else None
+    refs = valid_refs(st, the_step, entry) if entry else None
     if refs is not None and entry is not None:
         now = iso(time.time())
         record.update(
@@ -309,16 +246,12 @@ def run_step(
         st.root.mkdir(parents=True, exist_ok=True)
         st.mark()
         run_dir = st.root / "runs" / rid
-        outcome = _execute(
-            prep, st, inputs, run_dir, guard=guard, allow_mutation=allow_mutation, echo=echo
-        )
+        outcome = _execute(prep, st, inputs, run_dir)
     else:
         st.mark()
         with tempfile.TemporaryDirectory(prefix="nb2pipe-run-") as tmp:
             run_dir = Path(tmp)
-            outcome = _execute(
-                prep, st, inputs, run_dir, guard=guard, allow_mutation=allow_mutation, echo=echo
-            )
+            outcome = _execute(prep, st, inputs, run_dir)
             for rel in [f"logs/{step}.log", *outcome.figures]:
                 try:
                     _write_file(st, f"{base}/{rel}", (run_dir / rel).read_bytes())
@@ -406,7 +339,10 @@ def run_kfp_step(
     ``param_text``: values given as text, parsed by the parameters' types as ``-p`` does
     (KFP carries neither None nor integers inside lists)."""
     pipeline = load_pipeline(package, package_path)
-    prep = _prepare(pipeline, step, params, None, param_text)
+    prep = _prepare(
+        pipeline, step, params, None, param_text, guard=guard, allow_mutation=allow_mutation,
+        verbose=True,
+    )  # fmt: skip
     for note in prep.notes:
         print(f"[nb2pipe] warning: {note}", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="nb2pipe-kfp-") as tmp:
@@ -425,10 +361,7 @@ def run_kfp_step(
                     "artifact",
                 )
             refs[var] = ref
-        outcome = _execute(
-            prep, store, refs, Path(tmp) / "run", guard=guard, allow_mutation=allow_mutation,
-            echo=True,
-        )  # fmt: skip
+        outcome = _execute(prep, store, refs, Path(tmp) / "run")
         if outcome.status != "ok" or outcome.error is not None:
             err = outcome.error
             if err is not None and err.traceback:

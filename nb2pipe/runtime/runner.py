@@ -1,12 +1,13 @@
 """``run()`` and ``main()``: options and parameters in, a run record and a result out.
 
-The scheduling loop lives in :mod:`nb2pipe.runtime.scheduler`; the executors in
-:mod:`nb2pipe.runtime.executors`; one step's execution in :mod:`nb2pipe.runtime.execute`.
+A run is prepared by :mod:`nb2pipe.runtime.plan` (options checked, parameters typed);
+the scheduling loop lives in :mod:`nb2pipe.runtime.scheduler`; the executors in
+:mod:`nb2pipe.runtime.executors`; one step's execution in :mod:`nb2pipe.runtime.execute`;
+the work after the steps (registration, ...) in run hooks (:mod:`nb2pipe.runtime.hooks`).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import sys
@@ -16,19 +17,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.mlops.registry.publish import Publisher
-from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
-from nb2pipe.runtime.execute import StepTask
+from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import FileHasher
-from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.hooks import FinishedRun, call, installed
+from nb2pipe.runtime.metrics import directions, metrics_document
+from nb2pipe.runtime.plan import RunConfig, RunPlan, package_dir, prepare
 from nb2pipe.runtime.progress import make_reporter
 from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
+
+__all__ = ["RunConfig", "RunResult", "main", "package_dir", "run"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -56,214 +59,32 @@ class RunResult:
         return LocalStore(self.store_dir).load(self.outputs[step][name])
 
 
-def package_dir(pipeline: Pipeline) -> tuple[Path, Path]:
-    """The package's folder and the folder to put on sys.path to import it."""
-    try:
-        module = sys.modules.get(pipeline.package) or importlib.import_module(pipeline.package)
-    except ImportError as exc:
-        raise UsageError(
-            f"cannot import the pipeline's package {pipeline.package!r}: {exc}"
-        ) from None
-    if not getattr(module, "__file__", None):
-        raise UsageError(f"package {pipeline.package!r} has no folder on disk")
-    folder = Path(module.__file__ or "").resolve().parent
-    root = folder
-    for _ in pipeline.package.split("."):
-        root = root.parent
-    return folder, root
-
-
 def run(
     pipeline: Pipeline,
     params: Mapping[str, Any] | None = None,
-    *,
-    param_args: Sequence[str] = (),
-    yaml: str | None = None,
-    params_file: str | None = None,
-    only: Sequence[str] = (),
-    from_step: str | None = None,
-    until: str | None = None,
-    jobs: int = 1,
-    force: bool = False,
-    runs_dir: str | os.PathLike[str] = "runs",
-    store: str | os.PathLike[str] | None = None,
-    run_id: str | None = None,
-    cwd: str | os.PathLike[str] | None = None,
-    quiet: bool = False,
-    verbose: bool = False,
-    allow_mutation: bool = False,
-    guard: bool = True,
-    progress: str | None = None,
-    command: Sequence[str] | None = None,
-    tracking: str | None = None,
-    tracking_uri: str | None = None,
-    registry: str | os.PathLike[str] | None = None,
-    max_regression: Sequence[str] = (),
-    register: bool = True,
-    promote: str = "if-better",
+    config: RunConfig | None = None,
+    **options: Any,
 ) -> RunResult:
     """Run ``pipeline``; raises :class:`UsageError` for bad options or parameters (before
     anything runs). ``params`` are Python values (checked against the parameter types);
-    ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
-    "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
-    ``tracking_uri``, ``registry``, ``max_regression``, ``register`` and ``promote``: see
-    :mod:`nb2pipe.mlops.registry.publish`."""
+    ``config`` the options (:class:`~nb2pipe.runtime.plan.RunConfig`), and keywords
+    override its fields (``run(PIPELINE, jobs=2, quiet=True)``)."""
+    config = replace(config or RunConfig(), **options)
+    if params is not None:
+        config = replace(config, params=params)
     started = time.time()
-    graph.validate(pipeline)
-    pkg_dir, pkg_root = package_dir(pipeline)
-    workdir = Path(cwd).resolve() if cwd is not None else (pkg_dir / pipeline.workdir).resolve()
-    if not workdir.is_dir():
-        raise UsageError(f"working directory {workdir} does not exist (--cwd)")
-    runs_path = Path(runs_dir).resolve()
-    store_path = Path(store).resolve() if store is not None else runs_path / "store"
-    if run_id is not None and not _RUN_ID.fullmatch(run_id):
-        raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
-    reg = Path(registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry").resolve()
-    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
-    if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
-        raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
-                         f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
-
-    resolved = resolve_params(
-        pipeline, overrides=params, param_args=param_args, yaml_text=yaml, params_file=params_file
-    )
-    values = dict(resolved.values)
-    derived = _derive(pipeline, values, workdir)
-    values.update(derived)
-    for s in pipeline.steps:
-        for p in s.params:
-            if p not in values:
-                raise UsageError(
-                    f"step {s.name!r} reads {p!r}, which is neither a parameter nor derived"
-                )
-    selected = graph.select(pipeline, only, from_step, until)
-    hidden = tuple(
-        str(values[n])
-        for n in resolved.secret
-        if isinstance(values.get(n), str) and len(values[n]) >= 4
-    )
-
-    local_store = LocalStore(store_path)
-    ctx = KeyContext(pkg_dir, workdir, FileHasher(local_store.file_cache()))
-    base_task = StepTask(
-        pipeline=pipeline.name,
-        package=pipeline.package,
-        package_dir=str(pkg_dir),
-        package_root=str(pkg_root),
-        step=pipeline.steps[0],
-        kwargs={},
-        inputs={},
-        input_steps={},
-        store_root=str(store_path),
-        workdir=str(workdir),
-        run_dir="",
-        echo=verbose,
-        guard=guard,
-        allow_mutation=allow_mutation,
-        redact=hidden,
-        notebook=str((pkg_dir / pipeline.notebook).resolve()) if pipeline.notebook else "",
-    )
-    providers = resolve_providers(pipeline, selected, local_store, ctx, values, resolved.secret)
-    publisher = Publisher(
-        pipeline,
-        runs_dir=runs_path,
-        tracking=tracking,
-        tracking_uri=tracking_uri,
-        registry=registry,
-        max_regression=max_regression,
-        register=register,
-        promote=promote,
-    )
-
-    run_id = run_id or new_run_id(started)
-    run_dir = runs_path / run_id
-    for folder, what in ((runs_path, "--runs-dir"), (local_store.root, "--store")):
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"{what} {folder} is a file, not a folder")
-    try:
-        local_store.root.mkdir(parents=True, exist_ok=True)
-        local_store.mark()
-    except OSError as exc:
-        raise UsageError(
-            f"cannot write the store {local_store.root}: {exc.strerror or exc}"
-        ) from None
-    try:
-        run_dir.mkdir(parents=True, exist_ok=False)
-    except FileExistsError:
-        raise UsageError(f"run {run_id!r} already exists in {runs_path}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write runs to {runs_path}: {exc.strerror or exc}") from None
-    public = {k: jsonable(v) for k, v in resolved.values.items() if k not in resolved.secret}
-    record = RunRecord(
-        run_dir,
-        {
-            "run_id": run_id,
-            "pipeline": pipeline.name,
-            "package": pipeline.package,
-            "status": "running",
-            "start": iso(started),
-            "end": None,
-            "duration": None,
-            "command": list(command) if command is not None else None,
-            "workdir": str(workdir),
-            "store": str(store_path),
-            "options": {
-                "jobs": jobs,
-                "force": force,
-                "only": list(only),
-                "from": from_step,
-                "until": until,
-                "allow_mutation": allow_mutation,
-                "guard": guard,
-            },
-            "parameters": public,
-            "secret_parameters": sorted(resolved.secret),
-            "derived": {
-                k: jsonable(redact(repr(v), hidden))
-                if hidden and any(r in repr(v) for r in hidden)
-                else jsonable(v)
-                for k, v in derived.items()
-            },
-            "notebook": pipeline.notebook,
-            "notebook_sha256": pipeline.notebook_sha256,
-            "generated_by": pipeline.generated_by,
-            "spec_version": pipeline.spec_version,
-            "versions": {},
-            "steps": {},
-            "metrics": {},
-            "error": None,
-        },
-    )
-    reporter = make_reporter(progress, quiet=quiet, verbose=verbose)
-    scheduler = Scheduler(
-        pipeline=pipeline,
-        selected=selected,
-        values=values,
-        secret=resolved.secret,
-        store=local_store,
-        ctx=ctx,
-        record=record,
-        reporter=reporter,
-        base_task=replace(base_task, run_dir=str(run_dir)),
-        jobs=jobs,
-        force=force,
-        verbose=verbose,
-        redact=hidden,
-    )
-
-    saved_backend = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
-    try:
-        status = scheduler.run(providers)
-    except BaseException as exc:  # e.g. the disk is full: stop the display, then report
-        reporter.finish(f"run {run_id} stopped: {type(exc).__name__}: {exc}")
-        raise
-    finally:
-        if saved_backend is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = saved_backend
-        ctx.hasher.save()
+    plan = prepare(pipeline, config)
+    runs_path, store_path, run_id = _locate(plan, started)
+    store = LocalStore(store_path)
+    ctx = KeyContext(plan.package_dir, plan.workdir, FileHasher(store.file_cache()))
+    providers = resolve_providers(pipeline, plan.selected, store, ctx, plan.values, plan.secret)
+    hooks = installed() if config.hooks is None else list(config.hooks)
+    call(hooks, "before_run", plan)
+    run_dir = _open(runs_path, store, run_id)
+    record = RunRecord(run_dir, _new_record(plan, run_id, started, store_path))
+    reporter = make_reporter(config.progress, quiet=config.quiet, verbose=config.verbose)
+    scheduler = Scheduler(plan=plan, store=store, ctx=ctx, record=record, reporter=reporter)
+    status = _run_steps(scheduler, providers, run_id)
     ended = time.time()
     record.data.update(
         status=status,
@@ -273,58 +94,168 @@ def run(
         metrics=jsonable(scheduler.metrics),
         error=scheduler.errors[0] if scheduler.errors else None,
     )
-    status = publisher.finish(record, scheduler, reporter)  # gates passed: baseline, registry
-    record.save(force=True)
-
-    exit_code = {"ok": EXIT_OK, "failed": EXIT_FAILED}.get(status, EXIT_INTERRUPTED)
+    finished = FinishedRun(
+        plan, record, reporter, store, scheduler.state, scheduler.refs, scheduler.keys
+    )
+    _after(finished, hooks)
     counts: dict[str, int] = {}
-    for name in selected | set(providers):
+    for name in plan.selected | set(providers):
         counts[scheduler.state[name]] = counts.get(scheduler.state[name], 0) + 1
+    reporter.finish(_summary(finished, counts, ended - started))
+    return RunResult(
+        run_id=run_id,
+        status=finished.status,
+        exit_code={"ok": EXIT_OK, "failed": EXIT_FAILED}.get(finished.status, EXIT_INTERRUPTED),
+        run_dir=run_dir,
+        store_dir=store_path,
+        steps=record.data["steps"],
+        outputs=dict(scheduler.refs),
+        metrics=dict(scheduler.metrics),
+        parameters=plan.public,
+        error=record.data["error"],
+        models=dict(record.data.get("models") or {}),
+    )
+
+
+def _locate(plan: RunPlan, started: float) -> tuple[Path, Path, str]:
+    """The runs folder, the store and the run id, checked (nothing written)."""
+    config = plan.config
+    runs_path = Path(config.runs_dir).resolve()
+    store_path = Path(config.store).resolve() if config.store is not None else runs_path / "store"
+    run_id = config.run_id
+    if run_id is not None and not _RUN_ID.fullmatch(run_id):
+        raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
+    registry = config.registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry"
+    reg = Path(registry).resolve()
+    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
+    if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
+        raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
+                         f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
+    for folder, what in ((runs_path, "--runs-dir"), (store_path, "--store")):
+        if folder.exists() and not folder.is_dir():
+            raise UsageError(f"{what} {folder} is a file, not a folder")
+    return runs_path, store_path, run_id or new_run_id(started)
+
+
+def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
+    """Create the store and the run's folder."""
+    try:
+        store.root.mkdir(parents=True, exist_ok=True)
+        store.mark()
+    except OSError as exc:
+        raise UsageError(f"cannot write the store {store.root}: {exc.strerror or exc}") from None
+    run_dir = runs_path / run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except FileExistsError:
+        raise UsageError(f"run {run_id!r} already exists in {runs_path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write runs to {runs_path}: {exc.strerror or exc}") from None
+    return run_dir
+
+
+def _new_record(plan: RunPlan, run_id: str, started: float, store: Path) -> dict[str, Any]:
+    """run.json as the run starts."""
+    config, pipeline, hidden = plan.config, plan.pipeline, plan.hidden
+    return {
+        "run_id": run_id,
+        "pipeline": pipeline.name,
+        "package": pipeline.package,
+        "status": "running",
+        "start": iso(started),
+        "end": None,
+        "duration": None,
+        "command": list(config.command) if config.command is not None else None,
+        "workdir": str(plan.workdir),
+        "store": str(store),
+        "options": {
+            "jobs": config.jobs,
+            "force": config.force,
+            "only": list(config.only),
+            "from": config.from_step,
+            "until": config.until,
+            "allow_mutation": config.allow_mutation,
+            "guard": config.guard,
+        },
+        "parameters": plan.public,
+        "secret_parameters": sorted(plan.secret),
+        "derived": {
+            k: jsonable(redact(repr(v), hidden))
+            if hidden and any(r in repr(v) for r in hidden)
+            else jsonable(v)
+            for k, v in plan.derived.items()
+        },
+        "notebook": pipeline.notebook,
+        "notebook_sha256": pipeline.notebook_sha256,
+        "generated_by": pipeline.generated_by,
+        "spec_version": pipeline.spec_version,
+        "versions": {},
+        "steps": {},
+        "metrics": {},
+        "error": None,
+    }
+
+
+def _run_steps(scheduler: Scheduler, providers: dict[str, Any], run_id: str) -> str:
+    """The scheduling loop, with matplotlib drawing off screen; the run's status."""
+    saved_backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    try:
+        return scheduler.run(providers)
+    except BaseException as exc:  # e.g. the disk is full: stop the display, then report
+        scheduler.reporter.finish(f"run {run_id} stopped: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if saved_backend is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = saved_backend
+        scheduler.ctx.hasher.save()
+
+
+def _after(run: FinishedRun, hooks: list[Any]) -> None:
+    """Metrics and gates into the record, the hooks, then run.json and metrics.json (again
+    if a hook failed the run after they were written)."""
+    data = run.data
+    dirs = directions(run.plan.pipeline, data.get("metrics") or {})
+    data["metric_directions"] = {m: dirs[m] for m in data.get("metrics") or {}}
+    data["gates"] = {
+        s.name: run.states.get(s.name, "skipped")
+        for s in run.plan.pipeline.steps
+        if s.kind == "gate"
+    }
+    call(hooks, "after_run", run)
+    _write(run, dirs)
+    status = run.status
+    call(hooks, "after_record", run)
+    if run.status != status:
+        _write(run, dirs)
+
+
+def _write(run: FinishedRun, dirs: dict[str, str]) -> None:
+    atomic_write_json(run.record.run_dir / "metrics.json", metrics_document(run.data, dirs))
+    run.record.save(force=True)
+
+
+def _summary(run: FinishedRun, counts: dict[str, int], seconds: float) -> str:
     summary = ", ".join(
         f"{counts[k]} {k}" for k in ("ok", "cached", "failed", "skipped") if counts.get(k)
     )
+    run_dir = run.record.run_dir
     try:
         shown_dir = os.path.relpath(run_dir)
     except ValueError:
         shown_dir = str(run_dir)
     if shown_dir.startswith(".."):
         shown_dir = str(run_dir)
-    reporter.finish(f"run {run_id} {status} in {ended - started:.2f}s: {summary} ({shown_dir})")
-    return RunResult(
-        run_id=run_id,
-        status=status,
-        exit_code=exit_code,
-        run_dir=run_dir,
-        store_dir=store_path,
-        steps=record.data["steps"],
-        outputs=dict(scheduler.refs),
-        metrics=dict(scheduler.metrics),
-        parameters=public,
-        error=record.data["error"],
-        models=dict(record.data.get("models") or {}),
-    )
-
-
-def _derive(pipeline: Pipeline, values: dict[str, Any], workdir: Path) -> dict[str, Any]:
-    if pipeline.derive is None:
-        return {}
-    previous = os.getcwd()
-    try:
-        os.chdir(workdir)  # derived values see the folder the notebook ran in
-        derived = pipeline.derive(**values)
-    except Exception as exc:  # noqa: BLE001 - bad parameter values make it fail
-        raise UsageError(
-            f"computing the derived values failed: {type(exc).__name__}: {exc}"
-        ) from None
-    finally:
-        os.chdir(previous)
-    return dict(derived or {})
+    run_id = run.data["run_id"]
+    return f"run {run_id} {run.status} in {seconds:.2f}s: {summary} ({shown_dir})"
 
 
 def _versions(ctx: KeyContext) -> dict[str, Any]:
     import platform
 
-    import nb2pipe
+    from nb2pipe.runtime import __version__
 
     dists = ctx.versions
     for module in ("numpy", "pandas", "pyarrow", "joblib"):
@@ -334,7 +265,7 @@ def _versions(ctx: KeyContext) -> dict[str, Any]:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "nb2pipe": nb2pipe.__version__,
+        "nb2pipe": __version__,
         "distributions": dict(sorted(dists.items())),
     }
 
@@ -342,7 +273,7 @@ def _versions(ctx: KeyContext) -> dict[str, Any]:
 def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
     """``python -m <package> [options]``: 0 ok, 1 a step or gate failed, 2 bad usage,
     130 interrupted."""
-    from nb2pipe.runtime.options import build_parser
+    from nb2pipe.runtime.options import build_parser, config_from_args
 
     parser = build_parser(prog=f"python -m {pipeline.package}")
     try:
@@ -352,28 +283,7 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
     try:
         result = run(
             pipeline,
-            param_args=ns.params,
-            yaml=ns.yaml,
-            params_file=ns.params_file,
-            only=ns.only,
-            from_step=ns.from_step,
-            until=ns.until,
-            jobs=ns.jobs,
-            force=ns.force,
-            runs_dir=ns.runs_dir,
-            store=ns.store,
-            run_id=ns.run_id,
-            cwd=ns.cwd,
-            quiet=ns.quiet,
-            verbose=ns.verbose,
-            allow_mutation=ns.allow_mutation,
-            guard=ns.guard,
-            tracking=ns.tracking,
-            tracking_uri=ns.tracking_uri,
-            registry=ns.registry,
-            max_regression=ns.max_regression,
-            register=ns.register,
-            promote=ns.promote,
+            config=config_from_args(ns),
             command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
         )
     except UsageError as exc:

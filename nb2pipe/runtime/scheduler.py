@@ -16,7 +16,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
-from dataclasses import replace
 from typing import Any
 
 from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
@@ -24,10 +23,11 @@ from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.execute import StepError, StepOutcome, StepTask, execute, run_in_worker
 from nb2pipe.runtime.executors import Flusher, InlineExecutor, process_pool, stop_pool
 from nb2pipe.runtime.live import Live
+from nb2pipe.runtime.plan import RunPlan
 from nb2pipe.runtime.progress import Reporter
 from nb2pipe.runtime.providers import Provided, valid_refs
 from nb2pipe.runtime.records import RunRecord, iso
-from nb2pipe.runtime.spec import Pipeline, Step
+from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
 
 
@@ -41,34 +41,26 @@ class Scheduler:
     def __init__(
         self,
         *,
-        pipeline: Pipeline,
-        selected: set[str],
-        values: dict[str, Any],
-        secret: frozenset[str],
+        plan: RunPlan,
         store: LocalStore,
         ctx: KeyContext,
         record: RunRecord,
         reporter: Reporter,
-        base_task: StepTask,
-        jobs: int,
-        force: bool,
-        verbose: bool,
-        redact: tuple[str, ...],
     ) -> None:
-        self.p = pipeline
-        self.by_name = {s.name: s for s in pipeline.steps}
-        self.selected = selected
-        self.values = values
-        self.secret = secret
+        self.plan = plan
+        self.p = plan.pipeline
+        self.by_name = {s.name: s for s in self.p.steps}
+        self.selected = plan.selected
+        self.values = plan.values
+        self.secret = plan.secret
         self.store = store
         self.ctx = ctx
         self.record = record
         self.reporter = reporter
-        self.base_task = base_task
-        self.jobs = max(1, jobs)
-        self.force = force
-        self.verbose = verbose
-        self.redact = redact
+        self.jobs = max(1, plan.config.jobs)
+        self.force = plan.config.force
+        self.verbose = plan.config.verbose
+        self.redact = plan.hidden
         self.state: dict[str, str] = {}
         self.refs: dict[str, dict[str, ArtifactRef]] = {}
         self.keys: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -147,12 +139,11 @@ class Scheduler:
                 self.live.finished(step, None, ran=False)
                 self._fail(step.name, StepError("artifact", f"step {step.name!r}: {exc}"), 0, {})
                 return
-        task = replace(
-            self.base_task,
-            step=replace(step, inputs=dict(step.inputs)),
-            kwargs={p: self.values[p] for p in step.params},
-            inputs=inputs,
-            input_steps=dict(step.inputs),
+        task = self.plan.task(
+            step,
+            inputs,
+            store_root=str(self.store.root),
+            run_dir=str(self.record.run_dir),
             previous=previous,
         )
         if self.executor is None:
@@ -432,9 +423,9 @@ class Scheduler:
             self.record.step(name)["status"] = "pending"
         if self.jobs == 1:
             steps = [self.step_of(n) for n in order]
-            opts = self.base_task
+            config = self.plan.config
             self.live = Live(
-                self.store, steps, guard=opts.guard, allow_mutation=opts.allow_mutation
+                self.store, steps, guard=config.guard, allow_mutation=config.allow_mutation
             )
         self.record.save(force=True)
         running: dict[Future[Any], str] = {}

@@ -227,17 +227,16 @@ def test_a_registry_failure_after_the_steps_fails_the_run(
     tiny: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """E.g. the MLflow server went away during the run: exit 1, one line, steps kept."""
-    from nb2pipe.mlops.registry import RegistryError, publish
-    from nb2pipe.runtime import runner
+    from nb2pipe.mlops import publish
+    from nb2pipe.mlops.registry import RegistryError
 
-    class Down(publish.Publisher):
+    class Down(publish.PublishHook):
         @property
         def registry(self):  # type: ignore[override]
             raise RegistryError("MLflow (http://x): registering the version failed: refused")
 
-    monkeypatch.setattr(runner, "Publisher", Down)
     folder, package = tiny
-    result = run_inline(folder, package, run_id="down")
+    result = run_inline(folder, package, run_id="down", hooks=[Down()])
     assert (result.status, result.exit_code) == ("failed", 1)
     assert result.error == (
         "model registry: MLflow (http://x): registering the version failed: refused"

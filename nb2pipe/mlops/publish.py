@@ -1,5 +1,8 @@
-"""What happens after the steps of a run: metrics with their directions, the baseline gate
-(``--max-regression``), model registration and, with ``--tracking mlflow``, the MLflow run.
+"""The publish run hook: what happens after the steps of a run, beside its metrics: the
+baseline gate (``--max-regression``), model registration (with the reference statistics
+``nb2pipe drift`` compares with, and the feature schema ``nb2pipe serve`` checks) and,
+with ``--tracking mlflow``, the MLflow run. Registered under ``nb2pipe.run_hooks``
+(:mod:`nb2pipe.runtime.hooks`); the runtime alone registers nothing.
 
 A model declared with ``model:NAME`` is registered only when the run computed the whole
 pipeline (every step ok or cached, none stale or left out by ``--only/--from/--until``),
@@ -14,7 +17,6 @@ import functools
 import importlib.util
 import os
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +33,10 @@ from nb2pipe.mlops.registry import (
 )
 from nb2pipe.mlops.registry.promote import check_policy, decide, message, primary_metric
 from nb2pipe.runtime.errors import UsageError
-from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import sha256_json
-from nb2pipe.runtime.metrics import directions, metrics_document, parse_limits, regressions
+from nb2pipe.runtime.hooks import FinishedRun
+from nb2pipe.runtime.metrics import directions, parse_limits, regressions
+from nb2pipe.runtime.plan import RunPlan
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.spec import Pipeline
 
@@ -88,39 +91,32 @@ def declared_models(pipeline: Pipeline) -> tuple[list[ModelDecl], list[str]]:
     return found, warnings
 
 
-class Publisher:
-    """Built before a run (bad options are a UsageError before anything runs), finished
-    after it."""
+class PublishHook:
+    """The run hook (entry point ``publish`` of ``nb2pipe.run_hooks``): its options are
+    checked before the run (a UsageError before anything runs); after the steps it checks
+    the baseline and registers the models; with MLflow it tracks every run."""
 
-    def __init__(
-        self,
-        pipeline: Pipeline,
-        *,
-        runs_dir: Path,
-        tracking: str | None = None,
-        tracking_uri: str | None = None,
-        registry: str | os.PathLike[str] | None = None,
-        max_regression: Sequence[str] = (),
-        register: bool = True,
-        promote: str = "if-better",
-    ) -> None:
-        self.pipeline = pipeline
-        self.promote = check_policy(promote)
-        self.kind = (tracking or default_tracking()).lower()
+    order = 50
+
+    def before_run(self, plan: RunPlan) -> None:
+        config = plan.config
+        self.pipeline = plan.pipeline
+        self.promote = check_policy(config.promote)
+        self.kind = (config.tracking or default_tracking()).lower()
         if self.kind not in BACKENDS:
             raise UsageError(f"--tracking {self.kind!r}: use {' or '.join(BACKENDS)}")
         if self.kind == "mlflow" and importlib.util.find_spec("mlflow") is None:
             raise UsageError(
                 "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"
             )
-        self.uri = tracking_uri
+        self.uri = config.tracking_uri
         if self.kind == "mlflow":
-            _check_reachable(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "")
-        self.registry_dir = registry
-        self.runs_dir = runs_dir
-        self.limits = parse_limits(max_regression)
-        self.register = register
-        self.models, self.warnings = declared_models(pipeline)
+            _check_reachable(config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "")
+        self.registry_dir = config.registry
+        self.runs_dir = Path(config.runs_dir).resolve()
+        self.limits = parse_limits(config.max_regression)
+        self.register = config.register
+        self.models, self.warnings = declared_models(plan.pipeline)
         if self.limits and not self.models:
             raise UsageError(
                 "--max-regression compares with the registered model, but the pipeline "
@@ -143,66 +139,45 @@ class Publisher:
 
     # -- after the run ------------------------------------------------------------------------
 
-    def finish(self, record: Any, scheduler: Any, reporter: Any) -> str:
-        """Record metrics and directions, check the baseline, register; returns the run's
-        final status (a regression or a registry failure turns ok into failed)."""
-        data = record.data
+    def after_run(self, run: FinishedRun) -> None:
+        """Check the baseline, register (a regression or a registry failure fails the run)."""
+        data = run.data
         dirs = directions(self.pipeline, data.get("metrics") or {})
-        data["metric_directions"] = {m: dirs[m] for m in data.get("metrics") or {}}
-        data["gates"] = {
-            s.name: scheduler.state.get(s.name, "skipped")
-            for s in self.pipeline.steps
-            if s.kind == "gate"
-        }
         models: dict[str, Any] = {}
         data["models"] = models
         for w in self.warnings:
-            reporter.info(f"warning: {w}")
+            run.reporter.info(f"warning: {w}")
         try:
             if self.kind == "mlflow":  # every run is tracked, a failed one too
-                self.registry.start_run(data, record.run_dir)
+                self.registry.start_run(data, run.record.run_dir)
             if data.get("status") == "ok" and self.active:
-                self._after_success(record, scheduler, reporter, dirs, models)
+                self._after_success(run, dirs, models)
         except (RegistryError, UsageError) as exc:
-            self._fail(record, reporter, f"model registry: {' '.join(str(exc).split())}")
-        self._write_metrics(record, dirs)
+            run.fail(f"model registry: {' '.join(str(exc).split())}")
+
+    def after_record(self, run: FinishedRun) -> None:
+        """MLflow: end its run (run.json and metrics.json are logged with it)."""
         if self.kind == "mlflow" and self._registry is not None:
-            record.save(force=True)
             try:
-                self.registry.end_run(data, record.run_dir)
+                self.registry.end_run(run.data, run.record.run_dir)
             except RegistryError as exc:
-                self._fail(record, reporter, f"model registry: {exc}")
-                self._write_metrics(record, dirs)
-        return str(data["status"])
+                run.fail(f"model registry: {exc}")
 
-    def _fail(self, record: Any, reporter: Any, message: str) -> None:
-        reporter.error(message)
-        record.data["status"] = "failed"
-        record.data["error"] = record.data.get("error") or message
-
-    def _write_metrics(self, record: Any, dirs: dict[str, str]) -> None:
-        atomic_write_json(record.run_dir / "metrics.json", metrics_document(record.data, dirs))
-
-    def _eligible(self, scheduler: Any) -> str | None:
+    def _eligible(self, run: FinishedRun) -> str | None:
         """Why this run's models cannot be registered, or None."""
         for s in self.pipeline.steps:
-            state = scheduler.state.get(s.name)
+            state = run.states.get(s.name)
             if state not in ("ok", "cached"):
                 return f"step {s.name!r} did not run ({state or 'not selected'})"
-            if scheduler.record.step(s.name).get("stale"):
+            if run.record.step(s.name).get("stale"):
                 return f"step {s.name!r} used a stale result"
         return None
 
     def _after_success(
-        self,
-        record: Any,
-        scheduler: Any,
-        reporter: Any,
-        dirs: dict[str, str],
-        models: dict[str, Any],
+        self, run: FinishedRun, dirs: dict[str, str], models: dict[str, Any]
     ) -> None:
-        data = record.data
-        why = self._eligible(scheduler)
+        data, reporter = run.data, run.reporter
+        why = self._eligible(run)
         if why is not None:
             for m in self.models:
                 models[m.name] = {"registered": False, "reason": why}
@@ -232,12 +207,12 @@ class Publisher:
             if failures:
                 for m in self.models:
                     models[m.name] = {"registered": False, "reason": "baseline gate failed"}
-                self._fail(record, reporter, "baseline gate failed: " + "; ".join(failures))
+                run.fail("baseline gate failed: " + "; ".join(failures))
                 return
         if not self.register:
             return
         for m in self.models:
-            candidate = self._candidate(m, record, scheduler, dirs)
+            candidate = self._candidate(m, run, dirs)
             decision = decide(self.registry, candidate, self.promote)
             candidate.meta.promotion = decision
             move = decision["decision"] == "promoted"
@@ -256,12 +231,10 @@ class Publisher:
             }
             reporter.info(message(result.version.label, result.new, decision))
 
-    def _candidate(
-        self, m: ModelDecl, record: Any, scheduler: Any, dirs: dict[str, str]
-    ) -> Candidate:
-        data = record.data
-        ref = scheduler.refs[m.step][m.variable]
-        comps = {name: c for name, (_key, c) in scheduler.keys.items()}
+    def _candidate(self, m: ModelDecl, run: FinishedRun, dirs: dict[str, str]) -> Candidate:
+        data = run.data
+        ref = run.refs[m.step][m.variable]
+        comps = {name: c for name, (_key, c) in run.keys.items()}
         files: dict[str, str] = {}
         for c in comps.values():
             files.update(c.get("files") or {})
@@ -270,8 +243,8 @@ class Publisher:
         for c in comps.values():
             common.update(c.get("common") or {})
         step = self.pipeline.step(m.step)
-        inputs = {var: scheduler.refs[prod][var] for var, prod in step.inputs.items()}
-        loaded = functools.cache(lambda: self._inputs(scheduler, inputs))
+        inputs = {var: run.refs[prod][var] for var, prod in step.inputs.items()}
+        loaded = functools.cache(lambda: self._inputs(run.store, inputs))
         meta = ModelVersion(
             name=m.name,
             version=0,
@@ -296,29 +269,29 @@ class Publisher:
         )
         return Candidate(
             meta=meta,
-            artifact_path=scheduler.store.path(ref),
+            artifact_path=run.store.path(ref),
             profile=lambda: self._reference(loaded()),
-            describe=lambda: self._schema(scheduler, ref, loaded()),
+            describe=lambda: self._schema(run.store, ref, loaded()),
         )
 
-    def _inputs(self, scheduler: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _inputs(self, store: Any, inputs: dict[str, Any]) -> dict[str, Any]:
         """The model step's inputs (the training data), read back from the store."""
         values: dict[str, Any] = {}
         for var, ref in inputs.items():
             if ref.size > _PROFILE_MAX:
                 continue
             try:
-                values[var] = scheduler.store.load(ref)
+                values[var] = store.load(ref)
             except Exception:  # noqa: BLE001, S112 - a value we cannot read is not profiled
                 continue
         return values
 
-    def _schema(self, scheduler: Any, ref: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+    def _schema(self, store: Any, ref: Any, values: dict[str, Any]) -> dict[str, Any] | None:
         """The features the model takes (names, types, training ranges), for serving."""
         try:
             from nb2pipe.mlops.schema import infer
 
-            return jsonable(infer(scheduler.store.load(ref), values))
+            return jsonable(infer(store.load(ref), values))
         except Exception:  # noqa: BLE001 - a schema is a bonus, never a failure
             return None
 
