@@ -9,9 +9,13 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: demo test test-unit test-integration lint bench clean chromium postgresql engine-envs
 
-$(VENV)/.installed: pyproject.toml
+# nb2pipe-runtime (nb2pipe/runtime/pyproject.toml) first, editable in compat mode: its .pth
+# puts the checkout on sys.path, so `import nb2pipe` finds the real package from any folder
+# (a strict editable install would make nb2pipe an empty namespace package there).
+$(VENV)/.installed: pyproject.toml nb2pipe/runtime/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --config-settings editable_mode=compat -e nb2pipe/runtime
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@

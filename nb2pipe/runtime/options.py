@@ -60,6 +60,11 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="N",
         help="run up to N independent steps in parallel processes (0: one per CPU)",
     )
+    a(
+        "--executor",
+        metavar="NAME",
+        help="where steps run: an executor plugin (default: inline for -j 1, else process)",
+    )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(
         "--runs-dir",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.executors import StepExecutor, executor_class
 from nb2pipe.runtime.options import resolve_params
 from nb2pipe.runtime.records import jsonable
 from nb2pipe.runtime.spec import Pipeline, Step
@@ -86,6 +87,7 @@ class RunPlan:
     secret: frozenset[str]  # names of secret parameters
     hidden: tuple[str, ...]  # secret values to redact from logs and records
     selected: set[str]  # the steps to run
+    executor: type[StepExecutor]  # where the steps run
     notes: list[str] = field(default_factory=list)  # warnings to show before running
 
     @property
@@ -147,6 +149,7 @@ def prepare(pipeline: Pipeline, config: RunConfig) -> RunPlan:
         params_file=config.params_file,
     )
     selected = graph.select(pipeline, config.only, config.from_step, config.until)
+    executor = executor_class(config.executor, config.jobs)
     values = dict(resolved.values)
     derived = derive(pipeline, values, workdir)
     values.update(derived)
@@ -172,6 +175,7 @@ def prepare(pipeline: Pipeline, config: RunConfig) -> RunPlan:
         secret=resolved.secret,
         hidden=hidden,
         selected=selected,
+        executor=executor,
         notes=notes,
     )
 

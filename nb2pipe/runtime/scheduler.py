@@ -14,14 +14,14 @@ A worker process (``-j N``) loads its inputs from the store and stores its outpu
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
 from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
 from nb2pipe.runtime.errors import CorruptArtifact
-from nb2pipe.runtime.execute import StepError, StepOutcome, StepTask, execute, run_in_worker
-from nb2pipe.runtime.executors import Flusher, InlineExecutor, process_pool, stop_pool
+from nb2pipe.runtime.execute import StepError, StepOutcome
+from nb2pipe.runtime.executors import ExecutorContext, StepExecutor
 from nb2pipe.runtime.live import Live
 from nb2pipe.runtime.plan import RunPlan
 from nb2pipe.runtime.progress import Reporter
@@ -66,9 +66,8 @@ class Scheduler:
         self.keys: dict[str, tuple[str, dict[str, Any]]] = {}
         self.metrics: dict[str, Any] = {}
         self.errors: list[str] = []
-        self.executor: Executor | None = None
+        self.executor: StepExecutor | None = None
         self.suspects: set[str] = set()  # steps running when a worker died
-        self.flusher = Flusher(record)
         self.live: Live | None = None  # outputs in memory (sequential runs)
         self._upstream: dict[str, list[str]] = {}
         self.entries: dict[str, dict[str, Any]] = {}  # ok steps whose outputs are being written
@@ -147,7 +146,7 @@ class Scheduler:
             previous=previous,
         )
         if self.executor is None:
-            self.executor = InlineExecutor() if self.jobs == 1 else process_pool(self.jobs)
+            self.executor = self._new_executor()
         self._set(
             step.name,
             "running",
@@ -157,25 +156,16 @@ class Scheduler:
             submitted=iso(time.time()),
         )
         self.record.save()
-        fn: Callable[[StepTask], StepOutcome]
-        if isinstance(self.executor, InlineExecutor):
-            store, flusher = self.store, self.flusher
-
-            def fn(t: StepTask) -> StepOutcome:
-                flusher.step_started()
-                try:
-                    return execute(t, store, handoff)
-                finally:
-                    flusher.step_ended()
-        else:
-            fn = run_in_worker
         try:
-            future = self.executor.submit(fn, task)
-        except BrokenExecutor:  # a worker died since the last step finished: new pool
-            stop_pool(self.executor)
-            self.executor = process_pool(self.jobs)
-            future = self.executor.submit(fn, task)
+            future = self.executor.submit(task, handoff)
+        except BrokenExecutor:  # a worker died since the last step finished: new workers
+            self.executor.cancel()
+            self.executor = self._new_executor()
+            future = self.executor.submit(task, handoff)
         running[future] = step.name
+
+    def _new_executor(self) -> StepExecutor:
+        return self.plan.executor(ExecutorContext(self.jobs, self.store, self.record))
 
     def _schedule(self, order: list[str], running: dict[Future[Any], str]) -> None:
         progress = True
@@ -239,8 +229,8 @@ class Scheduler:
         try:
             outcome: StepOutcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool: a worker died
-            if self.executor is not None and getattr(self.executor, "_broken", False):
-                stop_pool(self.executor)  # (a pool made since then is left alone)
+            if self.executor is not None and self.executor.broken:
+                self.executor.cancel()  # (an executor made since then is left alone)
                 self.executor = None
             if crowd > 1 and name not in self.suspects:
                 # The pool broke under several steps: run each of them again, alone, to
@@ -270,7 +260,7 @@ class Scheduler:
         }
         for w in fields["warnings"]:
             self.reporter.info(f"warning: {w}")
-        if not isinstance(self.executor, InlineExecutor):
+        if not self.plan.executor.in_process:
             self.written += outcome.written
         if outcome.status == "ok":
             self.refs[name] = {
@@ -421,7 +411,7 @@ class Scheduler:
         for name in order:
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
-        if self.jobs == 1:
+        if self.plan.executor.in_process:  # outputs handed over in memory
             steps = [self.step_of(n) for n in order]
             config = self.plan.config
             self.live = Live(
@@ -459,14 +449,13 @@ class Scheduler:
             for name in order:
                 if self.state[name] in ("pending", "running"):
                     self._set(name, "skipped", reason="interrupted")
-            if self.executor is not None and not isinstance(self.executor, InlineExecutor):
-                stop_pool(self.executor)
+            if self.executor is not None and not self.executor.in_process:
+                self.executor.cancel()
                 self.executor = None
             self._close_live(cancel=True)
         finally:
-            self.flusher.stop()
             if self.executor is not None:
-                self.executor.shutdown(wait=True)
+                self.executor.shutdown()
             if self.live is not None:  # (after an unexpected error: no more entries)
                 self.live.close(cancel=True)
             self._input_records()
