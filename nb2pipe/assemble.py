@@ -23,7 +23,8 @@ from nb2pipe.tags import identifier
 if TYPE_CHECKING:
     from nb2pipe.analysis import Analyzer, PreparedCell, StepWork
 
-RUNTIME_REQUIREMENTS = ("nb2pipe", "cloudpickle", "joblib", "pyarrow", "pyyaml")
+# a worker, a KFP component or a server installs the runtime only, not the compiler stack
+RUNTIME_REQUIREMENTS = ("nb2pipe-runtime", "cloudpickle", "joblib", "pyarrow", "pyyaml")
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 EFFECT_IMPORT = re.compile(r"\bexperimental\b|\bimport enable_\w+")
 

@@ -63,7 +63,8 @@ class GithubActionsExporter(Exporter):
         Option("python_version", "Python of the job (default: X.Y of this Python)"),
         Option(
             "nb2pipe_requirement",
-            "pip requirement nb2pipe is installed from (default: requirements.txt's)",
+            "pip requirement nb2pipe is installed from (default: nb2pipe; requirements.txt "
+            "names the runtime only, the job also checks the package with `nb2pipe convert`)",
         ),
         Option("repo_root", "the repository's root (default: the git checkout holding DIR)"),
         Option("timeout", "minutes the job may run", int, 60),
@@ -92,7 +93,7 @@ class GithubActionsExporter(Exporter):
         timeout = int(options["timeout"])
         if not 1 <= timeout <= 360 * 6:
             raise ExportError("--set timeout=N: minutes between 1 and 2160")
-        spec = options["nb2pipe_requirement"]
+        spec = options["nb2pipe_requirement"] or "nb2pipe"
         if output.suffix not in (".yml", ".yaml"):
             raise ExportError(f"-o {output}: a workflow is a .yml file")
         try:

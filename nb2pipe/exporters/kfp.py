@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nb2pipe
+import nb2pipe.runtime
 from nb2pipe import render
 from nb2pipe.exporters.airflow import topological
 from nb2pipe.exporters.base import (
@@ -125,9 +125,21 @@ def _strip_docstrings(source: str, filename: str) -> str:
     return ast.unparse(strip_docstrings(ast.parse(source, filename))) + "\n"
 
 
+def runtime_requirements() -> list[str]:
+    """nb2pipe-runtime's declared dependencies (extras left out), as pip requirements."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        declared = requires("nb2pipe-runtime") or []
+    except PackageNotFoundError:  # pragma: no cover - nb2pipe depends on it
+        return []
+    return [r.replace(" ", "") for r in declared if "extra ==" not in r]
+
+
 def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:
     """A deterministic tar.gz: the package under its import path (its .py files and
-    params.yaml) and, with ``embed_runtime``, nb2pipe/__init__.py and nb2pipe/runtime."""
+    params.yaml) and, with ``embed_runtime``, nb2pipe/runtime (nb2pipe is a namespace
+    package in the component: the runtime imports nothing outside itself)."""
     files: dict[str, bytes] = {}
     prefix = "/".join(ctx.package.split("."))
     for path in sorted(ctx.package_dir.rglob("*")):
@@ -137,8 +149,7 @@ def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:
         if path.is_file() and (path.suffix == ".py" or rel.as_posix() == "params.yaml"):
             files[f"{prefix}/{rel.as_posix()}"] = path.read_bytes()
     if embed_runtime:
-        root = Path(nb2pipe.__file__).resolve().parent
-        files["nb2pipe/__init__.py"] = (root / "__init__.py").read_bytes()
+        root = Path(nb2pipe.runtime.__file__).resolve().parent.parent
         for path in sorted((root / "runtime").rglob("*.py")):
             rel = path.relative_to(root.parent).as_posix()
             if "__pycache__" in rel:
@@ -178,9 +189,16 @@ class KfpExporter(Exporter):
         image = options["image"] or f"python:{sys.version_info[0]}.{sys.version_info[1]}"
         spec = options["nb2pipe_requirement"]
         embed = spec is None
-        packages = [r for r in requirements(ctx) if requirement_name(r) != "nb2pipe"]
+        packages = [
+            r
+            for r in requirements(ctx)
+            if requirement_name(r) not in ("nb2pipe", "nb2pipe-runtime")
+        ]
         if spec is not None and spec.strip().lower() != "none":
             packages.append(spec.strip())
+        if embed:  # the embedded runtime's own dependencies (nb2pipe-runtime's metadata)
+            named = {requirement_name(p) for p in packages}
+            packages += [r for r in runtime_requirements() if requirement_name(r) not in named]
         for req in packages:  # KFP quotes them with Python's repr inside a shell command
             if re.search(r"[\\'\"$`\s]", req.replace(" ", "")):
                 raise ExportError(

@@ -52,12 +52,16 @@ def runtime_pins() -> tuple[str, ...]:
 
 
 def nb2pipe_dependencies() -> list[str]:
-    """nb2pipe's declared dependencies: installed in the venv (nb2pipe itself is on
-    PYTHONPATH); a change to them (a new runtime dependency) builds new venvs."""
+    """nb2pipe's declared dependencies, nb2pipe-runtime's in place of it: installed in the
+    venv (both come from this checkout on PYTHONPATH); a change to them (a new runtime
+    dependency) builds new venvs."""
     import tomllib
 
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    return sorted(config["project"].get("dependencies", []))
+    deps = []
+    for pyproject in (REPO / "pyproject.toml", REPO / "nb2pipe" / "runtime" / "pyproject.toml"):
+        config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        deps += config["project"].get("dependencies", [])
+    return sorted({d for d in deps if _dist_name(d) != "nb2pipe-runtime"})
 
 
 ENGINES: dict[str, dict[str, object]] = {

@@ -236,9 +236,14 @@ def test_kfp_pipeline_file(packages, tmp_path):
     assert "t_load.set_retry(num_retries=3)" in body
     assert "t_check_load.set_retry" not in body  # gates do not retry
     assert "base_image='python:3.11-slim'" in ast.unparse(funcs["step_train"])
-    assert "PACKAGES = ['joblib', 'pyarrow', 'pyyaml', 'scikit-learn']" in ast.unparse(tree) or (
-        "nb2pipe" not in next(n for n in tree.body if "PACKAGES" in ast.unparse(n)).__repr__()
+    packages = ast.literal_eval(
+        next(
+            n.value for n in tree.body if isinstance(n, ast.Assign) and "PACKAGES" in ast.unparse(n)
+        )
     )
+    # the package's requirements and the embedded runtime's own dependencies, not nb2pipe's
+    assert {"scikit-learn", "pyarrow", "xxhash>=3.4", "numpy>=1.24"} <= set(packages)
+    assert not any(p.startswith("nb2pipe") for p in packages)
     assert "compile it with" in said[0]
     assert result.notes == []
 
@@ -255,7 +260,8 @@ def test_kfp_bundle_is_deterministic_and_complete(packages, tmp_path):
         assert all(m.mtime == 0 for m in tar.getmembers())
     assert f"{pkg.name}/pipeline.py" in names and f"{pkg.name}/steps/train.py" in names
     assert f"{pkg.name}/params.yaml" in names
-    assert "nb2pipe/runtime/remote.py" in names and "nb2pipe/__init__.py" in names
+    # the runtime alone: nb2pipe is a namespace package in the component
+    assert "nb2pipe/runtime/remote.py" in names and "nb2pipe/__init__.py" not in names
     assert not any("__pycache__" in n for n in names)
     with tarfile.open(fileobj=io.BytesIO(bundle(ctx, False)), mode="r:gz") as tar:
         assert not any(n.startswith("nb2pipe/") for n in tar.getnames())
@@ -351,6 +357,8 @@ def test_github_workflow(tmp_path):
     assert env["NB2PIPE_PACKAGE"] == f"pipelines/{pkg.name}"
     assert env["NB2PIPE_REQUIREMENTS"] == f"pipelines/{pkg.name}/requirements.txt"
     assert 'pip install -r "$NB2PIPE_REQUIREMENTS"' in runs
+    # requirements.txt names the runtime only: the job installs nb2pipe for `convert --check`
+    assert env["NB2PIPE_REQUIREMENT"] == "nb2pipe" and 'pip install "$NB2PIPE_REQUIREMENT"' in runs
     assert (
         'nb2pipe convert "$NB2PIPE_NOTEBOOK" -o "$NB2PIPE_PACKAGE" --name "$NB2PIPE_PIPELINE" '
         "--check" in runs
@@ -447,9 +455,12 @@ def test_cli_export(packages, tmp_path):
 
 
 def test_the_embedded_runtime_imports_on_its_own(packages, tmp_path):
-    """The bundle's nb2pipe (docstrings stripped) is complete: remote imports from it."""
+    """The bundle's runtime (docstrings stripped) is complete: remote imports from it, with
+    no nb2pipe installed (python -S: site-packages without its .pth files, so neither this
+    checkout nor an editable install is on the path); nb2pipe is a namespace package."""
     import subprocess
     import sys
+    import sysconfig
 
     from nb2pipe.exporters.base import load_context
 
@@ -457,14 +468,16 @@ def test_the_embedded_runtime_imports_on_its_own(packages, tmp_path):
     with tarfile.open(fileobj=io.BytesIO(bundle(load_context(pkg), True)), mode="r:gz") as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.path.append(sys.argv[2]);"
         "import nb2pipe.runtime.remote as r, nb2pipe;"
         f"import {pkg.name}.pipeline as p;"
-        "assert nb2pipe.__file__.startswith(sys.argv[1]), nb2pipe.__file__;"
+        "assert getattr(nb2pipe, '__file__', None) is None, nb2pipe.__file__;"
+        "assert r.__file__.startswith(sys.argv[1]), r.__file__;"
         "print(p.PIPELINE.name)"
     )
+    site = sysconfig.get_paths()["purelib"]
     out = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "unpacked")],
+        [sys.executable, "-S", "-c", code, str(tmp_path / "unpacked"), site],
         capture_output=True, text=True, check=False, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
