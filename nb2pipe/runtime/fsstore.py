@@ -1,5 +1,6 @@
 """An artifact store on any fsspec filesystem: ``s3://bucket/prefix``, ``gs://...``,
-``file:///shared/store``, ``memory://...``. Local paths keep using :class:`LocalStore`.
+``file:///shared/store``, ``memory://...``. Local paths keep using
+:class:`~nb2pipe.runtime.store.LocalStore`; both share :class:`~nb2pipe.runtime.store.Store`.
 
 Same layout as :class:`LocalStore` (``objects/``, ``steps/<pipeline>/``) plus the records of
 steps run one at a time by an orchestrator (``runs/<run_id>/``, see
@@ -11,53 +12,39 @@ write is never taken for the real thing), and the manifests that point to artifa
 (cache entries, step records) are written only after every artifact they name is in
 place. On a local filesystem (``file://``) files are written aside and renamed, as
 :class:`LocalStore` does, so two workers writing the same artifact never tear it. fsspec is imported here only: it is an
-optional dependency (``pip install nb2pipe[remote]``).
+optional dependency (``pip install nb2pipe-runtime[remote]``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 from typing import Any
 
 from nb2pipe.runtime import formats
 from nb2pipe.runtime.errors import CorruptArtifact, UsageError
 from nb2pipe.runtime.hashing import DIGEST, digest_algorithm, digest_bytes
-from nb2pipe.runtime.store import ArtifactRef, LocalStore, content_of, valid_ref, well_formed
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+from nb2pipe.runtime.store import ArtifactRef, Store, content_of, valid_ref
 
 
-def is_url(location: str) -> bool:
-    return bool(_URL.match(location))
-
-
-def open_store(location: str, **storage_options: Any) -> LocalStore | FsspecStore:
-    """A URL (``scheme://...``) gets an :class:`FsspecStore`, a path a :class:`LocalStore`."""
-    location = str(location)
-    if is_url(location):
-        return FsspecStore(location, **storage_options)
-    return LocalStore(location)
-
-
-class FsspecStore:
-    """:class:`~nb2pipe.runtime.store.ArtifactStore` and ``CacheIndex`` on fsspec."""
+class FsspecStore(Store):
+    """The store on an fsspec filesystem (entry point ``fsspec`` of ``nb2pipe.stores``:
+    every URL scheme no other store claims)."""
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         try:
             import fsspec
         except ImportError:
             raise UsageError(
-                f"the store {url} needs fsspec (pip install 'nb2pipe[remote]', plus the "
+                f"the store {url} needs fsspec (pip install 'nb2pipe-runtime[remote]', plus the "
                 "filesystem's own package, e.g. s3fs for s3://)"
             ) from None
         try:
             self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         except (ImportError, ValueError) as exc:  # unknown protocol, missing s3fs/gcsfs
             raise UsageError(f"cannot open the store {url}: {exc}") from None
-        self.url = url
+        self.url = self.location = url
         self.root = str(root).rstrip("/")
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self._renames = bool({"file", "local"} & set(protocols))
@@ -156,24 +143,9 @@ class FsspecStore:
         except (OSError, ValueError):
             return None
 
-    def write_json(self, relpath: str, value: Any) -> None:
-        text = json.dumps(value, default=str, ensure_ascii=False)
+    def write_json(self, relpath: str, value: Any, *, indent: int | None = None) -> None:
+        text = json.dumps(value, indent=indent, default=str, ensure_ascii=False)
         self.write_bytes(relpath, (text + "\n").encode())
-
-    # -- cache index --------------------------------------------------------------------
-
-    def _entry(self, pipeline: str, step: str, key: str) -> str:
-        return f"steps/{pipeline}/{step}.{key}.json"
-
-    def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        return well_formed(self.read_json(self._entry(pipeline, step, key)))
-
-    def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
-        self.write_json(self._entry(pipeline, step, key), entry)
-        self.write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key})
-
-    def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        return well_formed(self.read_json(self._entry(pipeline, step, "latest")))
 
     def mark(self) -> None:
         from nb2pipe.runtime.store import marker_text

@@ -36,15 +36,13 @@ from nb2pipe.runtime import graph
 from nb2pipe.runtime.cache import KeyContext, cache_key, key_components
 from nb2pipe.runtime.errors import StepFailed, UsageError
 from nb2pipe.runtime.execute import StepOutcome, execute
-from nb2pipe.runtime.fsstore import FsspecStore, open_store
-from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.plan import RunConfig, RunPlan, prepare
 from nb2pipe.runtime.providers import valid_refs
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.scheduler import redact
 from nb2pipe.runtime.spec import Pipeline
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, Store, open_store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 __all__ = ["StepFailed", "load_pipeline", "run_kfp_step", "run_step", "safe_run_id", "step_record"]
@@ -107,8 +105,7 @@ def _execute(
     plan: RunPlan, store: Any, inputs: dict[str, ArtifactRef], run_dir: Path
 ) -> StepOutcome:
     step = plan.pipeline.step(plan.config.only[0])
-    root = str(getattr(store, "url", getattr(store, "root", "")))
-    task = plan.task(step, inputs, store_root=root, run_dir=str(run_dir))
+    task = plan.task(step, inputs, store_root=store.location, run_dir=str(run_dir))
     saved_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
     try:
@@ -123,29 +120,9 @@ def _execute(
 # --- records in the store ---------------------------------------------------------------
 
 
-def _write_doc(store: Any, relpath: str, value: Any) -> None:
-    if isinstance(store, FsspecStore):
-        store.write_json(relpath, value)
-    else:
-        atomic_write_json(Path(store.root) / relpath, value)
-
-
-def _read_doc(store: Any, relpath: str) -> Any | None:
-    if isinstance(store, FsspecStore):
-        return store.read_json(relpath)
-    return read_json(Path(store.root) / relpath)
-
-
-def _write_file(store: Any, relpath: str, data: bytes) -> None:
-    if isinstance(store, FsspecStore):
-        store.write_bytes(relpath, data)
-    else:
-        atomic_write_bytes(Path(store.root) / relpath, data)
-
-
-def step_record(store: Any, run_id: str, step: str) -> dict[str, Any] | None:
+def step_record(store: Store, run_id: str, step: str) -> dict[str, Any] | None:
     """The record (manifest) of ``step`` in run ``run_id``, or None."""
-    doc = _read_doc(store, f"runs/{safe_run_id(run_id)}/steps/{step}.json")
+    doc = store.read_json(f"runs/{safe_run_id(run_id)}/steps/{step}.json")
     return doc if isinstance(doc, dict) else None
 
 
@@ -200,7 +177,7 @@ def run_step(
         pipeline, step, params, cwd, guard=guard, allow_mutation=allow_mutation, verbose=echo
     )
     the_step = pipeline.step(step)
-    st = open_store(os.fspath(store)) if isinstance(store, (str, os.PathLike)) else store
+    st = open_store(store) if isinstance(store, (str, os.PathLike)) else store
     rid = safe_run_id(run_id)
     for note in prep.notes:
         print(f"[nb2pipe] warning: {note}", file=sys.stderr)
@@ -218,7 +195,7 @@ def run_step(
         inputs = _input_refs(prep, st, str(run_id), upstream)
     except StepFailed as exc:
         record.update(status="failed", error={"kind": exc.kind, "message": exc.message})
-        _write_doc(st, f"{base}/steps/{step}.json", record)
+        st.write_json(f"{base}/steps/{step}.json", record)
         raise
     record["inputs"] = {v: {"step": the_step.inputs[v], **r.to_json()} for v, r in inputs.items()}
     ctx = KeyContext(prep.package_dir, prep.workdir, FileHasher(None))
@@ -238,7 +215,7 @@ def run_step(
             outputs={k: r.to_json() for k, r in refs.items()},
             metrics=entry.get("metrics") or {},
         )
-        _write_doc(st, f"{base}/steps/{step}.json", record)
+        st.write_json(f"{base}/steps/{step}.json", record)
         print(f"[nb2pipe] {step} cached (from run {entry.get('run_id')})", file=sys.stderr)
         return _result(record)
 
@@ -254,7 +231,7 @@ def run_step(
             outcome = _execute(prep, st, inputs, run_dir)
             for rel in [f"logs/{step}.log", *outcome.figures]:
                 try:
-                    _write_file(st, f"{base}/{rel}", (run_dir / rel).read_bytes())
+                    st.write_bytes(f"{base}/{rel}", (run_dir / rel).read_bytes())
                 except OSError:
                     pass
     record.update(
@@ -277,7 +254,7 @@ def run_step(
             "cell": err.cell if err else None,
             "line": err.line if err else None,
         }
-        _write_doc(st, f"{base}/steps/{step}.json", record)
+        st.write_json(f"{base}/steps/{step}.json", record)
         if err is not None and err.traceback:
             print(redact(err.traceback.rstrip(), prep.hidden), file=sys.stderr)
         raise StepFailed(message, kind, record)
@@ -297,7 +274,7 @@ def run_step(
             "components": comps,
         },
     )
-    _write_doc(st, f"{base}/steps/{step}.json", record)
+    st.write_json(f"{base}/steps/{step}.json", record)
     print(f"[nb2pipe] {step} ok in {record['duration']:.2f}s", file=sys.stderr)
     return _result(record)
 

@@ -24,6 +24,7 @@ import os
 import re
 import secrets
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,6 +100,102 @@ class CacheIndex(Protocol):
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None: ...
 
 
+class Store(ABC):
+    """The one base class of artifact stores: :class:`LocalStore` (a folder) and
+    :class:`~nb2pipe.runtime.fsstore.FsspecStore` (any fsspec URL), or a plugin's.
+
+    A backend implements the artifacts (content-addressed, checked against their digest
+    when read) and small documents under relative paths; the cache index (entries under
+    ``steps/<pipeline>/``) is built here on those documents. Stores are opened by
+    :func:`open_store` from a location: a path, or a URL whose scheme names an entry point
+    of the group ``nb2pipe.stores`` (``fsspec`` takes any other scheme)."""
+
+    #: where the store is, as given to its constructor (a path or a URL)
+    location: str
+
+    @abstractmethod
+    def path(self, ref: ArtifactRef) -> Any:
+        """Where the artifact's file is (a Path, or a path on the store's filesystem)."""
+
+    @abstractmethod
+    def save(self, value: Any) -> ArtifactRef: ...
+
+    @abstractmethod
+    def save_bytes(self, fmt: str, data: bytes, content: str = "") -> ArtifactRef: ...
+
+    @abstractmethod
+    def exists(self, ref: ArtifactRef) -> bool: ...
+
+    @abstractmethod
+    def read_bytes(self, ref: ArtifactRef) -> bytes:
+        """The artifact's bytes, checked against its digest (CorruptArtifact else)."""
+
+    @abstractmethod
+    def load(self, ref: ArtifactRef) -> Any: ...
+
+    @abstractmethod
+    def read_json(self, relpath: str) -> Any | None:
+        """The JSON document at ``relpath`` (``/``-separated), or None."""
+
+    @abstractmethod
+    def write_json(self, relpath: str, value: Any, *, indent: int | None = 2) -> None:
+        """Write a JSON document whole (a reader never sees half of it)."""
+
+    @abstractmethod
+    def write_bytes(self, relpath: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def mark(self) -> None:
+        """Record the store's layout version and digest (older versions are still read)."""
+
+    # -- cache index ----------------------------------------------------------------------
+
+    @staticmethod
+    def _entry(pipeline: str, step: str, key: str) -> str:
+        return f"steps/{pipeline}/{step}.{key}.json"
+
+    def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
+        return well_formed(self.read_json(self._entry(pipeline, step, key)))
+
+    def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
+        self.write_json(self._entry(pipeline, step, key), entry, indent=None)
+        latest = {**entry, "key": key}
+        self.write_json(self._entry(pipeline, step, "latest"), latest, indent=None)
+
+    def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
+        return well_formed(self.read_json(self._entry(pipeline, step, "latest")))
+
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+STORES = "nb2pipe.stores"  # the entry-point group
+
+
+def is_url(location: str) -> bool:
+    return bool(_URL.match(location))
+
+
+def open_store(location: str | os.PathLike[str], **storage_options: Any) -> Store:
+    """The store at ``location``: a path gets the ``local`` store (:class:`LocalStore`),
+    a URL the store registered for its scheme, else the ``fsspec`` one."""
+    from nb2pipe.runtime import entrypoints
+    from nb2pipe.runtime.errors import UsageError
+
+    location = os.fspath(location)
+    match = _URL.match(location)
+    if match is None:
+        return LocalStore(location)
+    declared = entrypoints.declared(STORES)
+    name = match.group(1).lower()
+    name = name if name in declared else "fsspec"
+    try:
+        cls = entrypoints.load(STORES, name)
+    except KeyError:
+        raise UsageError(
+            f"no store for {location} (install nb2pipe-runtime[remote] for fsspec URLs)"
+        ) from None
+    return cls(location, **storage_options)
+
+
 def valid_ref(ref: ArtifactRef) -> bool:
     return bool(_HASH.fullmatch(ref.hash) and _FORMAT.fullmatch(ref.format))
 
@@ -150,10 +247,11 @@ class ValueChanged(Exception):
     """The value changed while it was being written (a later step changed it in place)."""
 
 
-class LocalStore:
-    """Filesystem implementation of :class:`ArtifactStore` and :class:`CacheIndex`."""
+class LocalStore(Store):
+    """The store in a local folder: files written aside and renamed into place."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.location = os.fspath(root)
         self.root = Path(root).resolve()
         self.objects = self.root / "objects"
         self.written: list[tuple[str, int]] = []  # (digest, size) of files this process added
@@ -285,26 +383,21 @@ class LocalStore:
                 actual=ref.hash,
             ) from exc
 
-    # -- cache index ----------------------------------------------------------------------
+    # -- documents ------------------------------------------------------------------------
 
-    def _entry(self, pipeline: str, step: str, key: str) -> Path:
-        return self.root / "steps" / pipeline / f"{step}.{key}.json"
+    def read_json(self, relpath: str) -> Any | None:
+        return read_json(self.root / relpath)
 
-    def get_entry(self, pipeline: str, step: str, key: str) -> dict[str, Any] | None:
-        return well_formed(read_json(self._entry(pipeline, step, key)))
+    def write_json(self, relpath: str, value: Any, *, indent: int | None = 2) -> None:
+        atomic_write_json(self.root / relpath, value, indent=indent)
 
-    def put_entry(self, pipeline: str, step: str, key: str, entry: dict[str, Any]) -> None:
-        atomic_write_json(self._entry(pipeline, step, key), entry, indent=None)
-        atomic_write_json(self._entry(pipeline, step, "latest"), {**entry, "key": key}, indent=None)
-
-    def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None:
-        return well_formed(read_json(self._entry(pipeline, step, "latest")))
+    def write_bytes(self, relpath: str, data: bytes) -> None:
+        atomic_write_bytes(self.root / relpath, data)
 
     def file_cache(self) -> Path:
         return self.root / "files.json"
 
     def mark(self) -> None:
-        """Record the store's layout version and digest (older versions are still read)."""
         marker = self.root / "STORE"
         try:
             current = marker.read_text(encoding="utf-8")

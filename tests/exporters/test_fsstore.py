@@ -9,8 +9,8 @@ import pytest
 
 from nb2pipe.runtime import UsageError
 from nb2pipe.runtime.errors import CorruptArtifact
-from nb2pipe.runtime.fsstore import FsspecStore, is_url, open_store
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.fsstore import FsspecStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, is_url, open_store
 
 fsspec = pytest.importorskip("fsspec")
 
@@ -99,7 +99,7 @@ def test_without_fsspec_a_url_is_a_clear_error_and_paths_still_work(monkeypatch,
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_fsspec)
-    with pytest.raises(UsageError, match=r"nb2pipe\[remote\]"):
+    with pytest.raises(UsageError, match=r"nb2pipe-runtime\[remote\]"):
         open_store("s3://bucket/prefix")
     assert isinstance(open_store(str(tmp_path)), LocalStore)
 
