@@ -21,43 +21,26 @@ from nb2pipe.exporters.base import Exporter, ExportError, ExportResult
 
 GROUP = "nb2pipe.exporters"
 
-# nb2pipe's own exporters, also listed in pyproject.toml: used when the installed metadata
-# is older than the checkout (an editable install not reinstalled since they were added).
-_BUILTIN = {
-    "airflow": "nb2pipe.exporters.airflow:AirflowExporter",
-    "kfp": "nb2pipe.exporters.kfp:KfpExporter",
-    "github-actions": "nb2pipe.exporters.github_actions:GithubActionsExporter",
-}
-
 __all__ = ["GROUP", "ExportError", "ExportResult", "Exporter", "available", "export", "get"]
-
-
-def _entry_points() -> dict[str, Any]:
-    from importlib.metadata import entry_points
-
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def available() -> list[str]:
     """Names of the installed exporters."""
-    return sorted(set(_BUILTIN) | set(_entry_points()))
+    from nb2pipe.runtime import entrypoints
+
+    return sorted(entrypoints.declared(GROUP))
 
 
 def get(name: str) -> Exporter:
     """The exporter registered under ``name`` (imported now)."""
-    eps = _entry_points()
-    try:
-        if name in eps:
-            cls = eps[name].load()
-        elif name in _BUILTIN:
-            import importlib
+    from nb2pipe.runtime import entrypoints
 
-            module, _, attr = _BUILTIN[name].partition(":")
-            cls = getattr(importlib.import_module(module), attr)
-        else:
-            raise ExportError(f"unknown export target {name!r} (targets: {', '.join(available())})")
-    except ExportError:
-        raise
+    try:
+        cls = entrypoints.load(GROUP, name)
+    except KeyError:
+        raise ExportError(
+            f"unknown export target {name!r} (targets: {', '.join(available())})"
+        ) from None
     except Exception as exc:  # a broken plugin: name it
         raise ExportError(
             f"the exporter {name!r} cannot be loaded: {type(exc).__name__}: {exc}"

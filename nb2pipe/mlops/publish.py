@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.mlops.registry import (
-    BACKENDS,
     CHAMPION,
     Candidate,
     ModelVersion,
     Registry,
     RegistryError,
+    backends,
     default_tracking,
     open_registry,
 )
@@ -103,8 +103,8 @@ class PublishHook:
         self.pipeline = plan.pipeline
         self.promote = check_policy(config.promote)
         self.kind = (config.tracking or default_tracking()).lower()
-        if self.kind not in BACKENDS:
-            raise UsageError(f"--tracking {self.kind!r}: use {' or '.join(BACKENDS)}")
+        if self.kind not in backends():
+            raise UsageError(f"--tracking {self.kind!r}: use {' or '.join(backends())}")
         if self.kind == "mlflow" and importlib.util.find_spec("mlflow") is None:
             raise UsageError(
                 "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"

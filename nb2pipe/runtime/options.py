@@ -94,7 +94,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     a(
         "--tracking",
-        choices=("local", "mlflow"),
+        metavar="NAME",
         help="where models are registered and runs tracked: local (RUNS_DIR/registry) or "
         "an MLflow server (default: $NB2PIPE_TRACKING, else local)",
     )

@@ -8,7 +8,6 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import tomllib
@@ -19,7 +18,7 @@ from typer.testing import CliRunner
 import nb2pipe.exporters as exporters
 from nb2pipe.cli import app
 from nb2pipe.exporters import Exporter, ExportError, export
-from nb2pipe.exporters.base import ExportResult, ascii_id, py_literal, yaml_str
+from nb2pipe.exporters.base import ascii_id, py_literal, yaml_str
 from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
 
 # --- plugins ------------------------------------------------------------------------------
@@ -28,8 +27,7 @@ from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
 def test_builtin_exporters_are_registered_as_entry_points():
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     declared = config["project"]["entry-points"]["nb2pipe.exporters"]
-    assert declared == exporters._BUILTIN
-    assert set(exporters.available()) >= {"airflow", "kfp", "github-actions"}
+    assert set(exporters.available()) >= set(declared) == {"airflow", "kfp", "github-actions"}
     for name in declared:
         exp = exporters.get(name)
         assert isinstance(exp, Exporter) and exp.name == name
@@ -37,51 +35,88 @@ def test_builtin_exporters_are_registered_as_entry_points():
     assert "remote" in config["project"]["optional-dependencies"]
 
 
-class _Toy(Exporter):
+TOY = """
+from pathlib import Path
+
+from nb2pipe.exporters import Exporter
+from nb2pipe.exporters.base import ExportResult, Option
+
+
+class Toy(Exporter):
     name = "toy"
     summary = "a test plugin"
+    options = (Option("sep", "what joins the steps' names"), Option("loud", "shout", bool))
 
     def default_output(self, ctx, options):
         return Path("toy.txt")
 
     def render(self, ctx, output, options):
-        steps = ",".join(s.name for s in ctx.pipeline.steps)
-        return ExportResult({output: steps + "\n"}, ["hello"])
+        steps = options["sep"].join(s.name for s in ctx.pipeline.steps)
+        return ExportResult({output: (steps.upper() if options["loud"] else steps) + "\\n"}, ["hello"])
 
 
-def _fake_entry_points(mapping):
-    def entry_points(group):
-        assert group == exporters.GROUP
-        return [SimpleNamespace(name=k, load=v) for k, v in mapping.items()]
-
-    return entry_points
+NOT_ONE = dict
+"""
 
 
-def test_a_third_party_exporter_is_loaded_from_its_entry_point(monkeypatch, packages, tmp_path):
-    import importlib.metadata
+@pytest.fixture
+def toy_plugin(tmp_path):
+    """A real installed distribution (a .dist-info folder on sys.path) declaring exporters."""
+    import sys
 
-    monkeypatch.setattr(
-        importlib.metadata, "entry_points", _fake_entry_points({"toy": lambda: _Toy})
+    from nb2pipe.runtime import entrypoints
+
+    site = tmp_path / "site"
+    info = site / "toyexp-1.0.dist-info"
+    info.mkdir(parents=True)
+    (site / "toyexp.py").write_text(TOY)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toyexp\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[nb2pipe.exporters]\ntoy = toyexp:Toy\nbad = toy_plugin_missing:X\n"
+        "notone = toyexp:NOT_ONE\n"
     )
-    assert "toy" in exporters.available()
+    sys.path.insert(0, str(site))
+    entrypoints.reset()
+    yield site
+    sys.path.remove(str(site))
+    sys.modules.pop("toyexp", None)
+    entrypoints.reset()
+
+
+def test_a_third_party_exporter_is_loaded_from_its_entry_point(toy_plugin, packages, tmp_path):
+    assert {"toy", "airflow"} <= set(exporters.available())
     pkg = packages(TINY, "tiny")
-    result, _ = export("toy", pkg, tmp_path / "out.txt")
+    result, _ = export("toy", pkg, tmp_path / "out.txt", {"sep": ","})
     assert (tmp_path / "out.txt").read_text() == "load,check_load,train,score\n"
     assert result.notes == ["hello"]
 
 
-def test_broken_and_unknown_plugins_are_clear_errors(monkeypatch):
-    import importlib.metadata
+def test_a_plugins_declared_options_are_cli_options(toy_plugin, packages, tmp_path):
+    """`nb2pipe export` generates its flags from the installed exporters' options."""
+    import subprocess
+    import sys
 
-    def boom():
-        raise ImportError("no module named toy_plugin")
-
-    monkeypatch.setattr(
-        importlib.metadata,
-        "entry_points",
-        _fake_entry_points({"bad": boom, "notone": lambda: dict}),
+    pkg = packages(TINY, "tiny")
+    env = {**__import__("os").environ, "PYTHONPATH": str(toy_plugin), "COLUMNS": "200"}
+    cli = [sys.executable, "-m", "nb2pipe.cli"]
+    shown = subprocess.run([*cli, "export", "--help"], capture_output=True, text=True, env=env)
+    assert "--sep" in shown.stdout and "toy: what joins the steps' names" in shown.stdout
+    assert "--loud / --no-loud" in shown.stdout
+    out = tmp_path / "toy.txt"
+    done = subprocess.run(
+        [*cli, "export", "toy", str(pkg), "-o", str(out), "--sep", "+", "--loud"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "LOAD+CHECK_LOAD+TRAIN+SCORE\n"
+    wrong = subprocess.run(
+        [*cli, "export", "airflow", str(pkg), "--sep", "+"], capture_output=True, text=True, env=env
     )
-    with pytest.raises(ExportError, match="cannot be loaded.*toy_plugin"):
+    assert wrong.returncode == 2 and "--sep does not apply to `export airflow`" in wrong.stderr
+
+
+def test_broken_and_unknown_plugins_are_clear_errors(toy_plugin):
+    with pytest.raises(ExportError, match="cannot be loaded.*toy_plugin_missing"):
         exporters.get("bad")
     with pytest.raises(ExportError, match="not an nb2pipe Exporter"):
         exporters.get("notone")
@@ -482,3 +517,46 @@ def test_the_embedded_runtime_imports_on_its_own(packages, tmp_path):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "tiny_gate"
+
+
+@pytest.mark.integration
+def test_jupyter_nbconvert_to_nb2pipe_writes_the_package_convert_writes(tmp_path):
+    """nbconvert's entry point (`nbconvert.exporters`): the real `jupyter nbconvert`
+    command writes pipelines/<name>/, byte for byte what `nb2pipe convert` writes."""
+    import shutil
+    import subprocess
+    import sys
+
+    jupyter = Path(sys.executable).parent / "jupyter"
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(WINE, tmp_path / folder / WINE.name)
+    done = subprocess.run(
+        [str(jupyter), "nbconvert", "--to", "nb2pipe", WINE.name],
+        cwd=tmp_path / "a", capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    ref = subprocess.run(
+        [str(Path(sys.executable).parent / "nb2pipe"), "convert", WINE.name],
+        cwd=tmp_path / "b", capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ref.returncode == 0, ref.stderr
+    name = WINE.stem
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+        }
+
+    made, expected = tree(tmp_path / "a" / "pipelines"), tree(tmp_path / "b" / "pipelines")
+    assert f"{name}/pipeline.py" in made and f"{name}/steps/train_forest.py" in made
+    assert made == expected
+    out = tmp_path / "elsewhere"
+    again = subprocess.run(
+        [str(jupyter), "nbconvert", "--to", "nb2pipe", "--output-dir", str(out),
+         str(tmp_path / "a" / WINE.name)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    pipeline = (out / "pipelines" / name / "pipeline.py").read_text()
+    assert "../../../a/wine_classifier.ipynb" in pipeline  # the notebook, from where it is

@@ -28,7 +28,7 @@ CHAMPION = "champion"
 TRACKING_ENV = "NB2PIPE_TRACKING"  # local | mlflow
 REGISTRY_ENV = "NB2PIPE_REGISTRY"  # folder of the local registry
 URI_ENV = "MLFLOW_TRACKING_URI"
-BACKENDS = ("local", "mlflow")
+GROUP = "nb2pipe.registries"  # registry backends are plugins: {name: Registry subclass}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _ALIAS = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
@@ -132,6 +132,17 @@ class Registry(ABC):
 
     kind = "?"
 
+    @classmethod
+    @abstractmethod
+    def open(
+        cls,
+        *,
+        registry: str | os.PathLike[str] | None,
+        runs_dir: str | os.PathLike[str] | None,
+        uri: str | None,
+    ) -> Registry:
+        """The backend where the options and the environment say (see open_registry)."""
+
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, record: dict[str, Any], run_dir: Path) -> None:  # noqa: B027
@@ -197,6 +208,13 @@ def default_tracking() -> str:
     return os.environ.get(TRACKING_ENV, "").strip().lower() or "local"
 
 
+def backends() -> list[str]:
+    """Names of the installed registry backends (the entry-point group)."""
+    from nb2pipe.runtime import entrypoints
+
+    return sorted(entrypoints.declared(GROUP))
+
+
 def open_registry(
     tracking: str | None = None,
     *,
@@ -204,24 +222,25 @@ def open_registry(
     runs_dir: str | os.PathLike[str] | None = None,
     uri: str | None = None,
 ) -> Registry:
-    """The backend for ``tracking`` ("local" or "mlflow"; default ``$NB2PIPE_TRACKING`` or
+    """The backend registered as ``tracking`` in the entry-point group
+    ``nb2pipe.registries`` ("local" or "mlflow" here; default ``$NB2PIPE_TRACKING`` or
     local). Local: folder ``registry``, else ``$NB2PIPE_REGISTRY``, else
     ``<runs_dir or ./runs>/registry``. MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``."""
+    from nb2pipe.runtime import entrypoints
+
     kind = (tracking or default_tracking()).lower()
-    if kind == "local":
-        from nb2pipe.mlops.registry.local import LocalRegistry
-
-        folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
-        return LocalRegistry(folder)
-    if kind == "mlflow":
-        from nb2pipe.mlops.registry.mlflow import MlflowRegistry
-
-        return MlflowRegistry(uri or os.environ.get(URI_ENV) or None)
-    raise UsageError(f"unknown tracking backend {kind!r} (use {' or '.join(BACKENDS)})")
+    try:
+        cls = entrypoints.load(GROUP, kind)
+    except KeyError:
+        raise UsageError(
+            f"unknown tracking backend {kind!r} (use {' or '.join(backends())})"
+        ) from None
+    return cls.open(registry=registry, runs_dir=runs_dir, uri=uri)
 
 
 __all__ = [
-    "BACKENDS",
+    "GROUP",
+    "backends",
     "CHAMPION",
     "Candidate",
     "ModelVersion",

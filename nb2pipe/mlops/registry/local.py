@@ -22,6 +22,7 @@ from typing import Any
 
 from nb2pipe.mlops.registry import (
     CHAMPION,
+    REGISTRY_ENV,
     Candidate,
     ModelVersion,
     Registered,
@@ -39,6 +40,17 @@ LAYOUT = 1
 
 class LocalRegistry(Registry):
     kind = "local"
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        registry: str | os.PathLike[str] | None,
+        runs_dir: str | os.PathLike[str] | None,
+        uri: str | None,
+    ) -> LocalRegistry:
+        folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
+        return cls(folder)
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()

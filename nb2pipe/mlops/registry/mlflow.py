@@ -32,6 +32,7 @@ from typing import Any
 
 from nb2pipe.mlops.registry import (
     CHAMPION,
+    URI_ENV,
     Candidate,
     ModelVersion,
     Registered,
@@ -77,6 +78,16 @@ def _version_number(v: Any) -> int:
 
 class MlflowRegistry(Registry):
     kind = "mlflow"
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        registry: str | os.PathLike[str] | None,
+        runs_dir: str | os.PathLike[str] | None,
+        uri: str | None,
+    ) -> MlflowRegistry:
+        return cls(uri or os.environ.get(URI_ENV) or None)
 
     def __init__(self, uri: str | None = None) -> None:
         self.mlflow = _import_mlflow()
