@@ -105,10 +105,10 @@ def render(line: str, user_ns: dict[str, Any], environ: dict[str, str]) -> dict[
         return {"text/html": pages.dag_fragment(dag, data), "text/plain": plain_steps(data)}
     warnings: list[str] = []
     if args.run:
-        from nb2pipe.viz import runs
+        from nb2pipe.mlops.runs import resolve_run
 
-        record = runs.load_record(runs.resolve(args.run, args.runs_dir))
-        dag, warnings = graph.with_run(dag, record)
+        _, record = resolve_run(args.run, args.runs_dir)
+        dag, warnings = graph.with_run(dag, dict(record))
     mermaid = textfmt.mermaid(dag)
     html = pages.dag_fragment(dag)
     if args.mermaid:

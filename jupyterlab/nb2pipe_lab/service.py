@@ -322,11 +322,13 @@ def runs_dir(notebook: Path) -> Path:
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
+    """The run's record (nb2pipe.mlops.runs.read_run, the one reader), None if unreadable."""
+    from nb2pipe.mlops.runs import RunsError, read_run
+
     try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return dict(read_run(run_dir))
+    except RunsError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def step_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -54,13 +54,14 @@ def runs_list(
     """The latest runs, newest first."""
 
     def body() -> None:
+        from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
         found = runs.list_runs(runs_dir, pipeline=pipeline, limit=limit or None)
         if as_json:
             typer.echo(runs.dumps(found))
         else:
-            runs.print_list(found)
+            runs_tables.print_list(found)
 
     guard(body)
 
@@ -76,13 +77,14 @@ def runs_show(
     """One run: parameters, metrics, steps, registered models."""
 
     def body() -> None:
+        from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
         info = runs.show(run_id, runs_dir)
         if as_json:
             typer.echo(runs.dumps(info["record"]))
         else:
-            runs.print_show(info)
+            runs_tables.print_show(info)
 
     guard(body)
 
@@ -96,13 +98,14 @@ def runs_compare(
     """Runs side by side: status, parameters, metrics (best marked), step durations."""
 
     def body() -> None:
+        from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
         data = runs.compare(run_ids, runs_dir)
         if as_json:
             typer.echo(runs.dumps(data))
         else:
-            runs.print_compare(data)
+            runs_tables.print_compare(data)
 
     guard(body)
 
@@ -122,13 +125,14 @@ def runs_gc(
     """Remove old runs, and the artifacts and cache entries only they used."""
 
     def body() -> None:
+        from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
         result = runs.gc(runs_dir, keep, store=store, dry_run=dry_run)
         if as_json:
             typer.echo(runs.dumps(result.to_json()))
         else:
-            runs.print_gc(result)
+            runs_tables.print_gc(result)
 
     guard(body)
 
@@ -144,6 +148,7 @@ def models_list(
     """Every registered model: its champion, number of versions, latest metrics."""
 
     def body() -> None:
+        from nb2pipe.cli import models_tables
         from nb2pipe.mlops import models
 
         with models.user_errors():
@@ -152,7 +157,7 @@ def models_list(
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
         else:
-            models.print_list(rows, reg.describe())
+            models_tables.print_list(rows, reg.describe())
 
     guard(body)
 
@@ -171,6 +176,7 @@ def models_show(
     """A version (default: the champion): run, parameters, metrics, data and code hashes."""
 
     def body() -> None:
+        from nb2pipe.cli import models_tables
         from nb2pipe.mlops import models
 
         with models.user_errors():
@@ -179,7 +185,7 @@ def models_show(
         if as_json:
             typer.echo(json.dumps(info, indent=2, default=str))
         else:
-            models.print_show(info)
+            models_tables.print_show(info)
 
     guard(body)
 
@@ -231,6 +237,7 @@ def drift(
     exit 1 when a feature drifted."""
 
     def body() -> int:
+        from nb2pipe.cli import models_tables
         from nb2pipe.mlops import drift as drift_mod
         from nb2pipe.mlops import models
 
@@ -242,7 +249,7 @@ def drift(
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2, default=str))
         else:
-            drift_mod.print_report(report)
+            models_tables.print_drift(report)
         return report.exit_code
 
     raise typer.Exit(guard(body))

@@ -38,7 +38,8 @@ def graph(
     run_id: Annotated[
         str | None,
         typer.Option(
-            "--run", help="Colour steps by this run: its folder, its id in --runs-dir, or latest."
+            "--run",
+            help="Colour steps by this run: its folder, its id (or a prefix) in --runs-dir, or latest.",
         ),
     ] = None,
     runs_dir: RunsDirOpt = Path("runs"),
@@ -67,7 +68,10 @@ def graph(
 @app.command()
 def report(
     run_id: Annotated[
-        str, typer.Argument(metavar="RUN", help="A run folder, a run id in --runs-dir, or latest.")
+        str,
+        typer.Argument(
+            metavar="RUN", help="A run folder, a run id (or a prefix) in --runs-dir, or latest."
+        ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path(
         "report.html"

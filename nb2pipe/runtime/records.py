@@ -91,9 +91,3 @@ class RunRecord:
         """Write pending changes, at most every ``interval`` seconds."""
         if self.dirty:
             self.save()
-
-
-def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    with open(Path(run_dir) / "run.json", encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    return data

@@ -134,9 +134,9 @@ def build(
     dag = load(target, split_on)
     if run is None:
         return dag, []
-    from nb2pipe.viz import runs
+    from nb2pipe.mlops.runs import resolve_run
 
-    return with_run(dag, runs.load_record(runs.resolve(run, runs_dir)))
+    return with_run(dag, dict(resolve_run(run, runs_dir)[1]))
 
 
 def number(value: Any) -> float | None:

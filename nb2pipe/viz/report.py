@@ -145,7 +145,8 @@ def report(
     pipeline: str | Path | None = None,
 ) -> tuple[str, Path, list[str]]:
     """The report page of a run: (html, run folder, warnings)."""
-    run_dir = runs.resolve(run, runs_dir)
-    record = runs.load_record(run_dir)
+    from nb2pipe.mlops.runs import resolve_run
+
+    run_dir, record = resolve_run(run, runs_dir)
     ctx = context(run_dir, record, pipeline)
     return render("report.html.j2", **ctx), run_dir, list(ctx["warnings"])
