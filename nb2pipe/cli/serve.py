@@ -214,7 +214,7 @@ def monitor(
                 mon.write_frame(frame, export)
                 err(f"wrote {len(frame)} labelled predictions to {export} (label: {label})")
         if html is not None:
-            from nb2pipe.mlops.page import write_page
+            from nb2pipe.viz.monitor import write_page
 
             write_page(report, html)
             err(f"wrote {html}")

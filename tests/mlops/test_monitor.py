@@ -14,7 +14,7 @@ import pytest
 
 from nb2pipe.mlops import monitor as mon
 from nb2pipe.mlops.drift import profile
-from nb2pipe.mlops.page import write_page
+from nb2pipe.viz.monitor import write_page
 from nb2pipe.mlops.predlog import Prediction, open_log
 from nb2pipe.mlops.registry import ModelVersion
 from nb2pipe.mlops.schema import infer
