@@ -51,9 +51,9 @@ def _read(run_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+def all_runs(runs_dir: str | Path | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """Every readable run under ``runs_dir``, oldest first (by start time, then id)."""
-    base = Path(runs_dir)
+    base = _where(runs_dir)
     if not base.is_dir():
         return []
     found = []
@@ -66,7 +66,17 @@ def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     return sorted(found, key=lambda pr: (str(pr[1].get("start") or ""), pr[0].name))
 
 
-def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+def _where(runs_dir: str | Path | None) -> Path:
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(runs_dir).path
+
+
+def resolve(run: str, runs_dir: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The one way a RUN is named, for `runs show|compare`, `report` and `graph --run`: a
+    run folder, ``latest``, a run id in ``runs_dir`` (default: the project's runs folder)
+    or a unique prefix of one."""
+    runs_dir = _where(runs_dir)
     given = Path(run)
     if (given / "run.json").is_file():
         rec = _read(given)

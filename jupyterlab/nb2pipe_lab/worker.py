@@ -67,7 +67,7 @@ def run(notebook: str, output: str, run_id: str, result: Path) -> dict[str, Any]
     try:
         spec = api.load_package(output)
         _phase(result, "running")
-        res = run_pipeline(spec, run_id=run_id, runs_dir="runs", progress="plain")
+        res = run_pipeline(spec, run_id=run_id, progress="plain")  # the project's runs folder
     except Exception as exc:
         _log(exc)
         return {"ok": False, "phase": "run-start", "error": error_json(exc), "convert": converted}

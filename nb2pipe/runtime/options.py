@@ -31,7 +31,7 @@ class RunOptions:
     until: str | None = None
     jobs: int = 1
     force: bool = False
-    runs_dir: str = "runs"
+    runs_dir: str | None = None
     store: str | None = None
     run_id: str | None = None
     cwd: str | None = None
@@ -86,9 +86,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(
         "--runs-dir",
-        default="runs",
         metavar="DIR",
-        help="where run records go (default: ./runs); artifacts go to DIR/store",
+        help="where run records go (default: $NB2PIPE_RUNS_DIR, else the project's: "
+        "runs_dir in nb2pipe.toml or [tool.nb2pipe], else runs/ in the nearest folder up "
+        "with nb2pipe.toml, pyproject.toml or .git, else ./runs); artifacts go to DIR/store",
     )
     a("--store", metavar="DIR", help="artifact store (default: RUNS_DIR/store)")
     a("--run-id", metavar="ID", help="name of this run (default: UTC timestamp + random)")

@@ -23,6 +23,7 @@ from nb2pipe.runtime.execute import StepTask
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
 from nb2pipe.runtime.progress import make_reporter
+from nb2pipe.runtime.project import runs_location
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.registry.publish import Publisher
 from nb2pipe.runtime.scheduler import Scheduler, redact, resolve_providers
@@ -85,7 +86,7 @@ def run(
     until: str | None = None,
     jobs: int = 1,
     force: bool = False,
-    runs_dir: str | os.PathLike[str] = "runs",
+    runs_dir: str | os.PathLike[str] | None = None,
     store: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
@@ -114,7 +115,7 @@ def run(
     workdir = Path(cwd).resolve() if cwd is not None else (pkg_dir / pipeline.workdir).resolve()
     if not workdir.is_dir():
         raise UsageError(f"working directory {workdir} does not exist (--cwd)")
-    runs_path = Path(runs_dir).resolve()
+    runs_path = runs_location(runs_dir, start=pkg_dir).path
     store_path = Path(store).resolve() if store is not None else runs_path / "store"
     if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")

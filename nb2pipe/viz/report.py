@@ -141,11 +141,13 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
 def report(
     run: str,
     *,
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = None,
     pipeline: str | Path | None = None,
 ) -> tuple[str, Path, list[str]]:
     """The report page of a run: (html, run folder, warnings)."""
-    run_dir = runs.resolve(run, runs_dir)
+    from nb2pipe.runs import resolve
+
+    run_dir, _ = resolve(run, runs_dir)
     record = runs.load_record(run_dir)
     ctx = context(run_dir, record, pipeline)
     return render("report.html.j2", **ctx), run_dir, list(ctx["warnings"])
