@@ -59,7 +59,12 @@ def load_package(directory: str | Path) -> Any:
 
 
 def default_output(pipe: Pipeline) -> Path:
-    return Path("pipelines") / pipe.name
+    """``<output>/<name>`` when the notebook's project sets ``output`` (relative to its
+    root), else ``pipelines/<name>``."""
+    from nb2pipe.runtime.project import load as load_project
+
+    folder = load_project(Path(pipe.notebook.path).resolve().parent).path("output")
+    return (folder or Path("pipelines")) / pipe.name
 
 
 def convert(
@@ -68,12 +73,16 @@ def convert(
     *,
     name: str | None = None,
     split_on: str | None = None,
-    strict: bool = False,
+    strict: bool | None = None,
     force: bool = False,
     check: bool = False,
 ) -> tuple[Pipeline, Path, list[str]]:
     """Convert a notebook into a package. With `check`, write nothing and return the stale
-    files instead of the written ones."""
+    files instead of the written ones. ``strict=None``: the project's ``strict`` setting."""
+    if strict is None:
+        from nb2pipe.runtime.project import setting
+
+        strict = bool(setting("strict", Path(path).resolve().parent))
     pipe = load(path, split_on=split_on, strict=strict)
     if name:
         from dataclasses import replace

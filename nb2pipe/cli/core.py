@@ -21,7 +21,12 @@ def convert(
     notebook: NotebookArg,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Package folder to write (default: pipelines/<name>)."),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Package folder to write (default: <output>/<name> when the project's "
+            "settings give `output`, else pipelines/<name>).",
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option(help="Pipeline name (default: the notebook's).")
@@ -32,8 +37,13 @@ def convert(
         typer.Option("--check", help="Write nothing; exit 1 if the package is out of date."),
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail on any equivalence warning.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Fail on any equivalence warning (default: the project's `strict` setting).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from project_helpers import REPO, environ, make_project, record, run_ids, sh
+from project_helpers import REPO, environ, make_project, record, run_ids, sh, write_notebook
 
 from nb2pipe.runtime import project
 from nb2pipe.runtime.errors import UsageError
@@ -135,3 +135,19 @@ def test_settings_move_the_runs_and_say_so(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert "unknown setting 'run_dir' (did you mean 'runs_dir'?)" in bad.stderr
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.integration
+def test_settings_give_convert_its_output_folder_and_strictness(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    nbs = make_project(root, pyproject=None)
+    (root / "nb2pipe.toml").write_text('output = "pkgs"\nstrict = true\n')
+    done = sh(nbs, "nb2pipe", "convert", "tiny.ipynb", "-q")
+    assert done.returncode == 0, done.stderr
+    assert (root / "pkgs" / "tiny" / "pipeline.py").is_file()
+    write_notebook(nbs / "shell.ipynb", [("", "!echo hi"), ("step:a", "x = 1")])
+    refused = sh(nbs, "nb2pipe", "convert", "shell.ipynb", "-o", "out")
+    assert refused.returncode == 2, refused.stderr
+    assert "shell.ipynb, cell 1" in refused.stderr and not (nbs / "out").exists()
+    allowed = sh(nbs, "nb2pipe", "convert", "shell.ipynb", "-o", "out", "--no-strict")
+    assert allowed.returncode == 0, allowed.stderr
