@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe import magics
+from nb2pipe import magics, tagcheck
 from nb2pipe.errors import Nb2pipeError, TagError
 from nb2pipe.model import Cell, CellPlan, Diagnostic, Layout, Notebook
 from nb2pipe.rules import is_setting
@@ -57,6 +57,9 @@ def directive_words(source: str) -> list[str]:
     return m.group(1).split() if m else []
 
 
+_PREFIX_OF = {"step name": "step:", "after: target": "after:", "model name": "model:"}
+
+
 def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str:
     """Validate a step name from a tag; '-' becomes '_'."""
     name = raw.strip().replace("-", "_")
@@ -73,19 +76,25 @@ def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str
     elif name.startswith("__") and name.endswith("__"):
         problem = "is a dunder name"
     if problem:
+        prefix = _PREFIX_OF.get(what, f"{what} ")
+        fallback = "model" if what == "model name" else "step"
         raise TagError(
             f"{what} {shown!r} {problem}",
             file=file,
             cell=cell,
-            hint="use a name such as step:train_model",
+            hint=f"did you mean {tagcheck.name_suggestion(raw, prefix, fallback)}?",
         )
     return name
 
 
 def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
     out = _CellTags()
-    words = list(cell.tags) + directive_words(cell.source)
-    for tag in words:
+    problem = tagcheck.directive_problem(cell.source)
+    if problem is not None:
+        line, message, hint = problem
+        raise TagError(message, file=file, cell=cell.index, line=line, hint=hint)
+    directive = directive_words(cell.source)
+    for n, tag in enumerate(list(cell.tags) + directive):
         t = tag.strip()
         low = t.lower()
         if low in ROLE_TAGS:
@@ -110,17 +119,8 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
                 )
             out.models.append(name)
         else:
+            _foreign(t, cell, file, diags, in_directive=n >= len(cell.tags))
             out.foreign.append(tag)
-            suggestion = _near_miss(t)
-            if suggestion:
-                diags.append(
-                    Diagnostic(
-                        "warning",
-                        f"tag {t[:40]!r} is not an nb2pipe tag; did you mean {suggestion!r}?",
-                        cell=cell.index,
-                        code="near-miss-tag",
-                    )
-                )
     if len(out.steps) > 1:
         raise TagError(
             f"the cell has {len(out.steps)} step tags ({', '.join(out.steps)})",
@@ -140,15 +140,36 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
     return out
 
 
-def _near_miss(tag: str) -> str | None:
-    head, sep, rest = tag.lower().partition(":")
-    if not sep and head in ("step", "block", "after", "prev"):
-        return f"{head}:NAME"  # the word without its name
-    if sep:
-        close = difflib.get_close_matches(head, ["step", "block", "after", "prev", "model"], 1, 0.7)
-        return f"{close[0]}:{rest}" if close else None
-    close = difflib.get_close_matches(head, sorted(ROLE_TAGS), 1, 0.8)
-    return close[0] if close else None
+def _foreign(t: str, cell: Cell, file: str, diags: list[Diagnostic], *, in_directive: bool):
+    """A tag that is not one of ours: a near-miss of ours is an error, a word in a directive
+    must be ours, another tool's tag passes, anything else passes with a note."""
+    shown = t[:40]
+    if not tagcheck.is_foreign(t):
+        suggestion = tagcheck.near_miss(t)
+        if suggestion:
+            raise TagError(
+                f"tag {shown!r} is not an nb2pipe tag",
+                file=file,
+                cell=cell.index,
+                hint=f"did you mean {suggestion!r}?",
+            )
+    if in_directive:
+        raise TagError(
+            f"{shown!r} in the `#| nb2pipe:` directive is not an nb2pipe tag",
+            file=file,
+            cell=cell.index,
+            line=1,
+            hint="directives carry nb2pipe's words only: " + ", ".join(KNOWN_WORDS),
+        )
+    if not tagcheck.is_foreign(t):
+        diags.append(
+            Diagnostic(
+                "note",
+                f"tag {shown!r} is neither nb2pipe's nor a known tool's: ignored",
+                cell=cell.index,
+                code="unknown-tag",
+            )
+        )
 
 
 def _only_imports(source: str) -> bool:

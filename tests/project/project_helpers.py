@@ -33,7 +33,7 @@ TINY = [
 ]
 
 
-def build_notebook(cells: Iterable[tuple[str, str]]) -> Any:
+def build_notebook(cells: Iterable[tuple[Any, str]]) -> Any:
     nb = v4.new_notebook()
     nb.metadata["kernelspec"] = dict(KERNEL)
     nb.metadata["language_info"] = {"name": "python"}
@@ -42,14 +42,15 @@ def build_notebook(cells: Iterable[tuple[str, str]]) -> Any:
             cell = v4.new_markdown_cell(source)
         else:
             cell = v4.new_code_cell(source)
-            if tags:
-                cell.metadata["tags"] = tags.split()
+            words = tags.split() if isinstance(tags, str) else list(tags)  # a list: spaces kept
+            if words:
+                cell.metadata["tags"] = words
         cell["id"] = f"cell-{n}"
         nb.cells.append(cell)
     return nb
 
 
-def write_notebook(path: Path, cells: Iterable[tuple[str, str]] = TINY) -> Path:
+def write_notebook(path: Path, cells: Iterable[tuple[Any, str]] = TINY) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(build_notebook(cells), path)
     return path
