@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nb2pipe import magics, params, tagcheck
+from nb2pipe import magics, mlops_tags, params, tagcheck
 from nb2pipe.errors import AnalysisError
 from nb2pipe.model import (
     CellPlan,
@@ -355,6 +355,14 @@ class Analyzer:
             elif isinstance(s, ast.Assign | ast.AnnAssign | ast.AugAssign):
                 targets = s.targets if isinstance(s, ast.Assign) else [s.target]
                 names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                kind = mlops_tags.not_a_number(s.value) if s.value is not None else None
+                if kind and len(names) == 1:
+                    self.error(
+                        f"metric {names[0]!r} is {kind}, not a number",
+                        c.plan.cell.index,
+                        s.lineno,
+                        "a metrics cell records numbers: print the rest in the step instead",
+                    )
             for n in names:
                 work.metric_decls.append((n, c.plan.cell.index, s.lineno))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import analysis, codegen, notebook, tags
+from nb2pipe import __version__, analysis, codegen, notebook, tags
 from nb2pipe.errors import AnalysisError
 from nb2pipe.model import Pipeline
 
@@ -93,3 +93,37 @@ def convert(
     out = Path(out_dir) if out_dir else default_output(pipe)
     files = codegen.write(pipe, out, force=force, check=check)
     return pipe, out, files
+
+
+def cached_package(path: str | Path) -> tuple[Path, Pipeline | None]:
+    """The package of a notebook for ``nb2pipe run NOTEBOOK``: converted into
+    ``<runs folder>/packages/<name>-<key>/<name>`` (key: the notebook's path and hash and
+    nb2pipe's version), reused while they are unchanged. Returns (folder, the Pipeline when
+    it was converted now, else None)."""
+    import hashlib
+    import json
+    import os
+    import shutil
+
+    from nb2pipe.runtime.project import runs_location
+
+    nb_path = Path(path).resolve()
+    pipe = load(path)
+    key = hashlib.sha256(
+        json.dumps([str(nb_path), codegen.notebook_hash(pipe.notebook), __version__]).encode()
+    ).hexdigest()[:16]
+    base = runs_location(start=nb_path.parent).path / "packages"
+    home = base / f"{pipe.name}-{key}"  # not an identifier: never imported as a package
+    if (home / pipe.name / "pipeline.py").is_file():
+        return home / pipe.name, None
+    scratch = base / f".{pipe.name}-{key}.{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        codegen.write(pipe, scratch / pipe.name)
+        os.replace(scratch, home)
+    except OSError:
+        if not (home / pipe.name / "pipeline.py").is_file():  # another run put it there
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return home / pipe.name, pipe

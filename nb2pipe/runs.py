@@ -24,7 +24,7 @@ from nb2pipe.runtime.metrics import default_direction
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
-RESERVED = {"store", "registry"}
+RESERVED = {"store", "registry", "packages"}  # packages: `nb2pipe run NOTEBOOK`
 
 
 class RunsError(Nb2pipeError):
@@ -105,6 +105,14 @@ def resolve(run: str, runs_dir: str | Path | None = None) -> tuple[Path, dict[st
         f"no run {run!r} in {runs_dir}",
         hint="`nb2pipe runs list` shows the runs; give a run id, a folder or latest",
     )
+
+
+def command_line(rec: dict[str, Any]) -> str:
+    """The run's command, shell-quoted: paste it to run again (from its ``cwd``)."""
+    import shlex
+
+    command = rec.get("command")
+    return shlex.join(map(str, command)) if isinstance(command, list) else ""
 
 
 def _counts(rec: dict[str, Any]) -> dict[str, int]:
@@ -456,7 +464,9 @@ def print_show(info: dict[str, Any]) -> None:
     if info.get("error"):
         console.print(f"[red]error:[/] {escape(str(info['error']))}")
     if rec.get("command"):
-        console.print(f"command: {escape(' '.join(map(str, rec['command'])))}")
+        console.print(f"command: {escape(command_line(rec))}", soft_wrap=True)
+        if isinstance(rec.get("cwd"), str):
+            console.print(f"     in: {escape(rec['cwd'])}", soft_wrap=True)
     if info["parameters"]:
         t = Table(title="parameters")
         t.add_column("name")
@@ -510,7 +520,11 @@ def print_compare(data: dict[str, Any]) -> None:
 
     runs = data["runs"]
     ids = [str(r["run_id"]) for r in runs]
-    table = Table(title="runs side by side")
+    table = Table(
+        title="runs side by side",
+        caption="* differs between the runs; best: the best value of a metric "
+        "(↑ higher, ↓ lower is better)",
+    )
     table.add_column("")
     for rid in ids:
         table.add_column(escape(rid))
@@ -520,9 +534,9 @@ def print_compare(data: dict[str, Any]) -> None:
     table.add_row("duration", *[_dur(r["duration"]) for r in runs], end_section=True)
     for name, p in data["parameters"].items():
         cells = [escape(_fmt(v)) for v in p["values"]]
-        if p["differs"]:
+        if p["differs"]:  # marked in text too: CI logs have no colour
             cells = [f"[yellow]{c}[/]" for c in cells]
-        table.add_row(f"param {escape(name)}", *cells)
+        table.add_row(f"param {escape(name)}" + (" *" if p["differs"] else ""), *cells)
     if data["parameters"]:
         table.rows[-1].end_section = True
     for name, m in data["metrics"].items():
@@ -530,7 +544,7 @@ def print_compare(data: dict[str, Any]) -> None:
         cells = []
         for rid, v in zip(ids, m["values"], strict=True):
             text = _fmt(v)
-            cells.append(f"[bold green]{text}[/]" if m["best"] == rid else text)
+            cells.append(f"[bold green]{text} best[/]" if m["best"] == rid else text)
         table.add_row(f"metric {escape(name)} {arrow}", *cells)
     if data["metrics"]:
         table.rows[-1].end_section = True

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe import magics, tagcheck
+from nb2pipe import magics, params, tagcheck
 from nb2pipe.errors import Nb2pipeError, TagError
 from nb2pipe.model import Cell, CellPlan, Diagnostic, Layout, Notebook
 from nb2pipe.rules import is_setting
@@ -172,6 +172,29 @@ def _foreign(t: str, cell: Cell, file: str, diags: list[Diagnostic], *, in_direc
         )
 
 
+def _implicit_parameters(nb: Notebook, parsed: dict[int, _CellTags], diags: list[Diagnostic]):
+    """In a notebook without nb2pipe tags, the first code cell that is not only imports
+    becomes the parameters cell when it holds only literal assignments (papermill's habit)."""
+    if any(t.roles or t.steps or t.after or t.models for t in parsed.values()):
+        return
+    for c in nb.cells:
+        if c.cell_type != "code" or not c.source.strip() or _only_imports(c.source):
+            continue
+        if params.is_literal_cell(c.source):
+            parsed[c.index].roles.append("parameters")
+            diags.append(
+                Diagnostic(
+                    "note",
+                    "no cell is tagged `parameters`: this first cell of literal assignments is "
+                    "taken as the parameters (tag it `parameters` to say so, or give the "
+                    "notebook nb2pipe tags to say otherwise)",
+                    c.index,
+                    code="implicit-parameters",
+                )
+            )
+        return
+
+
 def _only_imports(source: str) -> bool:
     """Only imports and process-wide settings (`np.random.seed(0)`, `%matplotlib inline`):
     before the first step such a cell is an imports cell, replayed in every step."""
@@ -228,6 +251,7 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     """Give every cell its role and step (SPEC section 1)."""
     diags: list[Diagnostic] = []
     parsed = {c.index: _parse(c, nb.path, diags) for c in nb.cells if c.cell_type == "code"}
+    _implicit_parameters(nb, parsed, diags)
     any_step = any(t.steps for t in parsed.values())
     if split_on is not None and split_on not in ("h1", "h2", "h3"):
         raise TagError(f"--split-on must be h1, h2 or h3, not {split_on!r}", file=nb.path)

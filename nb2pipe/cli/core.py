@@ -11,6 +11,7 @@ from nb2pipe.cli._common import (
     NotebookArg,
     SplitOpt,
     app,
+    err,
     guard,
     print_diagnostics,
 )
@@ -108,12 +109,20 @@ def inspect(
 def run(
     ctx: typer.Context,
     directory: Annotated[
-        Path | None, typer.Argument(help="The generated package folder.", show_default=False)
+        Path | None,
+        typer.Argument(
+            help="The generated package folder, or a notebook (converted first into a "
+            "cached package under the runs folder).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Run a generated pipeline: the same options as `python -m <package>` (see --help)."""
+    """Run a generated pipeline (or a notebook): the same options as `python -m <package>`;
+    `nb2pipe run DIR --help` lists the pipeline's parameters."""
 
     def body() -> int:
+        import sys
+
         from nb2pipe import api
         from nb2pipe.runtime import build_parser, main
 
@@ -121,7 +130,18 @@ def run(
         if directory is None or str(directory) in ("-h", "--help"):
             build_parser(prog="nb2pipe run DIR").print_help()
             return 0 if directory is not None or "--help" in args else 2
-        return main(api.load_package(directory), args)
+        folder = directory
+        if directory.is_file():  # a notebook: its package, converted now or cached
+            folder, pipe = api.cached_package(directory)
+            if pipe is not None:
+                print_diagnostics(pipe.diagnostics)
+                err(f"[nb2pipe] converted {directory} into {folder}")
+        typed = ["nb2pipe", "run", str(directory), *args]
+        if sys.argv[1:] and sys.argv[-len(typed) + 1 :] == typed[1:]:
+            from nb2pipe.runtime.records import typed_command
+
+            typed = typed_command()  # the real command line (global options too)
+        return main(api.load_package(folder), args, prog=f"nb2pipe run {directory}", command=typed)
 
     raise typer.Exit(guard(body))
 

@@ -21,6 +21,7 @@ from nb2pipe.runtime import formats
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.metrics import metric_value
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, ArtifactStore, LocalStore
 from nb2pipe.runtime.tracemap import locate, refine
@@ -48,7 +49,7 @@ class StepTask:
 
 @dataclass
 class StepError:
-    kind: str  # exception | gate | mutation | artifact | outputs | interrupted
+    kind: str  # exception | gate | mutation | artifact | outputs | metrics | interrupted
     message: str  # one line, names step, cell and line
     exc_type: str = ""
     cell: int | None = None
@@ -118,20 +119,6 @@ def _import_fresh(package: str, name: str) -> Any:
     if common is not None:
         _SOURCES.setdefault(names[0], _source_hash(common) or "")
     return module
-
-
-def _metric(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars, 0-d arrays
-    if callable(item):
-        try:
-            value = item()
-            if isinstance(value, (bool, int, float, str)):
-                return value
-        except (TypeError, ValueError):
-            pass
-    return repr(value)[:200]
 
 
 def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
@@ -212,7 +199,8 @@ def _save_figures(task: StepTask) -> list[str]:
             for i, num in enumerate(nums, 1):
                 name = f"{task.step.name}-{i}.png"
                 tmp = folder / f".{name}.{os.getpid()}.tmp"
-                plt.figure(num).savefig(tmp, format="png")
+                fig = plt.figure(num)  # as the notebook showed it: its size, its dpi, not clipped
+                fig.savefig(tmp, format="png", dpi=fig.dpi, bbox_inches="tight")
                 os.replace(tmp, folder / name)
                 saved.append(f"figures/{name}")
     finally:
@@ -291,7 +279,12 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
                     exc_type=type(exc).__name__,
                 )
             ) from None
-    outcome.metrics = {m: _metric(result[m]) for m in step.metrics if m in result}
+    try:
+        outcome.metrics = {m: metric_value(m, result[m]) for m in step.metrics if m in result}
+    except ValueError as exc:
+        raise _Failed(
+            StepError("metrics", f"step {step.name!r}: {exc}", exc_type="MetricError")
+        ) from None
 
 
 def execute(task: StepTask, store: ArtifactStore) -> StepOutcome:
