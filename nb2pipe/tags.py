@@ -172,15 +172,30 @@ def _foreign(t: str, cell: Cell, file: str, diags: list[Diagnostic], *, in_direc
         )
 
 
+_SETTINGS_HEADING = re.compile(r"param|config|setting|option|constant|knob", re.IGNORECASE)
+
+
 def _implicit_parameters(nb: Notebook, parsed: dict[int, _CellTags], diags: list[Diagnostic]):
     """In a notebook without nb2pipe tags, the first code cell that is not only imports
-    becomes the parameters cell when it holds only literal assignments (papermill's habit)."""
+    becomes the parameters cell when it holds only literal assignments (papermill's habit)
+    and no heading but the title (or one about parameters, configuration or settings)
+    comes before it: literals under a section heading are that section's data."""
     if any(t.roles or t.steps or t.after or t.models for t in parsed.values()):
         return
+    every = [h for c in nb.cells if c.cell_type == "markdown" for h in _headings(c.source)]
+    titled = bool(every) and every[0][0] == 1 and [lvl for lvl, _ in every].count(1) == 1
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    headings: list[tuple[int, str]] = []
     for c in nb.cells:
+        if c.cell_type == "markdown":
+            headings += _headings(c.source)
+            continue
         if c.cell_type != "code" or not c.source.strip() or _only_imports(c.source):
             continue
-        if params.is_literal_cell(c.source):
+        above = headings[1:] if titled else headings
+        above = [h for h in above if not _SETTINGS_HEADING.search(h[1])]
+        rest = [d for d in code if d.index > c.index and not _only_imports(d.source)]
+        if not above and rest and params.is_literal_cell(c.source):
             parsed[c.index].roles.append("parameters")
             diags.append(
                 Diagnostic(

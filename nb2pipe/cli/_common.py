@@ -96,29 +96,32 @@ RunsDirOpt = Annotated[
 ]
 
 
-def runs_folder(given: Path | None, *, say: bool = True) -> Path:
-    """The runs folder (``--runs-dir``, else the project's), said on stderr."""
+def runs_folder(given: Path | None, *, say: bool) -> Path:
+    """The runs folder (``--runs-dir``, else the project's); with ``say``, one line on
+    stdout saying which and why (errors name it too)."""
     from nb2pipe.runtime.project import runs_location
 
     where = runs_location(given)
     if say:
-        err(f"[nb2pipe] runs folder: {where}")
+        typer.echo(f"runs folder: {where}")
     return where.path
 
 
-def registry_folder(tracking: str | None, registry: Path | None, given: Path | None) -> Path:
-    """The runs folder for the registry commands; says on stderr which registry they read."""
+def registry_folder(
+    tracking: str | None, registry: Path | None, given: Path | None, *, say: bool
+) -> Path:
+    """The runs folder for the registry commands; with ``say``, which registry they read."""
     import os
 
     from nb2pipe.runtime.project import runs_location
     from nb2pipe.runtime.registry import REGISTRY_ENV, default_tracking
 
     where = runs_location(given)
-    if (tracking or default_tracking()).lower() == "local":
+    if say and (tracking or default_tracking()).lower() == "local":
         if registry is not None:
-            err(f"[nb2pipe] registry: {registry} (--registry)")
+            typer.echo(f"registry: {registry} (--registry)")
         elif os.environ.get(REGISTRY_ENV):
-            err(f"[nb2pipe] registry: {os.environ[REGISTRY_ENV]} (${REGISTRY_ENV})")
+            typer.echo(f"registry: {os.environ[REGISTRY_ENV]} (${REGISTRY_ENV})")
         else:
-            err(f"[nb2pipe] registry: {where.path / 'registry'} (runs folder: {where.why})")
+            typer.echo(f"registry: {where.path / 'registry'} (runs folder: {where.why})")
     return where.path

@@ -58,7 +58,9 @@ def runs_list(
     def body() -> None:
         from nb2pipe import runs
 
-        found = runs.list_runs(runs_folder(runs_dir), pipeline=pipeline, limit=limit or None)
+        found = runs.list_runs(
+            runs_folder(runs_dir, say=not as_json), pipeline=pipeline, limit=limit or None
+        )
         if as_json:
             typer.echo(runs.dumps(found))
         else:
@@ -80,7 +82,7 @@ def runs_show(
     def body() -> None:
         from nb2pipe import runs
 
-        info = runs.show(run_id, runs_folder(runs_dir))
+        info = runs.show(run_id, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(info["record"]))
         else:
@@ -100,7 +102,7 @@ def runs_compare(
     def body() -> None:
         from nb2pipe import runs
 
-        data = runs.compare(run_ids, runs_folder(runs_dir))
+        data = runs.compare(run_ids, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(data))
         else:
@@ -126,7 +128,7 @@ def runs_gc(
     def body() -> None:
         from nb2pipe import runs
 
-        result = runs.gc(runs_folder(runs_dir), keep, store=store, dry_run=dry_run)
+        result = runs.gc(runs_folder(runs_dir, say=not as_json), keep, store=store, dry_run=dry_run)
         if as_json:
             typer.echo(runs.dumps(result.to_json()))
         else:
@@ -149,7 +151,7 @@ def models_list(
         from nb2pipe import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
             reg = models._open(tracking, registry, where, tracking_uri)
             rows = models.list_models(reg)
         if as_json:
@@ -177,7 +179,7 @@ def models_show(
         from nb2pipe import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
             reg = models._open(tracking, registry, where, tracking_uri)
             info = models.show_model(reg, ref)
         if as_json:
@@ -203,7 +205,7 @@ def models_promote(
         from nb2pipe import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir)
+            where = registry_folder(tracking, registry, runs_dir, say=True)
             reg = models._open(tracking, registry, where, tracking_uri)
             v = models.promote(reg, ref, alias)
         typer.echo(f"{v['name']}:{v['version']} is now {alias}")
@@ -242,7 +244,7 @@ def drift(
         with models.user_errors():
             report = drift_mod.check(
                 ref, data, method=method, threshold=threshold, tracking=tracking,
-                registry=registry, runs_dir=registry_folder(tracking, registry, runs_dir),
+                registry=registry, runs_dir=registry_folder(tracking, registry, runs_dir, say=not as_json),
                 uri=tracking_uri,
             )  # fmt: skip
         if as_json:

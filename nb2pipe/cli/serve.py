@@ -105,7 +105,7 @@ def serve(
             ) from None
         if workers < 1 or max_batch < 1 or poll <= 0:
             raise ServeError("--workers and --max-batch must be >= 1, --poll > 0")
-        where_runs = registry_folder(tracking, registry, runs_dir)
+        where_runs = registry_folder(tracking, registry, runs_dir, say=False)
         cfg = ServeConfig(
             ref=ref, runs_dir=str(where_runs), registry=str(registry) if registry else None,
             tracking=tracking, tracking_uri=tracking_uri, log_url=log_url, poll=poll,
@@ -193,7 +193,7 @@ def monitor(
             if period is not None and period.kind != "time":
                 raise mon.MonitorError("--since takes a period such as 24h or 7d")
             start = time.time() - period.size if period is not None else None
-            where_runs = registry_folder(tracking, registry, runs_dir)
+            where_runs = registry_folder(tracking, registry, runs_dir, say=False)
             reg = open_registry(tracking, registry=registry, runs_dir=where_runs, uri=tracking_uri)
             log = open_log(log_url, where_runs, create=False)
             try:

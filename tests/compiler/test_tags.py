@@ -444,7 +444,7 @@ def test_code_before_a_step_named_setup_joins_it(layout):
 def test_setup_heading_after_leading_code(layout):
     cells = [
         ("md", "# T"),
-        ("", "x = 1"),
+        ("", "x = int('1')"),
         ("md", "## Train"),
         ("", "y = x"),
         ("md", "## Setup"),
