@@ -65,7 +65,7 @@ def find_root(start: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
-def _toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         import tomllib
     except ImportError:  # Python 3.10
@@ -105,10 +105,10 @@ def load(start: str | os.PathLike[str] | None = None) -> Project:
         return Project(None)
     own = root / "nb2pipe.toml"
     if own.is_file():
-        return Project(root, own, _check(_toml(own), str(own)))
+        return Project(root, own, _check(read_toml(own), str(own)))
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        table = _toml(pyproject).get("tool", {})
+        table = read_toml(pyproject).get("tool", {})
         table = table.get("nb2pipe") if isinstance(table, dict) else None
         if table is not None:
             return Project(root, pyproject, _check(table, f"{pyproject} [tool.nb2pipe]"))
