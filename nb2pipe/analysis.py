@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nb2pipe import magics, mlops_tags, params, tagcheck
+from nb2pipe import magics, mlops_tags, params, randomness, tagcheck
 from nb2pipe.errors import AnalysisError
 from nb2pipe.model import (
     CellPlan,
@@ -78,6 +78,11 @@ class Analyzer:
         self.derived: list[Derived] = []
         self.derive_frags: list[Fragment] = []
         self.settings: list[Fragment] = []
+        self.seeds: list[tuple[Fragment, set[str]]] = []  # global random seeds: carried
+        self.cells: dict[int, PreparedCell] = {}
+        self._qualified: dict[str, str] | None = None
+        self.random_plan = randomness.RandomPlan()
+        self.unstorable: dict[str, dict[str, tuple[str, str, int, int]]] = {}
         self.common: list[Fragment] = []
         self.common_names: set[str] = set()
         self.common_funcs: dict[str, FuncInfo] = {}
@@ -249,15 +254,34 @@ class Analyzer:
                     ed.remove(s, c.tree.body)
             self.derive_frags.append(Fragment(c.plan.cell.index, ed.result()))
 
+    def qualified(self) -> dict[str, str]:
+        """Imported name -> what it names (np -> numpy), once the imports are collected."""
+        if self._qualified is None:
+            self._qualified = randomness.qualified_names(self.pool)
+        return self._qualified
+
+    def _seed_streams(self, s: ast.stmt) -> set[str]:
+        return randomness.seed_streams(s, self.qualified())
+
     def _imports_cell(self, c: PreparedCell) -> None:
         modules = set(self.pool)
         settings, constants = Editor(c.source), Editor(c.source)
         body = c.tree.body
         has_settings = has_constants = False
+        kept: list[ast.stmt] = []  # the constants and definitions: shared code
         for s in body:
             if is_import(s):
                 settings.remove(s, body)
                 constants.remove(s, body)
+                continue
+            streams = self._seed_streams(s)
+            if streams and Editor(c.source).remove(s, body):
+                # A seed of the global random streams runs once, in the first step that
+                # draws; the state then travels from step to step (randomness.plan).
+                settings.remove(s, body)
+                constants.remove(s, body)
+                text = "\n".join(c.source.split("\n")[s.lineno - 1 : s.end_lineno])
+                self.seeds.append((Fragment(c.plan.cell.index, text), streams))
                 continue
             binds = {
                 n.id
@@ -271,12 +295,17 @@ class Analyzer:
             else:
                 settings.remove(s, body)
                 has_constants = True
+                kept.append(s)
                 for n in binds:
                     self._common_name(n)
         if has_settings:
             self.settings.append(Fragment(c.plan.cell.index, settings.result()))
+            walker = ModuleWalker(self.funcs, modules=set(self.pool))
+            walker.run([s for s in body if s not in kept and not is_import(s)], 0)
+            self._pending_settings_reads.append((c.plan.cell.index, walker.facts))
         if has_constants:
-            self._walk_common(c, constants.result())
+            others = tuple(id(s) for s in body if s not in kept)
+            self._walk_common(c, constants.result(), others)
 
     def _common_name(self, name: str) -> None:
         self.common_names.add(name)
@@ -289,9 +318,11 @@ class Analyzer:
                 ed.remove(s, c.tree.body)
         self._walk_common(c, ed.result())
 
-    def _walk_common(self, c: PreparedCell, text: str) -> None:
+    def _walk_common(self, c: PreparedCell, text: str, skip: tuple[int, ...] = ()) -> None:
+        """``skip``: ids of statements that are not shared code (an imports cell's settings,
+        which run in the steps)."""
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
-        walker.run([s for s in c.tree.body if not is_import(s)], 0)
+        walker.run([s for s in c.tree.body if not is_import(s) and id(s) not in skip], 0)
         for name in walker.facts.binds:
             self._common_name(name)
         for s in c.tree.body:
@@ -308,12 +339,19 @@ class Analyzer:
         checks: list[tuple[str, int, int, str]] = []
         for cell, facts in self._pending_common_reads:
             checks += [(n, r.cell or cell, r.line, "") for n, r in facts.reads.items()]
+        for cell, facts in self._pending_settings_reads:  # settings run in the steps: they
+            checks += [  # may read parameters too (each step then takes them)
+                (n, r.cell or cell, r.line, "-")
+                for n, r in facts.reads.items()
+                if self.origin.get(n, ("", ""))[0] not in ("param", "derived")
+            ]
         for name, info in self.common_funcs.items():
             checks += [(n, info.cell, info.line, name) for n in sorted(info.free)]
         for n, cell, line, func in checks:
             if n in allowed or (self.stars and n not in self.origin):
                 continue
             who = f"shared function {func!r}" if func else "shared code"
+            who = "a process-wide setting" if func == "-" else who
             kind, step = self.origin.get(n, ("", ""))
             if kind in ("param", "derived"):
                 self.error(
@@ -372,8 +410,8 @@ class Analyzer:
         lines = c.source.split("\n")
         body = c.tree.body
         for s in body:
-            if not is_setting(s, set(self.pool)):
-                continue
+            if not is_setting(s, set(self.pool)) or self._seed_streams(s):
+                continue  # a global random seed stays where it is: the chain carries it
             shares = any(
                 o is not s
                 and o.lineno <= (s.end_lineno or s.lineno)
@@ -402,7 +440,11 @@ class Analyzer:
             for n in shown:  # dropped, but the notebook stops there on a typo
                 self._check_defined(n.id, walker.facts, c.plan.cell.index, n.lineno)
             for s in c.tree.body:
-                if is_setting(s, set(self.pool)) and id(s) not in work.dropped:
+                if (
+                    is_setting(s, set(self.pool))
+                    and id(s) not in work.dropped
+                    and not self._seed_streams(s)
+                ):
                     self.warn(
                         f"process-wide setting in step {work.name!r} reaches later steps only "
                         "when they run in the same process, and not from the cache",
@@ -567,6 +609,7 @@ class Analyzer:
     def run(self) -> Pipeline:
         layout = self.layout
         self._pending_common_reads: list[tuple[int, Facts]] = []
+        self._pending_settings_reads: list[tuple[int, Facts]] = []
         kept_roles = ("parameters", "imports", "functions", "step", "metrics", "validate")
         cells: dict[int, PreparedCell] = {}
         for plan in layout.cells:
@@ -583,6 +626,7 @@ class Analyzer:
                     w.run(c.tree.body, plan.cell.index)
                     for n in list(w.facts.binds) + list(w.facts.mutated):
                         self.skip_binds.setdefault(n, []).append(plan.cell.index)
+        self.cells = cells
         self._collect_imports(list(cells.values()))
         if any(c.uses_subprocess for c in cells.values()) and "subprocess" not in self.pool:
             self.pool["subprocess"] = ImportLine("subprocess", "import subprocess", "subprocess", 0)

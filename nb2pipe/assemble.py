@@ -17,6 +17,7 @@ from nb2pipe.lowering import fragments
 from nb2pipe.mlops_tags import metric_directions, primary_metrics, step_models
 from nb2pipe.model import Pipeline, Step
 from nb2pipe.rules import distribution
+from nb2pipe.runtime.randomstate import RANDOM_STATE
 from nb2pipe.tags import identifier
 
 if TYPE_CHECKING:
@@ -91,29 +92,58 @@ def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
             # A step nothing depends on keeps what it defines on every path, except
             # definitions, modules, file handles, lambdas and generators.
             unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
+            unstorable |= set(an.unstorable.get(n, {}))
             for var in dict.fromkeys([*f.binds, *f.mutated]):
                 kept = var in f.must or var in w.inputs
                 if kept and var not in unstorable | f.deleted and var not in outs:
                     outs.append(var)
+        for var in outs:
+            if var in an.unstorable.get(n, {}):
+                what, fix, cell, line = an.unstorable[n][var]
+                an.warn(f"{var!r} is {what}: step {n!r} cannot store it as an output ({fix})",
+                        cell, line, "unstorable")  # fmt: skip
         step = _build_step(an, w, tuple(outs), tuple(metrics[n]))
         declared = {m: d for m, d in directions.items() if m in step.metrics}
         first = next((m for m in primary if m in step.metrics), "")
         steps.append(
-            replace(
-                step,
-                models=tuple(f"{m}={v}" for m, v in models),
-                directions=declared,
-                primary=first,
+            _random(
+                an,
+                replace(
+                    step,
+                    models=tuple(f"{m}={v}" for m, v in models),
+                    directions=declared,
+                    primary=first,
+                ),
             )
         )
     return _pipeline(an, steps, cells)
+
+
+def _random(an: Analyzer, step: Step) -> Step:
+    """The step's part in the chain of global random state (randomness.plan): the state
+    it continues is an input, the state it leaves for a later step an output."""
+    plan = an.random_plan
+    inputs, outputs = dict(step.inputs), step.outputs
+    if step.name in plan.source:
+        inputs[RANDOM_STATE] = plan.source[step.name]
+    if step.name in plan.carries:
+        outputs += (RANDOM_STATE,)
+    return replace(
+        step,
+        inputs=inputs,
+        outputs=outputs,
+        random=plan.chain.get(step.name, ()),
+        random_guard=plan.guard.get(step.name, ()),
+        seeds=tuple(plan.seeds.get(step.name, ())),
+    )
 
 
 def _check_cycles(an: Analyzer, order: list[str]) -> None:
     ts: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for n in order:
         w = an.works[n]
-        ts.add(n, *w.inputs.values(), *w.after)
+        random_from = an.random_plan.source.get(n)
+        ts.add(n, *w.inputs.values(), *w.after, *([random_from] if random_from else []))
     try:
         ts.prepare()
     except graphlib.CycleError as exc:
@@ -140,6 +170,15 @@ def _build_step(
 ) -> Step:
     body, hoisted = fragments(an, w)
     used_imports = set(w.imports) | _settings_names(an)
+    placed = [*an.settings, *an.random_plan.seeds.get(w.name, ())]  # run at its start
+    for n in sorted(set().union(*(_names(f.source) for f in placed))):
+        kind = an.origin.get(n, ("", ""))[0]
+        if n in an.pool:
+            used_imports.add(n)
+        elif kind in ("param", "derived") and n not in w.params:
+            w.params.append(n)  # np.random.seed(seed): the parameter reaches the step
+        elif kind == "common":
+            w.common.add(n)
     loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
     used_imports |= loads & w.facts.imported & set(an.pool)
     for name in w.hoisted:
@@ -194,10 +233,14 @@ def _build_step(
     )
 
 
+def _names(source: str) -> set[str]:
+    return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+
+
 def _settings_names(an: Analyzer) -> set[str]:
     names: set[str] = set()
     for frag in an.settings:
-        names |= {n.id for n in ast.walk(ast.parse(frag.source)) if isinstance(n, ast.Name)}
+        names |= _names(frag.source)
     return names & set(an.pool)
 
 

@@ -67,15 +67,18 @@ def _cells_text(cells: tuple[int, ...]) -> str:
 
 def _function_doc(step: Step) -> str:
     lines = [step.doc.strip() or f"Step `{step.name}` of the notebook."]
-    if step.inputs:
+    if step.user_inputs:
         by_src: dict[str, list[str]] = {}
-        for var, src in step.inputs.items():
+        for var, src in step.user_inputs.items():
             by_src.setdefault(src, []).append(var)
         parts = [f"{', '.join(v)} (from step `{s}`)" for s, v in by_src.items()]
         lines += ["", "Inputs: " + "; ".join(parts) + "."]
-    if step.outputs:
-        lines += ["" if not step.inputs else "", "Outputs: " + ", ".join(step.outputs) + "."]
-        if step.inputs:
+    if step.user_outputs:
+        lines += [
+            "" if not step.user_inputs else "",
+            "Outputs: " + ", ".join(step.user_outputs) + ".",
+        ]
+        if step.user_inputs:
             lines.pop(-2)
     if step.kind == "gate":
         lines += ["", "A validation gate: a failing check stops every later step."]

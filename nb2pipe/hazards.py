@@ -1,26 +1,91 @@
 """Where a pipeline can differ from the notebook although every step is right on its own:
-shared objects split by storage, and global random streams restarted in every step.
-Each finding is a warning (an error under --strict), naming cells and names."""
+shared objects split by storage, global random streams (planned in randomness.py), and
+values that cannot be stored at all. Each finding is a warning (an error under --strict),
+naming cells and names; a value a later step reads but nothing can store is an error."""
 
 from __future__ import annotations
 
 import ast
 from typing import TYPE_CHECKING
 
-from nb2pipe.rules import dotted
+from nb2pipe import randomness
+from nb2pipe.rules import GENERATOR, UNSTORABLE_CALLS, dotted
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer, StepWork
-
-#: Functions of numpy.random / random that do not draw from the global stream.
-NOT_DRAWING = {"seed", "default_rng", "RandomState", "Generator", "SeedSequence", "Random",
-               "SystemRandom", "get_state", "getstate", "set_state", "setstate", "PCG64",
-               "MT19937", "Philox", "SFC64", "BitGenerator"}  # fmt: skip
+    from nb2pipe.analysis import Analyzer
 
 
 def check(an: Analyzer) -> None:
     _split_aliases(an)
-    _global_random(an)
+    an.random_plan = randomness.plan(an)
+    an.unstorable = _unstorable(an)
+
+
+def _unstorable(an: Analyzer) -> dict[str, dict[str, tuple[str, str, int, int]]]:
+    """step -> name -> (what, fix, cell, line) for the names a step leaves bound to what
+    pickle cannot store (open files, connections, DMatrix, generators). A later step
+    reading one is an error now, not when the run saves it."""
+    names = {"open": "builtins.open", **an.qualified()}
+    generators = {
+        s.name
+        for c in an.cells.values()
+        for s in c.tree.body
+        if isinstance(s, ast.FunctionDef) and _yields(s)
+    }
+    out: dict[str, dict[str, tuple[str, str, int, int]]] = {}
+    for step, work in an.works.items():
+        found: dict[str, tuple[str, str, int, int]] = {}
+        for c in work.cells:
+            for s in c.tree.body:
+                if not isinstance(s, ast.Assign | ast.AnnAssign) or s.value is None:
+                    continue
+                kind = _value_kind(s.value, names, generators)
+                targets = s.targets if isinstance(s, ast.Assign) else [s.target]
+                for t in targets:
+                    if isinstance(t, ast.Name):
+                        if kind:
+                            found[t.id] = (*kind, c.plan.cell.index, s.lineno)
+                        else:
+                            found.pop(t.id, None)
+        out[step] = found
+    for work in an.works.values():
+        for var, src in work.inputs.items():
+            if var in out.get(src, {}):
+                what, fix, cell, line = out[src][var]
+                an.error(
+                    f"{var!r} is {what}, which cannot be stored for step {work.name!r} to read",
+                    cell,
+                    line,
+                    fix,
+                )
+    return out
+
+
+def _value_kind(
+    value: ast.expr, names: dict[str, str], generators: set[str]
+) -> tuple[str, str] | None:
+    if isinstance(value, ast.GeneratorExp):
+        return GENERATOR
+    if not isinstance(value, ast.Call):
+        return None
+    name = dotted(value.func) or ""
+    if name in generators:
+        return GENERATOR
+    root, _, rest = name.partition(".")
+    if root not in names:
+        return None
+    return UNSTORABLE_CALLS.get(names[root] + ("." + rest if rest else ""))
+
+
+def _yields(func: ast.FunctionDef) -> bool:
+    stack: list[ast.AST] = list(func.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Yield | ast.YieldFrom):
+            return True
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _split_aliases(an: Analyzer) -> None:
@@ -50,51 +115,3 @@ def _split_aliases(an: Analyzer) -> None:
                             line,
                             "split-alias",
                         )
-
-
-def _global_random(an: Analyzer) -> None:
-    """A seed set once in the notebook, then several steps drawing from the global stream:
-    the notebook continues the stream, the pipeline restarts it in every step."""
-    seeded = [f for f in an.settings if _seeds(f.source)]
-    if not seeded:
-        return
-    modules = {name: imp.module for name, imp in an.pool.items()}
-    drawing: list[tuple[str, int, int]] = []
-    for name, work in an.works.items():
-        hit = _first_draw(work, modules)
-        if hit:
-            drawing.append((name, *hit))
-    for name, cell, line in drawing[1:]:
-        an.warn(
-            f"step {name!r} draws from the global random stream seeded in cell "
-            f"{seeded[0].cell}; the notebook continues it from earlier steps, the pipeline "
-            "restarts it in every step (use a seed parameter or np.random.default_rng)",
-            cell,
-            line,
-            "global-random",
-        )
-
-
-def _seeds(source: str) -> bool:
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call):
-            name = dotted(node.func) or ""
-            if name.endswith("seed") and "." in name:
-                return True
-    return False
-
-
-def _first_draw(work: StepWork, modules: dict[str, str]) -> tuple[int, int] | None:
-    for c in work.cells:
-        for node in ast.walk(c.tree):
-            if not isinstance(node, ast.Call):
-                continue
-            name = dotted(node.func) or ""
-            parts = name.split(".")
-            if len(parts) < 2 or parts[-1] in NOT_DRAWING:
-                continue
-            module = modules.get(parts[0], "")
-            full = ".".join([module, *parts[1:-1]]) if module else ""
-            if full in ("numpy.random", "random"):
-                return c.plan.cell.index, node.lineno
-    return None

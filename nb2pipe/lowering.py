@@ -46,7 +46,54 @@ def fragments(an: Analyzer, w: StepWork) -> tuple[tuple[Fragment, ...], tuple[Fr
         text = ed.result()
         if text.strip():
             body.append(Fragment(c.plan.cell.index, text))
+    show = cell_end(an, w) if len(body) > 1 else None
+    if show:  # Jupyter shows and closes a cell's figures when it ends
+        body[:-1] = [_end(f, show) for f in body[:-1]]
     return tuple(body), tuple(hoisted)
+
+
+def _end(frag: Fragment, show: str) -> Fragment:
+    if frag.source.rstrip().endswith("\n" + show) or frag.source.strip() == show:
+        return frag  # the cell ends with plt.show() already
+    return Fragment(
+        frag.cell, f"{frag.source}\n{show}  # cell {frag.cell} ends: figures shown, closed"
+    )
+
+
+PLOTTING = ("matplotlib", "seaborn", "pandas.plotting")
+PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})  # pandas' plotting methods
+
+
+def cell_end(an: Analyzer, w: StepWork) -> str | None:
+    """``plt.show()`` for a step that plots in a notebook that imports matplotlib or
+    seaborn: with nb2pipe's backend it saves and closes the cell's figures."""
+    names = an.qualified()
+    plotting = {n for n, q in names.items() if q.startswith(PLOTTING)}
+    if not plotting:
+        return None
+    used: set[str] = set()
+    plots = False
+    for c in w.cells:
+        for node in ast.walk(c.tree):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute) and node.attr in PLOT_METHODS:
+                plots = True
+    todo = [n for n in used if n in an.funcs]
+    while todo:  # the functions it calls may plot
+        info = an.funcs[todo.pop()]
+        for n in (info.free | info.def_reads) - used:
+            used.add(n)
+            if n in an.funcs:
+                todo.append(n)
+    if not (plots or used & plotting):
+        return None
+    pyplot = sorted(n for n, q in names.items() if q == "matplotlib.pyplot")
+    if pyplot:
+        w.imports.add(pyplot[0])
+        return f"{pyplot[0]}.show()"
+    w.extra_imports.add("import matplotlib.pyplot")
+    return "matplotlib.pyplot.show()"
 
 
 def rewrite(an: Analyzer, w: StepWork, c: PreparedCell, ed: Editor) -> None:

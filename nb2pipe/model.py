@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nb2pipe.runtime.randomstate import RANDOM_STATE
+
 CellType = Literal["code", "markdown", "raw"]
 Role = Literal[
     "parameters", "imports", "functions", "step", "skip", "metrics", "validate", "injected"
@@ -133,6 +135,25 @@ class Step:
     maybe_unset: tuple[str, ...] = ()  # outputs the step binds on some paths only
     directions: dict[str, str] = field(default_factory=dict)  # metric -> "higher" | "lower"
     primary: str = ""  # the metric marked `# primary` (the champion policy's)
+    # The seeded global random streams this step draws from: its state comes in and goes
+    # out as the artifact RANDOM_STATE (in inputs/outputs, never in the function's
+    # signature); `random_guard`: seeded streams it must leave alone (checked at run time).
+    random: tuple[str, ...] = ()
+    random_guard: tuple[str, ...] = ()
+    seeds: tuple[Fragment, ...] = ()  # global random seeds of imports cells, run first here
+
+    @property
+    def user_inputs(self) -> dict[str, str]:
+        """The inputs the step function takes (the notebook's names)."""
+        return {k: v for k, v in self.inputs.items() if k != RANDOM_STATE}
+
+    @property
+    def user_outputs(self) -> tuple[str, ...]:
+        return tuple(o for o in self.outputs if o != RANDOM_STATE)
+
+    @property
+    def random_from(self) -> str:
+        return self.inputs.get(RANDOM_STATE, "")
 
 
 @dataclass(frozen=True)

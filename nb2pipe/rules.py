@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import sys
 
 #: Methods that change their object in place (SPEC section 2).
 MUTATING_METHODS = frozenset(
@@ -48,6 +49,93 @@ SETTING_CALLS = (
     "set_num_threads", "environ.update", "environ.setdefault", "path.append", "path.insert",
     "seterr", "disable_warnings", "enable_eager_execution", "set_visible_devices",
 )  # fmt: skip
+
+# ---- the global random streams (nb2pipe/randomness.py) ----
+#: Functions of numpy.random / random that do not draw from the global stream.
+NOT_DRAWING = frozenset(
+    """default_rng RandomState Generator SeedSequence Random SystemRandom
+    get_state getstate PCG64 PCG64DXSM MT19937 Philox SFC64 BitGenerator""".split()
+)
+SEEDS = frozenset({"seed", "set_state", "setstate"})
+#: scikit-learn classes and functions with a `random_state` parameter (1.9, introspected).
+SKLEARN_RANDOM = frozenset(
+    """AdaBoostClassifier AdaBoostRegressor AffinityPropagation
+    BaggingClassifier BaggingRegressor BayesianGaussianMixture BernoulliRBM BisectingKMeans
+    ClassifierChain DecisionTreeClassifier DecisionTreeRegressor DictionaryLearning
+    DummyClassifier ElasticNet ElasticNetCV EllipticEnvelope ExtraTreeClassifier
+    ExtraTreeRegressor ExtraTreesClassifier ExtraTreesRegressor FactorAnalysis FastICA
+    GaussianMixture GaussianProcessClassifier GaussianProcessRegressor
+    GaussianRandomProjection GradientBoostingClassifier GradientBoostingRegressor GroupKFold
+    GroupShuffleSplit HalvingGridSearchCV HalvingRandomSearchCV
+    HistGradientBoostingClassifier HistGradientBoostingRegressor IsolationForest
+    IterativeImputer KBinsDiscretizer KFold KMeans KernelPCA Lars Lasso LassoCV LassoLars
+    LatentDirichletAllocation LinearSVC LinearSVR LocallyLinearEmbedding LogisticRegression
+    LogisticRegressionCV MDS MLPClassifier MLPRegressor MinCovDet MiniBatchDictionaryLearning
+    MiniBatchKMeans MiniBatchNMF MiniBatchSparsePCA MultiTaskElasticNet MultiTaskElasticNetCV
+    MultiTaskLasso MultiTaskLassoCV NMF NeighborhoodComponentsAnalysis NuSVC Nystroem
+    OutputCodeClassifier PCA ParameterSampler PartialDependenceDisplay
+    PassiveAggressiveClassifier PassiveAggressiveRegressor PatchExtractor Perceptron
+    PolynomialCountSketch QuantileTransformer RANSACRegressor RBFSampler
+    RandomForestClassifier RandomForestRegressor RandomTreesEmbedding RandomizedSearchCV
+    RegressorChain RepeatedKFold RepeatedStratifiedKFold Ridge RidgeClassifier SGDClassifier
+    SGDOneClassSVM SGDRegressor SVC ShuffleSplit SkewedChi2Sampler SparsePCA
+    SparseRandomProjection SpectralBiclustering SpectralClustering SpectralCoclustering
+    SpectralEmbedding StratifiedGroupKFold StratifiedKFold StratifiedShuffleSplit TSNE
+    TargetEncoder TheilSenRegressor TruncatedSVD TunedThresholdClassifierCV
+    affinity_propagation dict_learning dict_learning_online estimate_bandwidth
+    extract_patches_2d fast_mcd fastica k_means kmeans_plusplus load_files
+    locally_linear_embedding make_biclusters make_blobs make_checkerboard make_circles
+    make_classification make_friedman1 make_friedman2 make_friedman3 make_gaussian_quantiles
+    make_hastie_10_2 make_low_rank_matrix make_moons make_multilabel_classification
+    make_regression make_s_curve make_sparse_coded_signal make_sparse_spd_matrix
+    make_sparse_uncorrelated make_spd_matrix make_swiss_roll mutual_info_classif
+    mutual_info_regression non_negative_factorization permutation_importance
+    permutation_test_score quantile_transform randomized_svd resample ridge_regression
+    shuffle silhouette_score smacof spectral_clustering spectral_embedding
+    train_test_split""".split()
+)
+#: ... of which these draw only with shuffle=True.
+SHUFFLE_ONLY = frozenset("GroupKFold KFold StratifiedGroupKFold StratifiedKFold".split())
+#: seaborn functions that jitter with numpy's global stream.
+SEABORN_RANDOM = frozenset("stripplot catplot regplot lmplot dogplot".split())
+#: Libraries known not to touch numpy's or random's global stream (besides the above).
+RANDOM_SAFE = frozenset(sys.stdlib_module_names) - {"random"} | {
+    "numpy", "pandas", "matplotlib", "mpl_toolkits", "seaborn", "sklearn", "IPython",
+    "joblib", "yaml", "tqdm", "pyarrow", "nb2pipe", "PIL", "requests", "plotly", "rich",
+}  # fmt: skip
+#: Libraries with their own global generator, which the pipeline cannot carry.
+OWN_GENERATOR = {"torch": "torch", "tensorflow": "tensorflow", "keras": "keras"}
+#: Their seeds (matched on the qualified name's ending).
+OWN_SEEDS = ("manual_seed", "manual_seed_all", "set_seed", "set_random_seed", "seed_everything")
+
+
+# ---- values that cannot be stored between steps (nb2pipe/hazards.py) ----
+_FILE = ("an open file", "pass its path and open it in the step that reads it")
+_DB = ("a database connection", "connect in each step that queries, or pass the query's result")
+_DMATRIX = (
+    "an xgboost DMatrix (it holds a C pointer)",
+    "pass the arrays and build the DMatrix in the step that trains (save the model with "
+    "save_model)",
+)
+_SYNC = ("a lock, pool or socket of this process", "create it in the step that uses it")
+#: Calls (qualified names) whose results pickle cannot store: (what it is, how to fix it).
+UNSTORABLE_CALLS: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("builtins.open", "io.open", "gzip.open", "bz2.open", "lzma.open",
+                     "tarfile.open", "zipfile.ZipFile", "tempfile.TemporaryFile",
+                     "tempfile.NamedTemporaryFile", "csv.reader", "csv.writer",
+                     "csv.DictReader", "csv.DictWriter", "h5py.File"), _FILE),
+    **dict.fromkeys(("sqlite3.connect", "psycopg2.connect", "psycopg.connect",
+                     "pymysql.connect", "mysql.connector.connect", "pyodbc.connect",
+                     "duckdb.connect", "sqlalchemy.create_engine", "pymongo.MongoClient",
+                     "redis.Redis"), _DB),
+    **dict.fromkeys(("xgboost.DMatrix", "xgboost.QuantileDMatrix", "xgboost.DeviceQuantileDMatrix"),
+                    _DMATRIX),
+    **dict.fromkeys(("threading.Lock", "threading.RLock", "threading.Thread",
+                     "multiprocessing.Pool", "concurrent.futures.ThreadPoolExecutor",
+                     "concurrent.futures.ProcessPoolExecutor", "socket.socket"), _SYNC),
+}  # fmt: skip
+GENERATOR = ("a generator", "make it a list, or create the generator in the step that uses it")
+
 
 #: Names IPython defines in a notebook: not "undefined", but they do not exist in a pipeline.
 IPYTHON_NAMES = frozenset({"display", "get_ipython", "_", "__", "___", "In", "Out", "exit", "quit"})

@@ -3,14 +3,17 @@
 JSON in, JSON out (``ok`` true or false). nb2pipe's errors are answers, not HTTP errors: the
 panel shows them with the cell they concern. A bad request (a path outside the root, an
 unknown job) is HTTP 400 with a JSON message; nothing ever answers with a traceback.
+``params`` are ``{name: text}``, each parsed as ``nb2pipe run -p name=text`` would; a value
+the run would refuse is ``{ok: false, error, param}`` and starts nothing.
 
 | endpoint | method | body / query | answer |
 |---|---|---|---|
 | ``inspect`` | POST | ``{path, content?}`` | ``{ok, inspect, cells, graph, error?}`` |
 | ``graph`` | POST | ``{path, content?}`` | ``{ok, html}`` (the DAG of ``nb2pipe graph``) |
 | ``convert`` | POST | ``{path, output?}`` | ``{ok, output, files, diagnostics, error?}`` |
-| ``run`` | POST | ``{path, output?}`` | ``{ok, run_id}`` (started in a worker) |
+| ``run`` | POST | ``{path, output?, params?}`` | ``{ok, run_id}`` (started in a worker) |
 | ``run`` | GET | ``?path=&id=`` | ``{status, done, steps, metrics, error, graph, report_url}`` |
+| ``run/cancel`` | POST | ``{path, id}`` | ``{ok, status}`` (``interrupted`` or ``finished``) |
 | ``verify`` | POST | ``{path}`` | ``{ok, job}`` (started in a worker) |
 | ``verify`` | GET | ``?id=`` | ``{done, status, result?}`` |
 | ``report`` | GET | ``?path=&run=`` | the run report page (HTML) |
@@ -27,7 +30,7 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.utils import url_escape, url_path_join
 
-from nb2pipe_lab import service
+from nb2pipe_lab import runctl, service
 from nb2pipe_lab.service import Jobs, LabError, Workspace, error_json
 
 NAMESPACE = "nb2pipe"
@@ -133,11 +136,23 @@ class RunHandler(BaseHandler):
         if target is None:
             return
         notebook, output = target
-        job = self.jobs.start("run", notebook, output, job_id=service.new_id("run"))
-        try:  # the DAG the live status colours: the notebook as it was saved for this run
-            job.dag = await self.off_loop(_dag_of, notebook, self.ws)
+        params = self.body().get("params")
+        try:  # the notebook as it was saved for this run: its parameters, the DAG to colour
+            pipe = await self.off_loop(_load, notebook)
         except Exception:  # noqa: BLE001 - the worker reports the notebook's errors
-            job.dag = None
+            pipe = None
+        run_id = service.new_id("run")
+        extra: tuple[str, ...] = ()
+        if params and pipe is not None:
+            try:
+                args = runctl.param_args(pipe, params)
+            except runctl.ParamError as exc:  # a value the run would refuse: an answer
+                return self.reply({"ok": False, "error": error_json(exc), "param": exc.param})
+            except LabError as exc:
+                return self.bad(exc)
+            extra = ("--params", str(runctl.write_params(self.jobs.scratch, run_id, args)))
+        job = self.jobs.start("run", notebook, output, job_id=run_id, extra=extra)
+        job.dag = _dag_of(pipe, self.ws, notebook) if pipe is not None else None
         self.reply({"ok": True, "run_id": job.id, "output": self.ws.relative(output)})
 
     @tornado.web.authenticated
@@ -159,6 +174,27 @@ class RunHandler(BaseHandler):
                 + f"?path={url_escape(self.ws.relative(notebook))}&run={url_escape(run_id)}"
             )
         self.reply(status)
+
+
+class CancelHandler(BaseHandler):
+    """Stop a run started by this server (``{path, id}``): the run is recorded as
+    interrupted; ``{ok, status}``, the status ``interrupted`` or ``finished`` (it had ended)."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        data = self.body()
+        try:
+            notebook = self.ws.notebook(data.get("path"))
+            job = self.jobs.get(data.get("id"), "run")
+            if job is None or job.notebook != notebook:
+                raise LabError("no such run of this notebook (the server may have restarted)")
+        except LabError as exc:
+            return self.bad(exc)
+        try:
+            status = await self.off_loop(runctl.cancel, job, service.runs_dir(notebook) / job.id)
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker that would not die
+            return self.internal(exc, "cancel")
+        self.reply({"ok": True, "status": status})
 
 
 class VerifyHandler(BaseHandler):
@@ -218,11 +254,16 @@ class ReportHandler(JupyterHandler):
         self.finish(html)
 
 
-def _dag_of(notebook: Any, ws: Workspace) -> Any:
+def _load(notebook: Any) -> Any:
     from nb2pipe import api
+
+    return api.load(notebook)
+
+
+def _dag_of(pipe: Any, ws: Workspace, notebook: Any) -> Any:
     from nb2pipe.viz.graph import from_pipeline
 
-    return from_pipeline(api.load(notebook), source=ws.relative(notebook))
+    return from_pipeline(pipe, source=ws.relative(notebook))
 
 
 def _now() -> float:
@@ -242,6 +283,7 @@ def setup_handlers(server_app: Any) -> None:
         ("graph", GraphHandler),
         ("convert", ConvertHandler),
         ("run", RunHandler),
+        ("run/cancel", CancelHandler),
         ("verify", VerifyHandler),
         ("report", ReportHandler),
     ]

@@ -369,7 +369,7 @@ def run_status(ws: Workspace, notebook: Path, run_id: str, job: Job | None) -> d
     crashed = job.crashed() if job else None
     out: dict[str, Any] = {"run_id": run_id, "path": ws.relative(notebook)}
     if answer is not None and not answer.get("ok", True) and answer.get("phase") != "run":
-        out.update(status="error", error=answer.get("error"), done=True)
+        out.update(status=answer.get("status") or "error", error=answer.get("error"), done=True)
         out["convert"] = answer.get("convert")
         return out
     if crashed is not None:

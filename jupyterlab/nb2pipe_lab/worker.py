@@ -1,11 +1,13 @@
 """The worker process the server starts for convert, run and verify.
 
-``python -m nb2pipe_lab.worker ACTION --notebook NB --result FILE [--output DIR] [--id ID]``,
+``python -m nb2pipe_lab.worker ACTION --notebook NB --result FILE [--output DIR] [--id ID]
+[--params FILE]``,
 run in the notebook's folder (so paths, the package's import path and ``runs/`` are what
 ``nb2pipe`` typed there would use). It writes one JSON answer to FILE (atomically) and its
 current phase to FILE with the suffix ``.phase``; nb2pipe's own errors become
 ``{"ok": false, "error": {...}}`` naming cell and line, never a traceback (an unexpected
-exception's traceback goes to the worker's log only).
+exception's traceback goes to the worker's log only). SIGINT (the panel's Cancel) stops it
+as Ctrl-C would: a run is recorded as interrupted.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nb2pipe_lab.service import error_json
+from nb2pipe_lab.service import error_json, runs_dir
 
 
 def _write(path: Path, text: str) -> None:
@@ -53,7 +57,9 @@ def convert(notebook: str, output: str) -> dict[str, Any]:
     }
 
 
-def run(notebook: str, output: str, run_id: str, result: Path) -> dict[str, Any]:
+def run(
+    notebook: str, output: str, run_id: str, result: Path, params: Sequence[str] = ()
+) -> dict[str, Any]:
     from nb2pipe import api
     from nb2pipe.runtime import run as run_pipeline
 
@@ -67,7 +73,9 @@ def run(notebook: str, output: str, run_id: str, result: Path) -> dict[str, Any]
     try:
         spec = api.load_package(output)
         _phase(result, "running")
-        res = run_pipeline(spec, run_id=run_id, progress="plain")  # the project's runs folder
+        res = run_pipeline(  # runs_dir: the project's runs folder, as `nb2pipe run` here
+            spec, run_id=run_id, progress="plain", param_args=list(params)
+        )
     except Exception as exc:
         _log(exc)
         return {"ok": False, "phase": "run-start", "error": error_json(exc), "convert": converted}
@@ -120,16 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--result", required=True, type=Path)
     parser.add_argument("--output")
     parser.add_argument("--id")
+    parser.add_argument("--params", type=Path, help="a JSON list of NAME=VALUE (as -p)")
     args = parser.parse_args(argv)
+    # Ctrl-C semantics even when started with SIGINT ignored (then Python would keep it so)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.action == "convert":
             _phase(args.result, "converting")
             answer = convert(args.notebook, args.output)
         elif args.action == "run":
-            answer = run(args.notebook, args.output, args.id, args.result)
+            params = json.loads(args.params.read_text(encoding="utf-8")) if args.params else []
+            answer = run(args.notebook, args.output, args.id, args.result, params)
         else:
             _phase(args.result, "verifying")
             answer = verify(args.notebook)
+    except KeyboardInterrupt:  # cancelled: the run's record (if it has one yet) says more
+        where = runs_dir(Path(args.notebook).resolve())  # the project's, as the run's
+        recorded = args.action == "run" and (where / str(args.id) / "run.json").is_file()
+        answer = {"ok": False, "phase": "run" if recorded else "cancelled",
+                  "status": "interrupted", "exit_code": 130,
+                  "error": {"kind": "Interrupted", "message": f"the {args.action} was cancelled",
+                            "cell": None, "line": None, "hint": None, "text": "cancelled"}}  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - every failure becomes an answer
         _log(exc)
         answer = {"ok": False, "phase": args.action, "error": error_json(exc, args.notebook)}

@@ -85,6 +85,15 @@ export interface IConvertReply {
   error?: IError;
 }
 
+export interface IRunStarted {
+  ok: boolean;
+  run_id?: string;
+  output?: string;
+  error?: IError;
+  /** The parameter whose value was refused. */
+  param?: string;
+}
+
 export interface IRunStep {
   step: string;
   status: string;

@@ -14,10 +14,14 @@ import {
   RequestError,
   type IConvertReply,
   type IInspectReply,
+  type IParameter,
+  type IRunStarted,
   type IRunStatus,
   type IVerifyStatus
 } from './api';
 import { CellDecorator } from './decorations';
+import { overrides, problems } from './params';
+import type { IParamValues } from './paramsform';
 import {
   planCells,
   stepNames,
@@ -34,6 +38,15 @@ export interface IActionState<T> {
   reply?: T;
   error?: string;
   started?: number;
+}
+
+export interface IRunState extends IActionState<IRunStatus> {
+  runId?: string;
+  /** The parameter overrides the run was started with ({name: text}). */
+  params?: Record<string, string>;
+  /** Cancel was asked and the run has not stopped yet. */
+  cancelling?: boolean;
+  cancelError?: string;
 }
 
 export interface IOptions {
@@ -166,6 +179,9 @@ export class NotebookController {
         return;
       }
       this.reply = reply;
+      if (reply.ok && reply.inspect) {
+        this.lastParameters = reply.inspect.parameters;
+      }
       this.replyTagsVersion = version;
       this.requestError = null;
       this.analysedAt = Date.now();
@@ -291,7 +307,28 @@ export class NotebookController {
   // -- actions -------------------------------------------------------------------------
 
   convertState: IActionState<IConvertReply> | null = null;
-  runState: IActionState<IRunStatus> | null = null;
+  runState: IRunState | null = null;
+  /** The values typed in the panel's parameter form, kept per notebook (not saved). */
+  readonly paramState: IParamValues = { values: {}, unreadable: {} };
+  private lastParameters: IParameter[] | null = null;
+
+  /** The notebook's parameters: the live analysis', else the last it could read. */
+  parameters(): IParameter[] | null {
+    return this.reply?.inspect?.parameters ?? this.lastParameters;
+  }
+
+  /** The typed values that are not values of their parameter, by name. */
+  paramProblems(): Record<string, string> {
+    const params = this.parameters() ?? [];
+    const names = new Set(params.map(p => p.name));
+    const out = problems(params, this.paramState.values);
+    for (const [name, why] of Object.entries(this.paramState.unreadable)) {
+      if (names.has(name)) {
+        out[name] = why;
+      }
+    }
+    return out;
+  }
   verifyState: IActionState<IVerifyStatus> | null = null;
 
   get output(): string | null {
@@ -380,20 +417,30 @@ export class NotebookController {
     if (!output || !(await this.save())) {
       return;
     }
-    this.runState = { busy: true, phase: 'starting', started: Date.now() };
-    this.emit();
-    let runId: string;
-    try {
-      const started = await post<{ ok: boolean; run_id: string }>('run', {
-        path: this.path,
-        output
-      });
-      runId = started.run_id;
-    } catch (error) {
-      this.runState = { busy: false, error: (error as Error).message };
+    const bad = Object.values(this.paramProblems());
+    if (bad.length) {
+      this.runState = { busy: false, error: bad[0] };
       this.emit();
       return;
     }
+    const params = overrides(this.parameters() ?? [], this.paramState.values);
+    this.runState = { busy: true, phase: 'starting', started: Date.now(), params };
+    this.emit();
+    let runId: string;
+    try {
+      const started = await post<IRunStarted>('run', { path: this.path, output, params });
+      if (!started.ok || !started.run_id) {
+        this.runState = { busy: false, params, error: started.error?.message ?? 'not started' };
+        this.emit();
+        return;
+      }
+      runId = started.run_id;
+    } catch (error) {
+      this.runState = { busy: false, params, error: (error as Error).message };
+      this.emit();
+      return;
+    }
+    this.runState = { ...this.runState, runId };
     const poll = async (): Promise<void> => {
       if (this._disposed) {
         return;
@@ -405,7 +452,8 @@ export class NotebookController {
           busy: !status.done,
           phase: status.status,
           reply: status,
-          error: undefined
+          error: undefined,
+          cancelling: !status.done && !!this.runState?.cancelling
         };
       } catch (error) {
         const transient = error instanceof RequestError && error.status === 0;
@@ -421,6 +469,31 @@ export class NotebookController {
       }
     };
     await poll();
+  }
+
+  /** Stop the running run: the server interrupts it; the polling shows it interrupted. */
+  async cancel(): Promise<void> {
+    const state = this.runState;
+    if (!state?.busy || !state.runId || state.cancelling) {
+      return;
+    }
+    this.runState = { ...state, cancelling: true };
+    this.emit();
+    try {
+      await post<{ ok: boolean; status: string }>('run/cancel', {
+        path: this.path,
+        id: state.runId
+      });
+    } catch (error) {
+      if (this.runState?.runId === state.runId) {
+        this.runState = {
+          ...this.runState,
+          cancelling: false,
+          cancelError: (error as Error).message
+        };
+      }
+    }
+    this.emit();
   }
 
   async verify(): Promise<void> {

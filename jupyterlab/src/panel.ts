@@ -7,6 +7,7 @@ import { Widget } from '@lumino/widgets';
 
 import type { IError } from './api';
 import type { NotebookController } from './controller';
+import { ParamsForm } from './paramsform';
 import {
   cellLink,
   diagnosticsList,
@@ -22,6 +23,7 @@ import {
   verifyTable,
   type CellLink
 } from './render';
+import { DagZoom } from './zoom';
 
 export const PANEL_ID = 'nb2pipe-lab-panel';
 
@@ -41,17 +43,21 @@ export class PipelinePanel extends Widget {
     this.alerts = h('div', { class: 'nb2pipe-lab-alerts' });
     this.results = h('div', { class: 'nb2pipe-lab-results' });
     this.analysis = h('div', { class: 'nb2pipe-lab-analysis' });
-    this.dag = h('div', { class: 'nb2pipe-lab-dag', 'aria-label': 'pipeline DAG' });
-    this.dagTools = h('div', { class: 'nb2pipe-lab-dag-tools' });
+    // The DAG and the form persist while the panel redraws around them (zoom, focus).
+    this.dagZoom = new DagZoom('nb2pipe-lab-dag', 'pipeline DAG');
+    this.runZoom = new DagZoom('nb2pipe-lab-run-dag', 'the DAG of the run');
+    this.dag = this.dagZoom.view;
+    this.dagTools = this.dagZoom.extra;
+    this.paramsForm = new ParamsForm(() => this.onParamsChanged());
     this.details = h('div', { class: 'nb2pipe-lab-details' });
     this.node.append(
       this.header,
       this.actions,
+      this.paramsForm.node,
       this.alerts,
       this.results,
       this.analysis,
-      this.dagTools,
-      this.dag,
+      this.dagZoom.node,
       this.details
     );
     this.render();
@@ -90,10 +96,12 @@ export class PipelinePanel extends Widget {
         h('div', { class: 'nb2pipe-lab-title' }, 'nb2pipe'),
         h('p', { class: 'nb2pipe-lab-muted' }, 'Open a notebook to see its pipeline.')
       );
-      this.dag.replaceChildren();
+      this.dagZoom.setHtml(null);
+      this.paramsForm.update(null, { values: {}, unreadable: {} });
       this.lastGraph = null;
       return;
     }
+    this.paramsForm.update(c.parameters(), c.paramState);
     this.renderHeader(c);
     this.renderActions(c);
     this.renderResults(c);
@@ -151,6 +159,7 @@ export class PipelinePanel extends Widget {
       return b;
     };
     const output = c.output;
+    const invalid = Object.keys(c.paramProblems()).length > 0;
     const change = h(
       'button',
       { class: 'nb2pipe-lab-link', type: 'button', title: 'Choose the package folder' },
@@ -171,10 +180,21 @@ export class PipelinePanel extends Widget {
         button(
           'Run',
           'nb2pipe-lab-run',
-          'Save, convert and run the pipeline',
-          !!c.runState?.busy,
+          invalid
+            ? 'Fix the parameters first'
+            : 'Save, convert and run the pipeline (with the parameters below)',
+          !!c.runState?.busy || invalid,
           () => void c.run()
         ),
+        c.runState?.busy && c.runState.runId
+          ? button(
+              c.runState.cancelling ? 'Cancelling' : 'Cancel',
+              'nb2pipe-lab-cancel',
+              'Stop the run (as Ctrl-C would): it is recorded as interrupted',
+              !!c.runState.cancelling,
+              () => void c.cancel()
+            )
+          : null,
         button(
           'Verify',
           'nb2pipe-lab-verify',
@@ -238,11 +258,26 @@ export class PipelinePanel extends Widget {
           statusBadge(run.error && !run.busy ? 'error' : status)
         )
       );
+      if (run.params) {
+        box.append(runParams(run.params));
+      }
       if (run.error) {
         box.append(errorBox(asError(run.error), this.onCell, 'Run failed'));
       }
+      if (run.cancelError) {
+        box.append(errorBox(asError(run.cancelError), this.onCell, 'Cannot cancel'));
+      }
       const r = run.reply;
-      if (r?.error && (r.status === 'error' || !r.steps?.length)) {
+      const interrupted = r?.status === 'interrupted';
+      if (interrupted && r?.done) {
+        box.append(
+          h(
+            'p',
+            { class: 'nb2pipe-lab-run-cancelled' },
+            'Cancelled: the running step was stopped, the steps after it skipped.'
+          )
+        );
+      } else if (r?.error && (r.status === 'error' || !r.steps?.length)) {
         box.append(errorBox(r.error, this.onCell, 'Run failed'));
       }
       if (r?.steps?.length) {
@@ -284,12 +319,12 @@ export class PipelinePanel extends Widget {
           )
         );
       }
+      this.runZoom.setHtml(r?.graph ?? null);
       if (r?.graph) {
-        const g = h('div', { class: 'nb2pipe-lab-run-dag' });
-        g.append(safeFragment(r.graph));
-        box.append(g);
+        box.append(this.runZoom.node);
       }
       this.results.append(box);
+      this.runZoom.restoreScroll();
     }
     const ver = c.verifyState;
     if (ver) {
@@ -377,13 +412,8 @@ export class PipelinePanel extends Widget {
     }
     // The DAG: replaced only when the drawing changed (no flicker while typing).
     const graph = reply.ok ? reply.graph ?? null : this.lastGraph;
-    if (graph !== this.lastGraph || !this.dag.childNodes.length) {
-      this.dag.replaceChildren();
-      if (graph) {
-        this.dag.append(safeFragment(graph));
-      }
-      this.lastGraph = graph;
-    }
+    this.dagZoom.setHtml(graph);
+    this.lastGraph = graph;
     this.dag.classList.toggle('nb2pipe-lab-stale', !reply.ok);
     if (graph && this.openDag) {
       const open = h(
@@ -423,8 +453,20 @@ export class PipelinePanel extends Widget {
     }
   }
 
+  /** A typed parameter changed: only the Run button's state depends on it. */
+  private onParamsChanged(): void {
+    const c = this._controller;
+    if (c && !c.isDisposed) {
+      this.actions.replaceChildren();
+      this.renderActions(c);
+    }
+  }
+
   private _controller: NotebookController | null = null;
   private lastGraph: string | null = null;
+  private dagZoom: DagZoom;
+  private runZoom: DagZoom;
+  private paramsForm: ParamsForm;
   private header: HTMLElement;
   private actions: HTMLElement;
   private alerts: HTMLElement;
@@ -433,6 +475,18 @@ export class PipelinePanel extends Widget {
   private dag: HTMLElement;
   private dagTools: HTMLElement;
   private details: HTMLElement;
+}
+
+/** "with n = 7, flag = false": the overrides a run was started with. */
+function runParams(params: Record<string, string>): HTMLElement {
+  const names = Object.keys(params);
+  return h(
+    'p',
+    { class: 'nb2pipe-lab-muted nb2pipe-lab-run-params' },
+    names.length
+      ? `with ${names.map(n => `${n} = ${params[n]}`).join(', ')}`
+      : 'with the default parameters'
+  );
 }
 
 /** The DAG of one notebook at full size in a main-area tab, following its changes. */

@@ -13,6 +13,7 @@ from nb2pipe.cli._common import app
 # The modules register their commands; `nb2pipe --help` lists them in this order.
 # isort: off
 from nb2pipe.cli import core  # noqa: F401
+from nb2pipe.cli import precommit  # noqa: F401
 from nb2pipe.cli import viz  # noqa: F401
 from nb2pipe.cli import export  # noqa: F401
 from nb2pipe.cli import ops  # noqa: F401

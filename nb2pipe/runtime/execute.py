@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import formats
+from nb2pipe.runtime import figures, formats, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.hashing import sha256_bytes
@@ -186,28 +186,6 @@ def _changed(store: ArtifactStore, obj: Any, ref: ArtifactRef, before: str | Non
     return again is None or sha256_bytes(again) != sha256_bytes(data)
 
 
-def _save_figures(task: StepTask) -> list[str]:
-    plt = sys.modules.get("matplotlib.pyplot")
-    if plt is None:
-        return []
-    saved: list[str] = []
-    try:
-        nums = list(plt.get_fignums())
-        if nums:
-            folder = Path(task.run_dir) / "figures"
-            folder.mkdir(parents=True, exist_ok=True)
-            for i, num in enumerate(nums, 1):
-                name = f"{task.step.name}-{i}.png"
-                tmp = folder / f".{name}.{os.getpid()}.tmp"
-                fig = plt.figure(num)  # as the notebook showed it: its size, its dpi, not clipped
-                fig.savefig(tmp, format="png", dpi=fig.dpi, bbox_inches="tight")
-                os.replace(tmp, folder / name)
-                saved.append(f"figures/{name}")
-    finally:
-        plt.close("all")
-    return saved
-
-
 def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) -> None:
     step = task.step
     loaded: dict[str, Any] = {}
@@ -231,13 +209,16 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
     result: Any = None
     with capture_output(log, echo=task.echo):
         try:
+            figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
             function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
+            streams = randomstate.enter(step, loaded)  # pops __random_state__, sets streams
             result = function(**loaded, **task.kwargs)
+            randomstate.leave(streams, result, outcome.warnings)
         except (Exception, SystemExit) as exc:
             traceback.print_exc()
             raise _Failed(_describe_exception(task, exc)) from None
         finally:
-            outcome.figures = _save_figures(task)
+            outcome.figures = figures.finish()
     if result is None and not step.outputs:
         result = {}
     if not isinstance(result, dict):

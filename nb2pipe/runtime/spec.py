@@ -50,6 +50,11 @@ class Step:
     function: str = ""  # the function's name in steps/<name>.py when it differs from the step's
     directions: Mapping[str, str] = field(default_factory=dict)  # declared: metric -> higher|lower
     primary: str = ""  # the metric marked `# primary` (the champion policy's), if any
+    # The seeded global random streams ("numpy", "random") this step draws from: set from
+    # its `__random_state__` input before it runs, captured into that output after (see
+    # nb2pipe.runtime.randomstate). `random_guard`: seeded streams it must leave alone.
+    random: tuple[str, ...] = ()
+    random_guard: tuple[str, ...] = ()
 
     @property
     def upstream(self) -> tuple[str, ...]:

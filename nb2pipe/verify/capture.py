@@ -15,6 +15,8 @@ import pickle
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nb2pipe.runtime.randomstate import RANDOM_STATE, STREAMS, capture
+
 MANIFEST = "manifest.json"
 
 
@@ -41,6 +43,8 @@ def save(folder: str, step: str, names: Sequence[str], namespace: Mapping[str, A
     dumper = _pickler()
     manifest: dict[str, dict[str, str]] = {}
     for i, name in enumerate(names):
+        if name == RANDOM_STATE:  # the global random streams where the step ends
+            namespace = {**namespace, name: capture(STREAMS, load=False)}
         if name not in namespace:
             manifest[name] = {"status": "undefined"}
             continue

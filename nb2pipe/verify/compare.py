@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nb2pipe.verify import estimators, figures
+
 _repr = reprlib.Repr()
 _repr.maxstring = 60
 _repr.maxother = 60
@@ -42,6 +44,11 @@ class Outcome:
     ok: bool
     how: str  # what kind of comparison decided it, e.g. "DataFrame", "estimator: predict"
     detail: str = ""  # the first difference, or a note
+    skipped: bool = False  # not compared (the detail says why)
+
+
+class Skip(Exception):
+    """The values cannot be compared; the detail says why (not a difference)."""
 
 
 class Mismatch(Exception):
@@ -151,6 +158,8 @@ class Comparer:
             self._cmp(notebook, pipeline, "", full=True)
         except Mismatch as exc:
             return Outcome(False, self.how or type_name(type(notebook)), str(exc))
+        except Skip as exc:
+            return Outcome(True, self.how or type_name(type(notebook)), str(exc), skipped=True)
         except RecursionError:
             return Outcome(False, "recursion", "the value is nested too deeply to compare")
         return Outcome(True, self.how or type_name(type(notebook)))
@@ -223,6 +232,9 @@ class Comparer:
             self._kind("module")
             if a.__name__ != b.__name__:
                 raise Mismatch(path, f"module {a.__name__} != {b.__name__}")
+            return
+        if figures.is_artist(a):
+            self._figure(a, b, path)
             return
         key = (id(a), id(b))
         if key in self._seen:  # a cycle, or a shared object already compared
@@ -368,14 +380,14 @@ class Comparer:
     def _estimator(self, a: Any, b: Any, path: str, *, full: bool) -> None:
         self._kind("estimator")
         pa, pb = a.get_params(deep=False), b.get_params(deep=False)
-        data = self._data_for(a) if full else None
+        samples = self._samples(a) if full and _is_fitted(a) else []
         if set(pa) != set(pb):
             raise Mismatch(
                 path + ".get_params()", f"parameter names differ: {sorted(pa)} vs {sorted(pb)}"
             )
         for k in pa:
             # Nested estimators: their fitted state is covered by the predictions if any.
-            self._cmp(pa[k], pb[k], f"{path}.get_params()[{k!r}]", full=full and data is None)
+            self._cmp(pa[k], pb[k], f"{path}.get_params()[{k!r}]", full=full and not samples)
         if not full:
             return
         fitted_a, fitted_b = _is_fitted(a), _is_fitted(b)
@@ -385,49 +397,42 @@ class Comparer:
         if not fitted_a:
             self.how = "estimator: params (not fitted)"
             return
-        if data is not None and self._predictions(a, b, path, data):
-            return
-        self.how = "estimator: params + fitted attributes"
-        fa, fb = _fitted_attrs(a), _fitted_attrs(b)
-        if set(fa) != set(fb):
-            only_a = sorted(set(fa) - set(fb))
-            only_b = sorted(set(fb) - set(fa))
-            raise Mismatch(
-                path, f"fitted attributes only in the notebook: {only_a}, only in the "
-                f"pipeline: {only_b}"
-            )  # fmt: skip
-        for k in fa:
+        done = [label for label, X in samples if self._predictions(a, b, path, (label, X))]
+        names = estimators.plain_fitted(a) if done else _fitted_attrs(a)
+        if not done:
+            fb = _fitted_attrs(b)
+            if set(names) != set(fb):
+                only_a = sorted(set(names) - set(fb))
+                only_b = sorted(set(fb) - set(names))
+                raise Mismatch(
+                    path, f"fitted attributes only in the notebook: {only_a}, only in the "
+                    f"pipeline: {only_b}"
+                )  # fmt: skip
+        for k in names:
             if k in _TIMINGS:
                 continue
+            if not hasattr(b, k):
+                raise Mismatch(f"{path}.{k}", "a fitted attribute the pipeline's estimator lacks")
             x, y = getattr(a, k), getattr(b, k)
             if k == "cv_results_" and isinstance(x, dict) and isinstance(y, dict):
                 x, y = _without_timings(x), _without_timings(y)
             self._cmp(x, y, f"{path}.{k}", full=True)
+        if not done:
+            self.how = "estimator: params + fitted attributes"
+            return
+        self.how = f"estimator: params + predictions on {', '.join(done)}"
+        if names:
+            self.how += " + fitted attributes"
 
-    def _data_for(self, est: Any) -> tuple[str, Any] | None:
-        """A candidate X among the step's data: a 2-d array or DataFrame with as many
-        columns as the estimator saw when fitted (and the same names, if it saw names)."""
-        n = getattr(est, "n_features_in_", None)
-        if not isinstance(n, int):
-            return None
-        names = getattr(est, "feature_names_in_", None)
-        np, pd = _module("numpy"), _module("pandas")
-        best: tuple[str, Any] | None = None
-        for name, value in self.data:
-            if pd is not None and isinstance(value, pd.DataFrame) and value.shape[1] == n:
-                if names is not None and list(value.columns) == list(names):
-                    return name, value
-                if names is None and best is None:
-                    best = (name, value.to_numpy())
-            elif (
-                np is not None
-                and isinstance(value, np.ndarray)
-                and value.ndim == 2
-                and value.shape[1] == n
-                and names is None
-            ):
-                return name, value
-        return best
+    def _samples(self, est: Any) -> list[tuple[str, Any]]:
+        """The step's data the estimator can predict on, and a synthetic sample shaped
+        like it (held-out rows: two different models rarely agree there)."""
+        found = estimators.candidates(est, self.data)
+        try:
+            fake = estimators.synthetic(est, found[0][1] if found else None)
+        except Exception:  # noqa: BLE001 - e.g. a column of a kind we cannot sample
+            fake = None
+        return found + ([("a synthetic sample", fake)] if fake is not None else [])
 
     def _predictions(self, a: Any, b: Any, path: str, data: tuple[str, Any]) -> bool:
         name, X = data
@@ -451,10 +456,19 @@ class Comparer:
                     f"works on the notebook's estimator, fails on the pipeline's: "
                     f"{_one_line(f'{type(exc).__name__}: {exc}')}",
                 ) from None
-            self.how = f"estimator: params + {method}({name})"
             self._cmp(ya, yb, f"{path}.{method}({name})", full=True)
             return True
         return False
+
+    def _figure(self, a: Any, b: Any, path: str) -> None:
+        self._kind("figure: what it shows")
+        try:
+            seen_a, seen_b = figures.shown(a), figures.shown(b)
+        except Exception as exc:  # noqa: BLE001 - an artist we cannot read
+            raise Skip(
+                f"{path or 'the figure'} not compared: {_one_line(f'{type(exc).__name__}: {exc}')}"
+            ) from None
+        self._cmp(seen_a, seen_b, path, full=True)
 
     def _object(self, a: Any, b: Any, path: str, *, full: bool) -> None:
         ta = type(a)
@@ -477,6 +491,16 @@ class Comparer:
             self._kind(type_name(ta))
             self._mapping(state_a, state_b, path, full=full)
             return
+        own = getattr(ta, "__getstate__", None)
+        if own is not None and own is not getattr(object, "__getstate__", None):
+            try:  # extension types (a tree's nodes): their state, not their pickle's bytes
+                got_a, got_b = a.__getstate__(), b.__getstate__()
+            except Exception:  # noqa: BLE001
+                got_a = got_b = None
+            if isinstance(got_a, dict) and isinstance(got_b, dict):
+                self._kind(type_name(ta))
+                self._mapping(got_a, got_b, path, full=full)
+                return
         self._kind(f"{type_name(ta)} (pickle)")
         try:
             same = pickle.dumps(a, protocol=4) == pickle.dumps(b, protocol=4)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime.randomstate import RANDOM_STATE
 from nb2pipe.verify.compare import Comparer, Tolerance
 from nb2pipe.verify.kernel import NotebookRun, VerifyError
 from nb2pipe.verify.result import Row, VerifyResult
@@ -36,6 +37,8 @@ def verify(
     tolerance: Tolerance | None = None,
     split_on: str | None = None,
     keep: bool = False,
+    runs_dir: str | Path | None = None,
+    run_options: Mapping[str, Any] | None = None,
 ) -> VerifyResult:
     """Verify that the pipeline computes what the notebook computes.
 
@@ -43,7 +46,10 @@ def verify(
     scratch folder). ``params``: parameter values as Python values; ``param_args``:
     ``NAME=VALUE`` strings parsed by the parameters' types, as ``-p`` does. ``timeout``:
     seconds a notebook cell may run. ``keep``: keep the scratch folder (its path is in
-    ``result.kept``). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
+    ``result.kept``). ``runs_dir``: where the pipeline's runs and store go (default: the
+    scratch folder), so a second verify can resume from the first one's cache;
+    ``run_options``: more keywords for the runner (``jobs``, ``only``, ``from_step``,
+    ``force``, ...). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
     that cannot be read or converted, unknown parameters, no usable kernel.
     """
     from nb2pipe import notebook as nbread
@@ -75,8 +81,9 @@ def verify(
                     "the package was generated from another version of the notebook "
                     "(run `nb2pipe convert` again)"
                 )
+            runner = {"runs_dir": Path(runs_dir or scratch / "runs"), **(run_options or {})}
             _run_both(result, spec, layout, nb_path, scratch, params, param_args, timeout,
-                      tolerance or Tolerance())  # fmt: skip
+                      tolerance or Tolerance(), runner)  # fmt: skip
     finally:
         if keep:
             result.kept = str(scratch)
@@ -135,11 +142,12 @@ def _run_both(
     param_args: Sequence[str],
     timeout: float | None,
     tol: Tolerance,
+    runner: dict[str, Any],
 ) -> None:
     from nb2pipe.runtime import UsageError
     from nb2pipe.runtime import run as run_pipeline
     from nb2pipe.runtime.options import resolve_params
-    from nb2pipe.verify import capture, instrument, kernel
+    from nb2pipe.verify import instrument, kernel
 
     try:
         resolved = resolve_params(spec, overrides=params, param_args=param_args)
@@ -177,7 +185,7 @@ def _run_both(
     t = time.perf_counter()
     try:
         run = run_pipeline(spec, params=dict(params or {}), param_args=list(param_args),
-                           runs_dir=scratch / "runs", quiet=True, progress="none")  # fmt: skip
+                           quiet=True, progress="none", **runner)  # fmt: skip
     except UsageError as exc:
         raise VerifyError(str(exc)) from None
     result.seconds["pipeline"] = time.perf_counter() - t
@@ -197,6 +205,34 @@ def _run_both(
 
     # compare
     t = time.perf_counter()
+    nb_value = _reader(capture_dir)
+    for step in spec.steps:
+        result.rows.extend(_compare_step(step, run, nb_run, capture_dir, nb_value, tol, built))
+    result.seconds["compare"] = time.perf_counter() - t
+    if any(r.verdict == "mismatch" for r in result.rows):
+        # Different values: run the notebook again, to tell its own randomness apart.
+        from nb2pipe.verify import rerun
+
+        t = time.perf_counter()
+        again_dir = scratch / "captured-again"
+        again = instrument.build(
+            layout, plans, str(again_dir), overrides=overrides,
+            param_names=[p.name for p in spec.parameters], derived=spec.derived,
+        )  # fmt: skip
+        kernel.execute(
+            again.notebook, nb_path.resolve().parent, scratch,
+            parameters=again.papermill_parameters, timeout=timeout,
+        )  # fmt: skip
+        cells = {s.name: tuple(s.cells) for s in spec.steps}
+        result.rows = rerun.reconcile(result.rows, nb_value, _reader(again_dir), tol, cells,
+                                      lambda: rerun.unseeded_cells(layout))  # fmt: skip
+        result.seconds["notebook again"] = time.perf_counter() - t
+
+
+def _reader(capture_dir: Path) -> Callable[[str, str], Any]:
+    """(step, variable) -> the notebook's value captured where the step ended."""
+    from nb2pipe.verify import capture
+
     cache: dict[tuple[str, str], Any] = {}
 
     def nb_value(step: str, var: str) -> Any:
@@ -208,9 +244,7 @@ def _run_both(
             cache[key] = capture.load_value(str(capture_dir), step, entry)
         return cache[key]
 
-    for step in spec.steps:
-        result.rows.extend(_compare_step(step, run, nb_run, capture_dir, nb_value, tol, built))
-    result.seconds["compare"] = time.perf_counter() - t
+    return nb_value
 
 
 def _compare_step(
@@ -229,6 +263,8 @@ def _compare_step(
     status = record.get("status")
     manifest = capture.load_manifest(str(capture_dir), name) if step.cells else None
     nb_failed_here = nb_run.cell is not None and built.cell_of_step.get(nb_run.cell) == name
+    if status == "skipped" and record.get("reason") == "not selected":
+        return [Row(name, "", "skipped", "", "not selected in this run")]
     if status not in ("ok", "cached"):
         message = (record.get("error") or {}).get("message") or record.get("reason") or status
         if nb_failed_here:
@@ -285,6 +321,10 @@ def _compare_step(
         except Exception as exc:  # noqa: BLE001
             failed(var, "cannot read the pipeline's value", exc)
             continue
+        if var == RANDOM_STATE and isinstance(left, dict) and isinstance(right, dict):
+            left = {k: v for k, v in left.items() if k in right}  # the streams it carries
         outcome = Comparer(tol, data).compare(left, right)
-        rows.append(Row(name, var, "ok" if outcome.ok else "mismatch", outcome.how, outcome.detail))
+        how = "random state" if var == RANDOM_STATE else outcome.how
+        verdict = "skipped" if outcome.skipped else "ok" if outcome.ok else "mismatch"
+        rows.append(Row(name, var, verdict, how, outcome.detail))
     return rows

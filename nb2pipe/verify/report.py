@@ -7,12 +7,14 @@ from typing import Any
 
 from nb2pipe.verify.result import VerifyResult
 
-_STYLE = {"ok": "green", "mismatch": "bold red", "missing": "red", "failed": "red"}
+_STYLE = {"ok": "green", "mismatch": "bold red", "missing": "red", "failed": "red",
+          "skipped": "dim", "nondeterministic": "yellow"}  # fmt: skip
 
 
 def _timing(result: VerifyResult) -> str:
     s = result.seconds
-    parts = [f"{k} {s[k]:.1f}s" for k in ("convert", "pipeline", "notebook", "compare") if k in s]
+    keys = ("convert", "pipeline", "notebook", "compare", "notebook again")
+    parts = [f"{k} {s[k]:.1f}s" for k in keys if k in s]
     return ", ".join(parts) + (f"; total {s['total']:.1f}s" if "total" in s else "")
 
 
@@ -39,12 +41,21 @@ def print_result(result: VerifyResult, *, quiet: bool = False) -> None:
             out.print(f"parameters: {_escape(shown)}")
         if result.kept:
             out.print(f"scratch folder kept: {result.kept}")
-    values = sum(1 for r in result.rows if r.variable)
+    values = sum(1 for r in result.rows if r.variable and r.verdict == "ok")
     if result.ok:
-        steps = len({r.step for r in result.rows})
+        steps = len({r.step for r in result.rows if r.verdict == "ok"})
+        aside = [
+            f"{n} {label}"
+            for verdict, label in (
+                ("nondeterministic", "not comparable: the notebook differs from itself"),
+                ("skipped", "skipped"),
+            )
+            if (n := sum(1 for r in result.rows if r.verdict == verdict))
+        ]
         out.print(
-            f"[green]verified[/]: {values} value(s) of {steps} step(s) match the notebook "
-            f"({_timing(result)})",
+            f"[green]verified[/]: {values} value(s) of {steps} step(s) match the notebook"
+            + (f"; {', '.join(aside)}" if aside else "")
+            + f" ({_timing(result)})",
             soft_wrap=True,
         )
         return

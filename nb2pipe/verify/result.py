@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["ok", "mismatch", "missing", "failed", "not run"]
+Verdict = Literal["ok", "mismatch", "missing", "failed", "not run", "skipped", "nondeterministic"]
+#: Not a difference: a value left out (not selected, a figure that cannot be read) or one
+#: the notebook itself computes differently on every run.
+ACCEPTED = ("ok", "skipped", "nondeterministic")
 
 
 @dataclass(frozen=True)
@@ -18,7 +21,7 @@ class Row:
 
     @property
     def ok(self) -> bool:
-        return self.verdict == "ok"
+        return self.verdict in ACCEPTED
 
     def describe(self) -> str:
         what = f"step {self.step!r}"

@@ -731,16 +731,17 @@ def test_settings_in_the_imports_cell_are_replayed(load_cells, warnings):
     ]
     pipe = load_cells(cells)
     [frag] = pipe.settings
-    assert "np.random.seed(0)" in frag.source
-    assert "pd.set_option('display.max_rows', 5)" in frag.source
-    assert "import" not in frag.source
+    assert frag.source == "pd.set_option('display.max_rows', 5)"
     assert warnings(pipe) == []
     for step in pipe.steps:  # each step imports what the settings use
-        assert "import numpy as np" in step.imports
         assert "import pandas as pd" in step.imports
+    # The seed of the global stream runs once, in the first step that draws.
+    assert [f.source for f in pipe.step("a").seeds] == ["np.random.seed(0)"]
+    assert "import numpy as np" in pipe.step("a").imports
+    assert pipe.step("b").seeds == ()
 
 
-def test_settings_before_the_first_step_are_replayed(load_cells, warnings):
+def test_seed_before_the_first_step_runs_in_the_first_drawing_step(load_cells, warnings):
     cells = [
         (
             "",
@@ -750,18 +751,24 @@ def test_settings_before_the_first_step_are_replayed(load_cells, warnings):
     ]
     pipe = load_cells(cells)
     assert [s.name for s in pipe.steps] == ["a"]
-    assert "np.random.seed(1)" in pipe.settings[0].source
-    assert "warnings.filterwarnings('ignore')" in pipe.settings[0].source
+    assert [f.source for f in pipe.settings] == ["warnings.filterwarnings('ignore')"]
+    assert [f.source for f in pipe.step("a").seeds] == ["np.random.seed(1)"]
+    assert pipe.step("a").random == ("numpy",)
     assert warnings(pipe) == []
 
 
-def test_settings_mixed_with_code_before_the_first_step_are_replayed(load_cells):
+def test_seed_mixed_with_code_before_the_first_step_stays_in_setup(load_cells):
     cells = [
-        ("", "import numpy as np\nnp.random.seed(0)\nbase = 10"),
+        ("", "import numpy as np\nimport pandas as pd\nnp.random.seed(0)\n"
+         "pd.set_option('display.width', 99)\nbase = 10"),
         ("step:a", "x = np.random.rand() + base"),
-    ]
+    ]  # fmt: skip
     pipe = load_cells(cells)
-    assert any("np.random.seed(0)" in f.source for f in pipe.settings)
+    assert [f.source for f in pipe.settings] == ["pd.set_option('display.width', 99)"]
+    setup = pipe.step("setup")
+    assert "np.random.seed(0)" in setup.body[0].source  # it runs where the notebook has it
+    assert (setup.outputs, setup.random) == (("base", "__random_state__"), ("numpy",))
+    assert pipe.step("a").inputs == {"base": "setup", "__random_state__": "setup"}
 
 
 def test_effect_only_import_kept_in_every_step(load_cells):
@@ -777,13 +784,24 @@ def test_effect_only_import_kept_in_every_step(load_cells):
 
 def test_setting_inside_a_step_is_a_warning(load_cells, warnings):
     cells = [
-        ("imports", "import numpy as np"),
-        ("step:a", "np.random.seed(0)\nx = np.random.rand()"),
+        ("imports", "import numpy as np\nimport pandas as pd"),
+        ("step:a", "pd.set_option('display.width', 99)\nx = np.random.rand()"),
         ("step:b", "y = x"),
     ]
     pipe = load_cells(cells)
     [w] = warnings(pipe, "setting-in-step")
     assert "cell 2, line 1" in w and "'a'" in w
+
+
+def test_seed_inside_a_step_is_carried_not_a_warning(load_cells, warnings):
+    cells = [
+        ("imports", "import numpy as np"),
+        ("step:a", "np.random.seed(0)\nx = np.random.rand()"),
+        ("step:b", "y = np.random.rand() + x"),
+    ]
+    pipe = load_cells(cells)
+    assert warnings(pipe) == []
+    assert pipe.step("b").inputs == {"x": "a", "__random_state__": "a"}
 
 
 # ---------------------------------------------------------------- errors
@@ -878,7 +896,7 @@ def test_skip_cell_reading_only_is_fine(load_cells, warnings):
 
 
 def test_strict_turns_a_warning_into_an_error(load_cells):
-    cells = [("imports", "import numpy as np"), ("step:a", "np.random.seed(0)\nx = 1")]
+    cells = [("imports", "import pandas as pd"), ("step:a", "pd.set_option('a', 1)\nx = 1")]
     assert load_cells(cells).diagnostics  # converts without --strict
     err = _error(load_cells, cells, StrictError, strict=True)
     assert "--strict" in err.message and (err.cell, err.line) == (2, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ engine_environ = engine_envs.engine_environ
 REPO = HERE.parents[1]
 WINE = REPO / "sample_notebooks" / "wine_classifier.ipynb"
 TINY = HERE / "notebooks" / "tiny_gate.py"
+RANDOM_CHAIN = HERE / "notebooks" / "random_chain.py"
 
 
 def convert(notebook: Path, folder: Path, stem: str) -> Path:
@@ -38,6 +40,17 @@ def local_run(package: Path, runs_dir: Path, **params: Any) -> Any:
 
     pipeline = api.load_package(package)
     return run(pipeline, params=params, runs_dir=runs_dir, progress="none", quiet=True)
+
+
+def script_value(notebook: Path, name: str) -> Any:
+    """A percent-format notebook run top to bottom as a script, in a fresh process: the
+    value `name` has at the end (what the notebook computes)."""
+    code = f"import json, runpy; print(json.dumps(runpy.run_path({str(notebook)!r})[{name!r}]))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=notebook.parent, capture_output=True, text=True,
+        timeout=300, check=True,
+    )  # fmt: skip
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_engine(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> Any:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 from exporter_helpers import (
     HERE,
+    RANDOM_CHAIN,
     REPO,
     TINY,
     WINE,
@@ -31,6 +32,7 @@ from exporter_helpers import (
     engine_envs,
     local_run,
     run_engine,
+    script_value,
 )
 
 from nb2pipe.exporters import export
@@ -119,6 +121,26 @@ def test_airflow_failing_gate_fails_its_task_and_stops_the_rest(airflow_env, pac
     assert records["check_load"]["error"]["kind"] == "gate"
     assert records["check_load"]["parameters"]["min_rows"] == 1000  # the DAG param reached it
     assert (store / "objects").is_dir() and (store / "STORE").is_file()  # LocalStore layout
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("airflow")
+def test_airflow_carries_the_global_random_state_between_tasks(airflow_env, packages, tmp_path):
+    """split and train draw from the seeded global stream in separate tasks: the state
+    travels as __random_state__, so the score is the notebook's."""
+    pkg = packages(RANDOM_CHAIN, "random_chain")
+    local = local_run(pkg, tmp_path / "local-runs")
+    assert local.ok, local.error
+    assert local.metrics["score"] == script_value(RANDOM_CHAIN, "score")  # the notebook's
+    store = tmp_path / "store"
+    dag_file = tmp_path / "random_chain_dag.py"
+    export("airflow", pkg, dag_file, {"store": str(store)})
+    proc, states = dags_test(airflow_env, tmp_path, dag_file, "random_chain")
+    assert proc.returncode == 0, _tail(proc)
+    assert states == dict.fromkeys(["load", "split", "describe", "train"], "success")
+    records = {p.stem: json.loads(p.read_text()) for p in store.glob("runs/*/steps/*.json")}
+    assert records["train"]["metrics"] == local.metrics
+    assert "__random_state__" in records["train"]["inputs"]
 
 
 @pytest.mark.integration
@@ -248,6 +270,23 @@ def test_kfp_compiles_the_hard_cases_offline(kfp_env, packages, tmp_path):
         for task in compiled["root"]["dag"]["tasks"].values():
             for art in task.get("inputs", {}).get("artifacts", {}).values():
                 assert art["taskOutputArtifact"]["producerTask"].startswith("step-")
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("kfp")
+def test_kfp_carries_the_global_random_state_between_components(kfp_env, packages, tmp_path):
+    pkg = packages(RANDOM_CHAIN, "random_chain")
+    local = local_run(pkg, tmp_path / "local-runs")
+    assert local.metrics["score"] == script_value(RANDOM_CHAIN, "score")
+    source = tmp_path / "random_chain_kfp.py"
+    export("kfp", pkg, source, {"kfp_python": str(kfp_env / "bin" / "python")})
+    compiled = yaml.safe_load(source.with_suffix(".yaml").read_text())
+    train = compiled["root"]["dag"]["tasks"]["step-train"]["inputs"]["artifacts"]
+    carried = [a["taskOutputArtifact"] for k, a in train.items() if "random_state" in k]
+    assert [c["producerTask"] for c in carried] == ["step-split"]
+    run = kfp_local(kfp_env, source, tmp_path, {})
+    assert run["error"] is None, run["log"][-4000:]
+    assert _metrics(run["tasks"]["step-train"]) == local.metrics
 
 
 # --- GitHub Actions -----------------------------------------------------------------------

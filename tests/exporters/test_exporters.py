@@ -33,7 +33,7 @@ def test_builtin_exporters_are_registered_as_entry_points():
     for name in declared:
         exp = exporters.get(name)
         assert isinstance(exp, Exporter) and exp.name == name
-    assert "exporters/*.j2" in config["tool"]["setuptools"]["package-data"]["nb2pipe.templates"]
+    assert "*.j2" in config["tool"]["setuptools"]["package-data"]["nb2pipe.templates.exporters"]
     assert "remote" in config["project"]["optional-dependencies"]
 
 

@@ -35,6 +35,9 @@ class Case:
     # one process, uncached) that convert must report as a warning
     runs: tuple[dict[str, Any], ...] = ({},)  # parameter sets: {"params": ..., "args": ...}
     extra: dict[str, Any] = field(default_factory=dict)
+    # verified again on the same runs folder (its cache) with these runner options, e.g.
+    # {"jobs": 2, "force": True} or {"from_step": "b", "force": True}
+    then: tuple[dict[str, Any], ...] = ()
 
 
 CASES: dict[str, Case] = {
@@ -56,13 +59,25 @@ CASES: dict[str, Case] = {
     # --- compiler / runtime bugs (see the report in the commit message) --------------------
     # --- hazards verify cannot see (one process, uncached): convert must warn --------------
     "alias_across_steps": Case(refusal=r"same object", warning=r"same object"),
-    "global_random_state": Case(refusal=r"global random stream", warning=r"random stream"),
     "class_state": Case(warning=r"'Registry', a shared definition"),
     # Found by this corpus and fixed since: heading_split (`if __name__ == "__main__":`
     # rewritten into a syntax error), shell_command (`!cmd` without `import subprocess`),
     # generator_shuffle (`np.random.default_rng(1).shuffle(order)` not seen as mutation),
     # closures (closures stored by value; calling a closure input changes it) and
     # conditional_definition (functions compared without their enclosing step function).
+    # --- the global random streams carried from step to step, in workers and from the
+    # cache: the steps of the chain rerun alone must continue the stored state ------------
+    "random_forest_sections": Case(
+        then=({"jobs": 2, "force": True}, {"only": ["b"], "force": True})
+    ),
+    "random_implicit_split": Case(
+        then=(
+            {"from_step": "train", "force": True},
+            {"only": ["validate", "report"], "force": True},
+        )
+    ),
+    "random_chain_branch": Case(then=({"jobs": 2, "force": True},)),
+    "random_explicit_draws": Case(then=({"from_step": "second", "jobs": 2, "force": True},)),
     # --- parameters given to both runs ---------------------------------------------------
     "seed_parameter": Case(runs=({}, {"params": {"seed": 5}})),
     "kale_tuple_params": Case(
@@ -102,8 +117,11 @@ def test_fidelity(name: str, run: dict[str, Any], tmp_path: Path) -> None:
     from nb2pipe.errors import Nb2pipeError
     from nb2pipe.verify import verify
 
+    runs_dir = tmp_path / "runs"
     try:
-        result = verify(notebook, params=run.get("params"), param_args=run.get("args", ()))
+        result = verify(
+            notebook, params=run.get("params"), param_args=run.get("args", ()), runs_dir=runs_dir
+        )
     except Nb2pipeError as exc:
         if case.refusal and re.search(case.refusal, str(exc)):
             return  # an honest refusal at convert time
@@ -118,6 +136,10 @@ def test_fidelity(name: str, run: dict[str, Any], tmp_path: Path) -> None:
     if run:
         given = {**run.get("params", {})}
         assert set(given) <= set(result.parameters)
+    for options in case.then:
+        again = verify(notebook, params=run.get("params"), param_args=run.get("args", ()),
+                       runs_dir=runs_dir, run_options=options)  # fmt: skip
+        assert again.ok, f"with {options}: {again.summary()}"
 
 
 def _assert_convert_error(notebook: Path, pattern: str, cwd: Path) -> None:

@@ -39,6 +39,30 @@ TOKEN = "nb2pipe-e2e-token"
 T = 60_000  # ms: generous DOM waits (the first page load compiles nothing, but CI is slow)
 
 
+# Notebooks of the parameter and cancel tests: (cell type, tags, source).
+TYPED = [
+    ("code", ["parameters"], "n: int = 4  # how many numbers\nrate = 0.5\nflag = True\n"
+     'label = "x"\nitems = [1, 2]\nopts = {"a": 1}\napi_key = "dev"  # secret'),
+    ("code", ["step:make"], "xs = list(range(n))\ntotal = sum(xs) * rate"),
+]  # fmt: skip
+SLOW = [
+    ("code", ["step:first"], "x = 1"),
+    ("code", ["step:slow"], "import time\nfor _ in range(1200):\n    time.sleep(0.1)\ny = x"),
+    ("code", ["step:after"], "z = y + 1"),
+]
+
+
+def make_notebook(path: Path, cells: list[tuple[str, list[str], str]]) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
+    for _, tags, source in cells:
+        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
+    nbformat.write(nb, path)
+
+
 def _require_lab() -> None:
     try:
         import nb2pipe_lab  # noqa: F401
@@ -92,9 +116,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = base / "root"
     root.mkdir()
     shutil.copy(SAMPLE, root / SAMPLE.name)
+    for name, cells in (("typed.ipynb", TYPED), ("slow.ipynb", SLOW)):
+        make_notebook(root / name, cells)
     port = _free_port()
     env = dict(
         os.environ,
+        API_KEY="from-the-environment",  # typed.ipynb's secret parameter
         JUPYTER_CONFIG_DIR=str(base / "config"),
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(base / "settings"),
@@ -184,7 +211,7 @@ def test_tag_convert_and_run_from_jupyterlab(lab: Lab, page: Any, shots: Path) -
     assert panel.locator("svg.dag g.node").count() == 7
     assert "wine_classifier" in panel.locator(".nb2pipe-lab-summary").inner_text()
     params = panel.locator("table.nb2pipe-lab-params tbody tr")
-    assert params.count() == 6
+    assert params.count() == 7
     assert "n_estimators" in params.nth(2).inner_text() and "int" in params.nth(2).inner_text()
 
     # Clicking a diagnostic selects its cell (the notebook's %matplotlib line, cell 2).
@@ -323,3 +350,163 @@ def expect_badge(loc: Any, text: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"badge says {badge.text_content()!r}, not {text!r}")
         time.sleep(0.1)
+
+
+def open_notebook(page: Any, lab: Lab, name: str, *, reset: bool = False) -> Any:
+    """Open notebook `name` with the nb2pipe panel shown and analysed; the panel."""
+    page.goto(f"{lab.url}/lab/tree/{name}?token={TOKEN}" + ("&reset" if reset else ""))
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", timeout=T)
+    panel = page.locator("#nb2pipe-lab-panel")
+    if not panel.is_visible():
+        page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab[data-id='nb2pipe-lab-panel']").click()
+    panel.wait_for(state="visible", timeout=T)
+    panel.locator(f".nb2pipe-lab-notebook[title='{name}']").wait_for(timeout=T)
+    panel.locator(".nb2pipe-lab-state[data-state='ready']").wait_for(timeout=T)
+    return panel
+
+
+def accept_output_dialog(page: Any) -> None:
+    """The package folder is asked on the notebook's first convert or run: the default."""
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=T)
+    dialog.locator(".jp-mod-accept").click()
+    dialog.wait_for(state="detached", timeout=T)
+
+
+def run_record(lab: Lab, run_id: str) -> dict[str, Any]:
+    return json.loads((lab.root / "runs" / run_id / "run.json").read_text())
+
+
+def test_run_with_typed_parameters_from_the_panel(lab: Lab, page: Any, shots: Path) -> None:
+    panel = open_notebook(page, lab, "typed.ipynb")
+    form = panel.locator("details.nb2pipe-lab-params-form")
+    form.locator("summary").click()
+
+    def field(name: str) -> Any:
+        return form.locator(f"[data-param='{name}'] .nb2pipe-lab-param-input")
+
+    # a typed input per parameter, the default filled in; no input for the secret
+    assert field("n").get_attribute("type") == "number" and field("n").input_value() == "4"
+    assert field("rate").get_attribute("step") == "any"
+    assert field("flag").get_attribute("type") == "checkbox" and field("flag").is_checked()
+    assert field("label").get_attribute("type") == "text" and field("label").input_value() == "x"
+    assert field("items").evaluate("el => el.tagName") == "TEXTAREA"
+    assert form.locator("[data-param='api_key']").count() == 0
+    assert "api_key ($API_KEY)" in form.locator(".nb2pipe-lab-params-secret").inner_text()
+    assert "from-the-environment" not in panel.inner_text()
+
+    # a bad value is shown as typed and blocks Run
+    field("n").fill("4.5")
+    error = form.locator("[data-param='n'] .nb2pipe-lab-param-error")
+    assert error.inner_text() == "parameter 'n' expects int, got '4.5'"
+    field("opts").fill("[1]")
+    assert (
+        "expects dict" in form.locator("[data-param='opts'] .nb2pipe-lab-param-error").inner_text()
+    )
+    assert panel.locator("button.nb2pipe-lab-run").is_disabled()
+    assert "2 to fix" in form.locator("summary").inner_text()
+
+    field("n").fill("7")
+    field("opts").fill('{"b": 2}')
+    field("flag").uncheck()
+    field("items").fill("[3]")
+    field("label").fill("hello world")
+    assert error.inner_text() == ""
+    panel.evaluate("el => { el.scrollTop = 0; }")
+    page.screenshot(path=str(shots / "lab-params.png"))
+    panel.locator("button.nb2pipe-lab-run").click()
+    accept_output_dialog(page)
+    result = panel.locator(".nb2pipe-lab-run-result")
+    result.locator("h3 .nb2pipe-lab-status[data-status='ok']").wait_for(timeout=3 * T)
+    shown = result.locator(".nb2pipe-lab-run-params").inner_text()
+    assert "n = 7" in shown and "flag = false" in shown and "rate" not in shown
+    record = run_record(lab, result.locator("h3 code").inner_text())
+    assert record["parameters"] == {
+        "n": 7, "rate": 0.5, "flag": False, "label": "hello world", "items": [3],
+        "opts": {"b": 2},
+    }  # fmt: skip
+    assert "from-the-environment" not in json.dumps(record)
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_cancel_a_run_from_the_panel(lab: Lab, page: Any, shots: Path) -> None:
+    panel = open_notebook(page, lab, "slow.ipynb")
+    panel.locator("button.nb2pipe-lab-run").click()
+    accept_output_dialog(page)
+    result = panel.locator(".nb2pipe-lab-run-result")
+    result.locator("tr[data-step='slow'] .nb2pipe-lab-status[data-status='running']").wait_for(
+        timeout=3 * T
+    )
+    cancel = panel.locator("button.nb2pipe-lab-cancel")
+    assert panel.locator("button.nb2pipe-lab-run").is_disabled()
+    started = time.monotonic()
+    cancel.click()
+    result.locator("h3 .nb2pipe-lab-status[data-status='interrupted']").wait_for(timeout=T)
+    assert time.monotonic() - started < 30  # the 120 s step was stopped, not waited for
+    assert "Cancelled" in result.locator(".nb2pipe-lab-run-cancelled").inner_text()
+    status = {
+        r.get_attribute("data-step"): r.locator(".nb2pipe-lab-status").inner_text()
+        for r in result.locator("table.nb2pipe-lab-run tbody tr").all()
+    }
+    assert status == {"first": "ok", "slow": "failed", "after": "skipped"}
+    assert cancel.count() == 0 and panel.locator("button.nb2pipe-lab-run").is_enabled()
+    record = run_record(lab, result.locator("h3 code").inner_text())
+    assert record["status"] == "interrupted"
+    assert record["steps"]["slow"]["error"]["kind"] == "interrupted"
+    panel.evaluate("el => { el.scrollTop = 0; }")
+    page.screenshot(path=str(shots / "lab-cancel.png"))
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+TITLE_HEIGHT = """(svg) => svg.querySelector("g.node text.title").getBoundingClientRect().height"""
+VIEW = """(v) => ({client: v.clientWidth, scroll: v.scrollWidth, left: v.scrollLeft,
+  svg: v.querySelector("svg.dag").getBoundingClientRect().width})"""
+
+
+def test_dag_readable_at_the_default_width(lab: Lab, page: Any, shots: Path) -> None:
+    context = page.context.browser.new_context(viewport={"width": 1366, "height": 900})
+    fresh = context.new_page()  # the panel at its default width (no widened layout)
+    fresh.set_default_timeout(T)
+    errors: list[str] = []
+    fresh.on("pageerror", lambda e: errors.append(str(e)))
+    panel = open_notebook(fresh, lab, SAMPLE.name, reset=True)
+    assert panel.bounding_box()["width"] <= 320
+    zoom = panel.locator(".nb2pipe-lab-zoom").first
+    view = zoom.locator(".nb2pipe-lab-dag")
+    svg = view.locator("svg.dag")
+    svg.locator("g.node[data-step='train_forest']").wait_for(timeout=T)
+    # fitted to the width by default: nothing to scroll, the text too small to read
+    assert zoom.locator(".nb2pipe-lab-zoom-level").inner_text() == "fit"
+    fit = view.evaluate(VIEW)
+    assert fit["scroll"] <= fit["client"] and fit["client"] - 4 <= fit["svg"] <= fit["client"], fit
+    assert svg.evaluate(TITLE_HEIGHT) < 8
+    # zoom in: larger than the panel, scrollable (and draggable)
+    zoom.locator(".nb2pipe-lab-zoom-in").click()
+    zoom.locator(".nb2pipe-lab-zoom-in").click()
+    level = zoom.locator(".nb2pipe-lab-zoom-level").inner_text()
+    assert level.endswith("%"), level
+    zoomed = view.evaluate(VIEW)
+    assert zoomed["svg"] > fit["svg"] * 1.5 and zoomed["scroll"] > zoomed["client"], zoomed
+    view.evaluate("v => { v.scrollLeft = 0; }")
+    box = view.bounding_box()
+    fresh.mouse.move(box["x"] + box["width"] / 2, box["y"] + 60)
+    fresh.mouse.down()
+    fresh.mouse.move(box["x"] + box["width"] / 2 - 80, box["y"] + 60, steps=5)
+    fresh.mouse.up()
+    assert view.evaluate(VIEW)["left"] >= 60
+    # actual size: the step names readable
+    zoom.locator(".nb2pipe-lab-zoom-actual").click()
+    assert zoom.locator(".nb2pipe-lab-zoom-level").inner_text() == "100%"
+    assert svg.evaluate(TITLE_HEIGHT) >= 12
+    panel.evaluate(
+        "(el) => { el.scrollTop = el.querySelector('.nb2pipe-lab-zoom').offsetTop - 60; }"
+    )
+    fresh.screenshot(path=str(shots / "lab-zoom.png"))
+    # back out, and reset to the fitted width
+    zoom.locator(".nb2pipe-lab-zoom-out").click()
+    zoom.locator(".nb2pipe-lab-zoom-fit").click()
+    assert zoom.locator(".nb2pipe-lab-zoom-level").inner_text() == "fit"
+    again = view.evaluate(VIEW)
+    assert again["scroll"] <= again["client"] and abs(again["svg"] - fit["svg"]) <= 1
+    context.close()
+    assert not errors, errors

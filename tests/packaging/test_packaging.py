@@ -1,4 +1,4 @@
-"""The wheel ships every subpackage and the templates."""
+"""The wheel ships every subpackage and the templates, and builds without a warning."""
 
 from __future__ import annotations
 
@@ -21,6 +21,22 @@ def test_every_subpackage_is_listed_in_pyproject():
     assert found - listed == set(), "add these to [tool.setuptools] packages"
     assert "nb2pipe.templates" in listed
     assert config["tool"]["setuptools"]["package-dir"]["nb2pipe.templates"] == "templates"
+    # the templates' subfolders are data-only packages: listed, each with its package data
+    folders = {
+        ".".join(("nb2pipe", *p.relative_to(ROOT).parts))
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_dir() and p.name != "__pycache__"
+    }
+    assert folders - listed == set(), "add these to [tool.setuptools] packages"
+    data = config["tool"]["setuptools"]["package-data"]
+    assert folders <= set(data), "declare their files in [tool.setuptools.package-data]"
+
+
+def test_license_is_an_spdx_expression_with_its_file():
+    """PEP 639: a TOML table for `license` is deprecated (setuptools warns on every build)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert all((ROOT / f).is_file() for f in project["license-files"])
 
 
 @pytest.mark.integration
@@ -32,19 +48,33 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
     import zipfile
 
     wheels = tmp_path / "wheels"
+    # offline (--no-index, no build isolation) and without this machine's pip config
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
+         "--no-build-isolation", "-w", str(wheels), str(ROOT)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
+    # a quiet build: no setuptools deprecation (license table, undeclared data packages)
+    noisy = [
+        line
+        for line in (build.stdout + build.stderr).splitlines()
+        if "Warning" in line or "deprecated" in line.lower()
+    ]
+    assert noisy == [], "\n".join(noisy)
     (wheel,) = wheels.glob("nb2pipe-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "nb2pipe/templates/step.py.j2" in names
-    assert "nb2pipe/templates/viz/report.html.j2" in names or any(
-        n.startswith("nb2pipe/templates/viz/") for n in names
-    )
+    shipped = {
+        "nb2pipe/templates/" + p.relative_to(ROOT / "templates").as_posix()
+        for p in (ROOT / "templates").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    assert shipped - set(names) == set(), "template files missing from the wheel"
     assert "nb2pipe/cli/__init__.py" in names
+    (info,) = {n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA")}
+    assert f"{info}/licenses/LICENSE" in names
+    metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
+    assert "License-Expression: MIT" in metadata
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (

@@ -193,7 +193,7 @@ def _run_cli(notebook: Path, folder: Path) -> Outcome:
     except ValueError:
         return Outcome("broken", f"exit {proc.returncode}, no JSON: {proc.stderr[-300:]}")
     outcome = classify(data, notebook)
-    if (proc.returncode == 0) != (outcome.kind == "equal"):
+    if (proc.returncode == 0) != bool(data.get("ok")):
         return Outcome("broken", f"exit {proc.returncode} but the result says {outcome}")
     if outcome.kind == "differs" and _run_api(notebook).kind == "unstable":
         outcome.kind = "unstable"  # the same differences, which the notebook does not repeat
@@ -215,14 +215,19 @@ def classify(data: dict[str, Any], notebook: Path) -> Outcome:
     if data.get("notebook_error"):
         # the notebook failed by itself (in the kernel): the corpus is wrong, not nb2pipe
         return _with(out, "broken", f"the notebook fails: {data['notebook_error']}", notebook)
-    bad = [r for r in rows if r["verdict"] != "ok"]
+    bad = [r for r in rows if r["verdict"] not in ("ok", "skipped")]
     if data.get("pipeline_error"):
         return _with(out, "crashes", data["pipeline_error"], notebook)
-    failed = [r for r in bad if r["verdict"] != "mismatch"]
+    failed = [r for r in bad if r["verdict"] not in ("mismatch", "nondeterministic")]
     if failed:
         r = failed[0]
         return _with(out, "crashes", f"{r['step']}.{r['variable']}: {r['verdict']}: "
                      f"{r['detail']}", notebook)  # fmt: skip
+    if bad and all(r["verdict"] == "nondeterministic" for r in bad):
+        # verify ran the notebook twice and saw it differ from itself there
+        names = ", ".join(f"{r['step']}.{r['variable']}" for r in bad)
+        return _with(out, "unstable", f"{names} ({bad[0]['detail']})", notebook)
+    bad = [r for r in bad if r["verdict"] == "mismatch"]
     if bad:
         names = ", ".join(f"{r['step']}.{r['variable']}" for r in bad)
         first = f"{bad[0]['step']}.{bad[0]['variable']}: {bad[0]['detail']}"

@@ -37,16 +37,18 @@ class S:
     distributions: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     common: tuple[str, ...] = ()
+    random: tuple[str, ...] = ()  # streams of the chain; `__random_state__` stays hidden
+    random_guard: tuple[str, ...] = ()
 
 
 def step_source(s: S) -> str:
     body = textwrap.dedent(s.body).strip("\n")
     if "# cell " not in body:
         body = f"# cell {s.cell}\n{body}"
-    args = list(s.inputs)
+    args = [v for v in s.inputs if v != "__random_state__"]
     kw = [f"{p}: Any = None" for p in s.params]
     sig = ", ".join(args + (["*", *kw] if kw else []))
-    ret = "{" + ", ".join(f"{o!r}: {o}" for o in s.outputs) + "}"
+    ret = "{" + ", ".join(f"{o!r}: {o}" for o in s.outputs if o != "__random_state__") + "}"
     imports = textwrap.dedent(s.imports).strip()
     common = f"from ..common import {', '.join(s.common)}\n" if s.common else ""
     return (
@@ -114,7 +116,7 @@ class Pkg:
                 f"Step(name={s.name!r}, inputs={s.inputs!r}, outputs={s.outputs!r}, "
                 f"params={s.params!r}, after={s.after!r}, cells=({s.cell},), kind={s.kind!r}, "
                 f"metrics={s.metrics!r}, distributions={s.distributions!r}, files={s.files!r}, "
-                f"common={s.common!r})"
+                f"common={s.common!r}, random={s.random!r}, random_guard={s.random_guard!r})"
             )
         params = []
         for p in self.params:

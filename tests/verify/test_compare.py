@@ -135,10 +135,42 @@ def test_estimators_compared_by_predictions_on_the_steps_data(iris) -> None:
     a = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     b = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
     out = check(a, b, data=[("X", X)])
-    assert out.ok and out.how == "estimator: params + predict(X)"
+    assert out.ok
+    assert out.how == "estimator: params + predictions on X, a synthetic sample + fitted attributes"
     c = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X[::2], y[::2])
     out = check(a, c, data=[("X", X)])
     assert not out.ok and out.detail.startswith(".predict(X)[")
+
+
+def test_a_different_forest_is_caught_on_held_out_rows(iris) -> None:
+    """Two forests from different random streams predict their training rows alike
+    (issue 19.5: verify said ok); on the synthetic sample they differ."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = iris
+    a = RandomForestClassifier(5, random_state=0).fit(X, y)
+    b = RandomForestClassifier(5, random_state=1).fit(X, y).set_params(random_state=0)
+    assert (a.predict(X) == b.predict(X)).all()  # what verify used to compare
+    out = check(a, b, data=[("X", X), ("y", y)])
+    assert not out.ok and out.detail.startswith(".predict(a synthetic sample)[")
+    same = RandomForestClassifier(5, random_state=0).fit(X, y)
+    assert check(a, same, data=[("X", X)]).ok
+
+
+def test_the_synthetic_sample_is_fixed_and_follows_the_data(iris) -> None:
+    from nb2pipe.verify.estimators import synthetic
+
+    X, y = iris
+    frame = X.assign(kind=pd.Categorical(np.where(y > 0, "b", "a")), n=np.arange(len(X)))
+    model = Ridge().fit(X, y)
+    one, two = synthetic(model, frame), synthetic(model, frame)
+    pd.testing.assert_frame_equal(one, two)
+    assert list(one.dtypes) == list(frame.dtypes) and len(one) == 32
+    for col in X.columns:
+        assert X[col].min() <= one[col].min() and one[col].max() <= X[col].max()
+    assert set(one["kind"]) <= {"a", "b"} and one["n"].between(0, len(X) - 1).all()
+    plain = synthetic(model, None)  # no data at hand: numbers under the features' names
+    assert list(plain.columns) == list(X.columns) and plain.shape == (32, 4)
 
 
 def test_estimator_params_differ(iris) -> None:
@@ -149,24 +181,38 @@ def test_estimator_params_differ(iris) -> None:
     assert not out.ok and out.detail == ".get_params()['max_depth']: 2 != 3"
 
 
-def test_estimator_without_data_uses_fitted_attributes(iris) -> None:
+def test_estimator_without_data_predicts_on_a_synthetic_sample(iris) -> None:
     X, y = iris
     a = Ridge().fit(X, y)
     b = Ridge().fit(X, y)
     out = check(a, b)
-    assert out.ok and out.how == "estimator: params + fitted attributes"
+    assert out.ok
+    assert out.how == "estimator: params + predictions on a synthetic sample + fitted attributes"
     c = Ridge().fit(X[::2], y[::2])
     out = check(a, c)
-    assert not out.ok and out.detail.startswith(".coef_")
+    assert not out.ok and out.detail.startswith(".predict(a synthetic sample)[")
+
+
+def test_estimator_that_cannot_predict_uses_fitted_attributes() -> None:
+    from sklearn.preprocessing import LabelEncoder
+
+    a, b = LabelEncoder().fit(["x", "y"]), LabelEncoder().fit(["x", "y"])
+    out = check(a, b)
+    assert out.ok and out.how == "estimator: params + fitted attributes"
+    out = check(a, LabelEncoder().fit(["x", "z"]))
+    assert not out.ok and out.detail.startswith(".classes_")
 
 
 def test_data_must_match_the_fitted_features(iris) -> None:
     X, y = iris
     a = Ridge().fit(X, y)
     wrong = [("X_small", X.iloc[:, :2]), ("renamed", X.set_axis(list("abcd"), axis=1))]
-    assert check(a, a, data=wrong).how == "estimator: params + fitted attributes"
+    held_out = "estimator: params + predictions on a synthetic sample + fitted attributes"
+    assert check(a, a, data=wrong).how == held_out
+    wider = [("frame", X.assign(target=y))]  # the training frame with its label column
+    assert "predictions on frame[features], a synthetic" in check(a, a, data=wider).how
     arr = Ridge().fit(X.to_numpy(), y)
-    assert check(arr, arr, data=[("X", X)]).how == "estimator: params + predict(X)"
+    assert "predictions on X, a synthetic sample" in check(arr, arr, data=[("X", X)]).how
 
 
 def test_sklearn_pipeline_fitted_or_not(iris) -> None:
@@ -254,3 +300,54 @@ def test_search_cv_timings_are_not_compared(iris) -> None:
     b.cv_results_["mean_test_score"] = b.cv_results_["mean_test_score"] + 0.1
     out = check(a, b)
     assert not out.ok and out.detail.startswith(".cv_results_['mean_test_score']")
+
+
+def test_extension_objects_are_compared_by_their_state_not_their_bytes(iris) -> None:
+    X, y = iris
+    a = DecisionTreeClassifier(random_state=0).fit(X, y).tree_
+    b = DecisionTreeClassifier(random_state=0).fit(X, y).tree_
+    out = check(a, b)
+    assert out.ok and out.how == "sklearn.tree._tree.Tree"
+    c = DecisionTreeClassifier(random_state=0).fit(X[::2], y[::2]).tree_
+    assert not check(a, c).ok
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def _bars(heights, title="t"):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2)
+    axes[0].bar(range(len(heights)), heights)
+    axes[0].set_title(title)
+    axes[1].scatter([1, 2], [3, 4])
+    plt.close(fig)
+    return fig, axes
+
+
+def test_figures_are_compared_by_what_they_show() -> None:
+    fig, axes = _bars([1, 2])
+    same, same_axes = _bars([1, 2])
+    out = check(fig, same)  # their callbacks, canvases and ids differ
+    assert out.ok and out.how == "figure: what it shows"
+    assert check(axes, same_axes).ok  # an array of Axes, element by element
+    taller, _ = _bars([1, 3])
+    out = check(fig, taller)
+    assert not out.ok and out.detail.startswith("['axes'][0]['patches'][1]['vertices']")
+    more, _ = _bars([1, 2, 2])
+    assert "['axes'][0]['patches']: length 2 != 3" in check(fig, more).detail
+    assert "['axes'][0]['title']" in check(fig, _bars([1, 2], "other")[0]).detail
+
+
+def test_a_figure_that_cannot_be_read_is_skipped_saying_so() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.lines import Line2D
+
+    out = check(Line2D([object()], [object()]), Line2D([object()], [object()]))
+    assert out.ok and out.skipped and out.detail.startswith("the figure not compared: TypeError")

@@ -257,3 +257,37 @@ def test_the_kernel_runs_this_interpreter_whatever_is_registered(tmp_path: Path)
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_notebook_that_differs_from_itself_is_not_blamed_on_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    """An estimator without random_state and nothing seeding numpy: the notebook gives
+    other centers on every run (issue 14.0). verify runs it twice and says so."""
+    notebook = write(
+        tmp_path / "unseeded.py",
+        """
+        # %% tags=["imports"]
+        import numpy as np
+        from sklearn.cluster import MiniBatchKMeans
+
+        # %% tags=["step:data"]
+        points = np.concatenate([np.arange(40.0), np.arange(40.0) * 3]).reshape(-1, 2)
+
+        # %% tags=["step:cluster"]
+        km = MiniBatchKMeans(4, n_init=1, batch_size=8).fit(points)
+        centers = km.cluster_centers_
+        """,
+    )
+    from nb2pipe.verify import verify
+
+    result = verify(notebook)
+    assert result.ok, result.summary()
+    verdicts = {r.variable: (r.verdict, r.detail) for r in result.rows}
+    assert verdicts["points"][0] == "ok"
+    detail = "the notebook itself is not deterministic here (unseeded randomness in cell 3)"
+    assert verdicts["centers"] == ("nondeterministic", detail)
+    assert "notebook again" in result.seconds
+    proc = nb2pipe("verify", str(notebook), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "not comparable: the notebook differs from itself" in proc.stdout
