@@ -137,10 +137,10 @@ def run(
                 print_diagnostics(pipe.diagnostics)
                 err(f"[nb2pipe] converted {directory} into {folder}")
         typed = ["nb2pipe", "run", str(directory), *args]
-        if sys.argv[1:] and sys.argv[-len(typed) + 1 :] == typed[1:]:
+        if sys.argv[-len(typed) + 1 :] == typed[1:]:  # a real `nb2pipe` process, not a test's
             from nb2pipe.runtime.records import typed_command
 
-            typed = typed_command()  # the real command line (global options too)
+            typed = typed_command()  # as typed: global options, the path as written
         return main(api.load_package(folder), args, prog=f"nb2pipe run {directory}", command=typed)
 
     raise typer.Exit(guard(body))

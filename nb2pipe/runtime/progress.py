@@ -113,9 +113,6 @@ class RichReporter:
         self.live.start()
 
     def update(self, step: str, status: str, duration: float | None = None, note: str = "") -> None:
-        before = self.rows.get(step)
-        if not note and before is not None and before[0] == "running" and before[3]:
-            note = f"ran: {before[3]}"  # why it ran (-v), kept once it is done
         self.rows[step] = [status, time.monotonic(), duration, note]
 
     def error(self, text: str) -> None:
