@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from nb2pipe import __version__, analysis, codegen, notebook, tags
 from nb2pipe.errors import AnalysisError
 from nb2pipe.model import Pipeline
+from nb2pipe.packages import load_package
+
+__all__ = ["convert", "default_output", "load", "load_package"]
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
@@ -22,40 +24,6 @@ def load(path: str | Path, *, split_on: str | None = None, strict: bool = False)
             file=str(path),
             hint="split the deepest expression into several statements",
         ) from None
-
-
-def load_package(directory: str | Path) -> Any:
-    """Import a generated package's PIPELINE from its folder (for `nb2pipe run DIR`)."""
-    import importlib
-    import sys
-
-    from nb2pipe.codegen import module_path
-    from nb2pipe.errors import OutputError
-
-    folder = Path(directory)
-    if not (folder / "pipeline.py").is_file():
-        raise OutputError(
-            "not a generated pipeline (no pipeline.py)",
-            file=str(directory),
-            hint="give the folder `nb2pipe convert` wrote",
-        )
-    dotted = module_path(folder)
-    root = Path.cwd() if "." in dotted else folder.resolve().parent
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module(f"{dotted}.pipeline")
-    except Exception as exc:
-        raise OutputError(
-            f"cannot import {dotted}.pipeline: {type(exc).__name__}: {exc}", file=str(directory)
-        ) from None
-    if Path(module.__file__ or "").resolve().parent != folder.resolve():
-        raise OutputError(
-            f"importing {dotted!r} finds another package ({module.__file__})",
-            file=str(directory),
-            hint="rename the folder or run from another directory",
-        )
-    return module.PIPELINE
 
 
 def default_output(pipe: Pipeline) -> Path:

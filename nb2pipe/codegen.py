@@ -22,6 +22,7 @@ from typing import Any
 from nb2pipe import __version__, magics, render, templating, writeplan
 from nb2pipe.errors import AnalysisError, OutputError
 from nb2pipe.model import Notebook, Parameter, Pipeline, Step
+from nb2pipe.packages import module_path
 from nb2pipe.source import indent
 
 RUNTIME_TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}
@@ -102,21 +103,6 @@ def _function_name(step: Step, imports: list[str]) -> str:
     while name in taken:
         name += "_step"
     return name
-
-
-def module_path(out_dir: Path) -> str:
-    """Dotted import path of the output folder, relative to the working directory if inside."""
-    shown = Path(os.path.abspath(out_dir))
-    cwd = Path.cwd().resolve()
-    for path in (shown, out_dir.resolve()):
-        try:
-            parts = path.relative_to(cwd).parts
-        except ValueError:
-            continue
-        if parts and all(render.IDENT.fullmatch(p) for p in parts):
-            return ".".join(parts)
-        break
-    return shown.name
 
 
 def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:

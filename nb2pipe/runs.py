@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,7 +356,12 @@ def gc(
     if objects.is_dir():
         for path in objects.glob("*/*"):
             digest = path.name.split(".")[0]
-            if len(digest) != 64 or digest in live or not path.is_file():
+            if path.parent.name == "tmp" and path.suffix == ".tmp" and path.is_file():
+                st = path.stat()  # left by a killed run; a write in progress keeps it fresh
+                if st.st_mtime < time.time() - 3600:
+                    doomed_objects.append((path, st.st_size))
+                continue
+            if len(digest) not in (32, 64) or digest in live or not path.is_file():
                 continue
             st = path.stat()
             if cutoff is not None and st.st_mtime >= cutoff - 1:
@@ -467,6 +473,8 @@ def print_show(info: dict[str, Any]) -> None:
         console.print(f"command: {escape(command_line(rec))}", soft_wrap=True)
         if isinstance(rec.get("cwd"), str):
             console.print(f"     in: {escape(rec['cwd'])}", soft_wrap=True)
+    if isinstance(rec.get("storage"), dict):
+        console.print(escape(_storage_line(rec["storage"], rec.get("store"))))
     if info["parameters"]:
         t = Table(title="parameters")
         t.add_column("name")
@@ -511,6 +519,22 @@ def print_show(info: dict[str, Any]) -> None:
                 note = f"not registered: {m.get('reason', '')}"
             t.add_row(escape(k), str(m.get("version", "")), escape(note))
         console.print(t)
+
+
+def _storage_line(storage: dict[str, Any], store: Any) -> str:
+    """What the run stored: its artifacts, the bytes it added, the whole store's size."""
+    mb = 2**20
+    n = int(storage.get("artifacts") or 0)
+    line = (
+        f"store: {n} artifact{'' if n == 1 else 's'}, "
+        f"{(storage.get('written') or 0) / mb:.1f} MB written by this run, "
+        f"{(storage.get('bytes') or 0) / mb:.1f} MB of outputs"
+    )
+    objects = Path(str(store or "")) / "objects"
+    if store and objects.is_dir():
+        total = sum(p.stat().st_size for p in objects.glob("*/*") if p.is_file())
+        line += f"; {total / mb:.1f} MB in {objects.parent}"
+    return line
 
 
 def print_compare(data: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ from nb2pipe.cli._common import (
     NotebookArg,
     SplitOpt,
     app,
-    err,
     guard,
     print_diagnostics,
 )
@@ -121,27 +120,11 @@ def run(
     `nb2pipe run DIR --help` lists the pipeline's parameters."""
 
     def body() -> int:
-        import sys
-
-        from nb2pipe import api
-        from nb2pipe.runtime import build_parser, main
+        from nb2pipe.packages import run_command
 
         args = list(ctx.args)
-        if directory is None or str(directory) in ("-h", "--help"):
-            build_parser(prog="nb2pipe run DIR").print_help()
-            return 0 if directory is not None or "--help" in args else 2
-        folder = directory
-        if directory.is_file():  # a notebook: its package, converted now or cached
-            folder, pipe = api.cached_package(directory)
-            if pipe is not None:
-                print_diagnostics(pipe.diagnostics)
-                err(f"[nb2pipe] converted {directory} into {folder}")
-        typed = ["nb2pipe", "run", str(directory), *args]
-        if sys.argv[-len(typed) + 1 :] == typed[1:]:  # a real `nb2pipe` process, not a test's
-            from nb2pipe.runtime.records import typed_command
-
-            typed = typed_command()  # as typed: global options, the path as written
-        return main(api.load_package(folder), args, prog=f"nb2pipe run {directory}", command=typed)
+        typed = ["nb2pipe", "run", *([str(directory)] if directory else []), *args]
+        return run_command(directory, args, command=typed)
 
     raise typer.Exit(guard(body))
 

@@ -11,9 +11,11 @@ Schema (``"schema": 1``)::
     versions{python, platform, nb2pipe, distributions{name: version}},
     steps{name: {status (pending|running|ok|failed|cached|skipped), submitted (handed to
                  the executor), start, end, duration, pid (process that ran it), cache_key, reason, cached_from, stale,
-                 inputs{var: {step, hash, format, size}}, outputs{var: {hash, format, size}},
-                 metrics{}, log, figures[], warnings[], error{kind, message, type, cell, line}}},
+                 inputs{var: {step, hash, format, size, content}}, outputs{var: {hash,
+                 format, size, content}}, metrics{}, log, figures[], warnings[], notes[],
+                 timings{inputs, guard, outputs}, error{kind, message, type, cell, line}}},
     metrics{name: value}, error (first failure, one line) or null,
+    storage{artifacts, bytes, written, waited} (see the runtime README),
     and once the steps are done (nb2pipe.runtime.registry.publish):
     metric_directions{name: higher|lower}, gates{gate step: status},
     models{name: {registered, version, new, alias, backend} or {registered: false, reason}},

@@ -24,9 +24,10 @@ from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import missing_secrets, resolve_params
 from nb2pipe.runtime.progress import make_reporter
 from nb2pipe.runtime.project import runs_location
+from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.registry.publish import Publisher
-from nb2pipe.runtime.scheduler import Scheduler, redact, resolve_providers
+from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
