@@ -63,7 +63,9 @@ def convert(
     return pipe, out, files
 
 
-def cached_package(path: str | Path) -> tuple[Path, Pipeline | None]:
+def cached_package(
+    path: str | Path, runs_dir: str | Path | None = None
+) -> tuple[Path, Pipeline | None]:
     """The package of a notebook for ``nb2pipe run NOTEBOOK``: converted into
     ``<runs folder>/packages/<name>-<key>/<name>`` (key: the notebook's path and hash and
     nb2pipe's version), reused while they are unchanged. Returns (folder, the Pipeline when
@@ -80,7 +82,7 @@ def cached_package(path: str | Path) -> tuple[Path, Pipeline | None]:
     key = hashlib.sha256(
         json.dumps([str(nb_path), codegen.notebook_hash(pipe.notebook), __version__]).encode()
     ).hexdigest()[:16]
-    base = runs_location(start=nb_path.parent).path / "packages"
+    base = runs_location(runs_dir, start=nb_path.parent).path / "packages"
     home = base / f"{pipe.name}-{key}"  # not an identifier: never imported as a package
     if (home / pipe.name / "pipeline.py").is_file():
         return home / pipe.name, None

@@ -74,7 +74,9 @@ def run_command(
     if folder.is_file():  # a notebook: its package, converted now or reused
         from nb2pipe.api import cached_package
 
-        folder, pipe = cached_package(directory)
+        given = [a.split("=", 1)[1] for a in args if a.startswith("--runs-dir=")]
+        given += [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--runs-dir"]
+        folder, pipe = cached_package(directory, runs_dir=given[-1] if given else None)
         if pipe is not None:
             for d in pipe.diagnostics:
                 if d.severity != "note":

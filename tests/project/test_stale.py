@@ -118,6 +118,10 @@ def test_run_a_notebook_directly(tmp_path: Path) -> None:
     listed = json.loads(sh(root, "nb2pipe", "runs", "list", "--json").stdout)
     assert [r["run_id"] for r in listed] == ["c", "b", "a"]  # packages/ is not a run
 
+    elsewhere = sh(nbs, "nb2pipe", "run", "tiny.ipynb", "-q", "--runs-dir", str(tmp_path / "other"))
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert len(list((tmp_path / "other" / "packages").iterdir())) == 1  # beside its runs
+
     bad = sh(nbs, "nb2pipe", "run", "data.json")
     assert bad.returncode == 2 and "not a Jupyter notebook" in bad.stderr
 
