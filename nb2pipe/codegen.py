@@ -9,9 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import hashlib
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -31,9 +29,11 @@ RUNTIME_TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}
 
 
 def notebook_hash(nb: Notebook) -> str:
-    """Hash of what the pipeline is made from: cell types, sources and tags (not outputs)."""
-    content = [[c.cell_type, c.source, list(c.tags)] for c in nb.cells]
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+    """Hash of what the pipeline is made from: cell types, sources and tags (not outputs);
+    the runtime computes the same from the file to tell a stale package."""
+    from nb2pipe.runtime.freshness import cells_digest
+
+    return cells_digest((c.cell_type, c.source, c.tags) for c in nb.cells)
 
 
 @functools.cache

@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", nargs="?")
     p.add_argument("--split-on", choices=["h1", "h2", "h3"])
     p.add_argument("--run")
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--runs-dir")
     p.add_argument("--mermaid", action="store_true")
     return p
 

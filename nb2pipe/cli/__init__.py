@@ -40,11 +40,13 @@ def _run(argv: list[str]) -> int:
     help, messages and exit codes as the typer command in core.py."""
     from nb2pipe.errors import Nb2pipeError
     from nb2pipe.packages import run_command
+    from nb2pipe.runtime.errors import UsageError
+    from nb2pipe.runtime.records import typed_command
 
     try:
-        return run_command(argv[0] if argv else None, argv[1:])
-    except Nb2pipeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        return run_command(argv[0] if argv else None, argv[1:], command=typed_command())
+    except (Nb2pipeError, UsageError) as exc:  # UsageError: the project's settings
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,6 +12,8 @@ from nb2pipe.cli._common import (
     RunsDirOpt,
     app,
     guard,
+    registry_folder,
+    runs_folder,
 )
 
 runs_app = typer.Typer(
@@ -44,7 +46,7 @@ RegistryOpt = Annotated[
 
 @runs_app.command("list")
 def runs_list(
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     pipeline: Annotated[
         str | None, typer.Option("--pipeline", help="Only runs of this pipeline.")
     ] = None,
@@ -57,7 +59,9 @@ def runs_list(
         from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
-        found = runs.list_runs(runs_dir, pipeline=pipeline, limit=limit or None)
+        found = runs.list_runs(
+            runs_folder(runs_dir, say=not as_json), pipeline=pipeline, limit=limit or None
+        )
         if as_json:
             typer.echo(runs.dumps(found))
         else:
@@ -71,7 +75,7 @@ def runs_show(
     run_id: Annotated[
         str, typer.Argument(metavar="RUN", help="A run id (or a prefix), a run folder, or latest.")
     ],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One run: parameters, metrics, steps, registered models."""
@@ -80,7 +84,7 @@ def runs_show(
         from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
-        info = runs.show(run_id, runs_dir)
+        info = runs.show(run_id, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(info["record"]))
         else:
@@ -92,7 +96,7 @@ def runs_show(
 @runs_app.command("compare")
 def runs_compare(
     run_ids: Annotated[list[str], typer.Argument(metavar="RUN RUN...", help="Two runs or more.")],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Runs side by side: status, parameters, metrics (best marked), step durations."""
@@ -101,7 +105,7 @@ def runs_compare(
         from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
-        data = runs.compare(run_ids, runs_dir)
+        data = runs.compare(run_ids, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(data))
         else:
@@ -113,7 +117,7 @@ def runs_compare(
 @runs_app.command("gc")
 def runs_gc(
     keep: Annotated[int, typer.Option("--keep", help="Runs to keep per pipeline (newest).")],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     store: Annotated[
         Path | None, typer.Option("--store", help="Artifact store (default: RUNS_DIR/store).")
     ] = None,
@@ -128,7 +132,7 @@ def runs_gc(
         from nb2pipe.cli import runs_tables
         from nb2pipe.mlops import runs
 
-        result = runs.gc(runs_dir, keep, store=store, dry_run=dry_run)
+        result = runs.gc(runs_folder(runs_dir, say=not as_json), keep, store=store, dry_run=dry_run)
         if as_json:
             typer.echo(runs.dumps(result.to_json()))
         else:
@@ -139,7 +143,7 @@ def runs_gc(
 
 @models_app.command("list")
 def models_list(
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -152,7 +156,8 @@ def models_list(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
+            reg = models._open(tracking, registry, where, tracking_uri)
             rows = models.list_models(reg)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
@@ -167,7 +172,7 @@ def models_show(
     ref: Annotated[
         str, typer.Argument(metavar="NAME[:VERSION]", help="A model, a version or an alias.")
     ],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -180,7 +185,8 @@ def models_show(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
+            reg = models._open(tracking, registry, where, tracking_uri)
             info = models.show_model(reg, ref)
         if as_json:
             typer.echo(json.dumps(info, indent=2, default=str))
@@ -194,7 +200,7 @@ def models_show(
 def models_promote(
     ref: Annotated[str, typer.Argument(metavar="NAME:VERSION", help="The version to point to.")],
     alias: Annotated[str, typer.Option("--alias", help="The pointer to move.")] = "champion",
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -205,7 +211,8 @@ def models_promote(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=True)
+            reg = models._open(tracking, registry, where, tracking_uri)
             v = models.promote(reg, ref, alias)
         typer.echo(f"{v['name']}:{v['version']} is now {alias}")
 
@@ -227,7 +234,7 @@ def drift(
         float | None,
         typer.Option("--threshold", help="Drift above this (default: PSI 0.2, KS 0.1)."),
     ] = None,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -244,7 +251,8 @@ def drift(
         with models.user_errors():
             report = drift_mod.check(
                 ref, data, method=method, threshold=threshold, tracking=tracking,
-                registry=registry, runs_dir=runs_dir, uri=tracking_uri,
+                registry=registry, runs_dir=registry_folder(tracking, registry, runs_dir, say=not as_json),
+                uri=tracking_uri,
             )  # fmt: skip
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2, default=str))

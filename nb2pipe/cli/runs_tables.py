@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.mlops.runs import DEFAULT_ID, GcResult
+from nb2pipe.mlops.runs import DEFAULT_ID, GcResult, command_line
 
 
 def _fmt(value: Any) -> str:
@@ -91,7 +91,9 @@ def print_show(info: dict[str, Any]) -> None:
     if info.get("error"):
         console.print(f"[red]error:[/] {escape(str(info['error']))}")
     if rec.get("command"):
-        console.print(f"command: {escape(' '.join(map(str, rec['command'])))}")
+        console.print(f"command: {escape(command_line(rec))}", soft_wrap=True)
+        if isinstance(rec.get("cwd"), str):
+            console.print(f"     in: {escape(rec['cwd'])}", soft_wrap=True)
     if isinstance(rec.get("storage"), dict):
         console.print(escape(_storage_line(rec["storage"], rec.get("store"))))
     if info["parameters"]:
@@ -163,7 +165,11 @@ def print_compare(data: dict[str, Any]) -> None:
 
     runs = data["runs"]
     ids = [str(r["run_id"]) for r in runs]
-    table = Table(title="runs side by side")
+    table = Table(
+        title="runs side by side",
+        caption="* differs between the runs; best: the best value of a metric "
+        "(↑ higher, ↓ lower is better)",
+    )
     table.add_column("")
     for rid in ids:
         table.add_column(escape(rid))
@@ -173,9 +179,9 @@ def print_compare(data: dict[str, Any]) -> None:
     table.add_row("duration", *[_dur(r["duration"]) for r in runs], end_section=True)
     for name, p in data["parameters"].items():
         cells = [escape(_fmt(v)) for v in p["values"]]
-        if p["differs"]:
+        if p["differs"]:  # marked in text too: CI logs have no colour
             cells = [f"[yellow]{c}[/]" for c in cells]
-        table.add_row(f"param {escape(name)}", *cells)
+        table.add_row(f"param {escape(name)}" + (" *" if p["differs"] else ""), *cells)
     if data["parameters"]:
         table.rows[-1].end_section = True
     for name, m in data["metrics"].items():
@@ -183,7 +189,7 @@ def print_compare(data: dict[str, Any]) -> None:
         cells = []
         for rid, v in zip(ids, m["values"], strict=True):
             text = _fmt(v)
-            cells.append(f"[bold green]{text}[/]" if m["best"] == rid else text)
+            cells.append(f"[bold green]{text} best[/]" if m["best"] == rid else text)
         table.add_row(f"metric {escape(name)} {arrow}", *cells)
     if data["metrics"]:
         table.rows[-1].end_section = True

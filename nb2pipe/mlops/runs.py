@@ -26,7 +26,7 @@ from nb2pipe.runtime.metrics import default_direction
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
-RESERVED = {"store", "registry"}
+RESERVED = {"store", "registry", "packages"}  # packages: `nb2pipe run NOTEBOOK`
 
 
 class RunsError(Nb2pipeError):
@@ -47,7 +47,8 @@ class RunDoc(TypedDict, total=False):
     start: str | None
     end: str | None
     duration: float | None
-    command: list[str] | None
+    command: list[str] | None  # argv as typed, rerunnable from cwd
+    cwd: str
     workdir: str
     store: str
     options: dict[str, Any]
@@ -56,6 +57,7 @@ class RunDoc(TypedDict, total=False):
     derived: dict[str, Any]
     notebook: str | None
     notebook_sha256: str | None
+    notebook_stale: bool
     versions: dict[str, Any]
     steps: dict[str, dict[str, Any]]  # step -> its record (status, start, outputs, error...)
     metrics: dict[str, Any]
@@ -96,9 +98,9 @@ def _read(run_dir: Path) -> RunDoc | None:
         return None
 
 
-def all_runs(runs_dir: str | Path) -> list[tuple[Path, RunDoc]]:
+def all_runs(runs_dir: str | Path | None = None) -> list[tuple[Path, RunDoc]]:
     """Every readable run under ``runs_dir``, oldest first (by start time, then id)."""
-    base = Path(runs_dir)
+    base = _where(runs_dir)
     if not base.is_dir():
         return []
     found = []
@@ -111,10 +113,18 @@ def all_runs(runs_dir: str | Path) -> list[tuple[Path, RunDoc]]:
     return sorted(found, key=lambda pr: (str(pr[1].get("start") or ""), pr[0].name))
 
 
-def resolve_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, RunDoc]:
+def _where(runs_dir: str | Path | None) -> Path:
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(runs_dir).path
+
+
+def resolve_run(run: str, runs_dir: str | Path | None = None) -> tuple[Path, RunDoc]:
     """THE way a RUN is named, for `runs show|compare`, `report`, `graph --run`, the Lab
-    and the magic: a run folder, ``latest``, a run id in ``runs_dir`` or a unique prefix
-    of one. Returns the folder and its record (:func:`read_run`)."""
+    and the magic: a run folder, ``latest``, a run id in ``runs_dir`` (default: the
+    project's runs folder) or a unique prefix of one. Returns the folder and its record
+    (:func:`read_run`)."""
+    runs_dir = _where(runs_dir)
     given = Path(run)
     if (given / "run.json").is_file():
         return given, read_run(given)
@@ -124,8 +134,8 @@ def resolve_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, RunDoc]:
             raise RunsError(f"no runs in {runs_dir}", hint="run the pipeline first")
         return runs[-1]
     if _RUN_ID.fullmatch(run):
-        if (Path(runs_dir) / run / "run.json").is_file():  # a damaged record says why
-            return Path(runs_dir) / run, read_run(Path(runs_dir) / run)
+        if (runs_dir / run / "run.json").is_file():  # a damaged record says why
+            return runs_dir / run, read_run(runs_dir / run)
         matches = [pr for pr in runs if pr[0].name.startswith(run)]
         if len(matches) == 1:
             return matches[0]
@@ -139,6 +149,14 @@ def resolve_run(run: str, runs_dir: str | Path = "runs") -> tuple[Path, RunDoc]:
         f"no run {run!r} in {runs_dir}",
         hint="`nb2pipe runs list` shows the runs; give a run id, a folder or latest",
     )
+
+
+def command_line(rec: dict[str, Any]) -> str:
+    """The run's command, shell-quoted: paste it to run again (from its ``cwd``)."""
+    import shlex
+
+    command = rec.get("command")
+    return shlex.join(map(str, command)) if isinstance(command, list) else ""
 
 
 def _counts(rec: dict[str, Any]) -> dict[str, int]:

@@ -127,7 +127,7 @@ def build(
     target: str | os.PathLike[str],
     *,
     run: str | None = None,
-    runs_dir: str | os.PathLike[str] = "runs",
+    runs_dir: str | os.PathLike[str] | None = None,
     split_on: str | None = None,
 ) -> tuple[Dag, list[str]]:
     """What `nb2pipe graph` draws: the Dag of `target`, coloured by `run` if given."""

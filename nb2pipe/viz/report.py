@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.mlops.runs import command_line
 from nb2pipe.viz import graph, runs
 from nb2pipe.viz.drawing import draw, duration_text
 from nb2pipe.viz.graph import Dag, Edge, Node
@@ -125,7 +126,7 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
             )  # fmt: skip
         },
         "duration": duration_text(graph.number(record.get("duration"))),
-        "command": " ".join(map(str, record.get("command") or [])),
+        "command": command_line(dict(record)),
         "rows": rows,
         "gates": [(n, _gate_result(n)) for n in dag.nodes if n.kind == "gate"],
         "parameters": [(str(k), shown(v)) for k, v in _map(record.get("parameters")).items()],
@@ -141,7 +142,7 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
 def report(
     run: str,
     *,
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = None,
     pipeline: str | Path | None = None,
 ) -> tuple[str, Path, list[str]]:
     """The report page of a run: (html, run folder, warnings)."""

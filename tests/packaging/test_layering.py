@@ -38,7 +38,7 @@ LAYERS: dict[str, int] = {
                 f"nb2pipe.{m}"
                 for m in (
                     "analysis assemble hazards lowering magics mlops_tags model notebook params "
-                    "randomness rules scopes source tags codegen render templating writeplan"
+                    "randomness rules scopes source tags tagcheck codegen render templating writeplan"
                 ).split()
             ),
         ),

@@ -13,19 +13,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
+    runtime = tomllib.loads((ROOT / "nb2pipe" / "runtime" / "pyproject.toml").read_text())
+    shipped = set(runtime["tool"]["setuptools"]["packages"])  # by nb2pipe-runtime
     found = {
         ".".join(p.parent.relative_to(ROOT).parts)
         for p in (ROOT / "nb2pipe").rglob("__init__.py")
         if "__pycache__" not in p.parts
     }
-    assert found - listed == set(), "add these to [tool.setuptools] packages"
+    assert found - listed - shipped == set(), "add these to [tool.setuptools] packages"
+    assert not listed & shipped, "nb2pipe-runtime ships these: not nb2pipe"
+    assert {p for p in found if p.startswith("nb2pipe.runtime")} <= shipped
     assert "nb2pipe.templates" in listed
     assert config["tool"]["setuptools"]["package-dir"]["nb2pipe.templates"] == "templates"
     # the templates' subfolders are data-only packages: listed, each with its package data
     folders = {
         ".".join(("nb2pipe", *p.relative_to(ROOT).parts))
         for p in (ROOT / "templates").rglob("*")
-        if p.is_dir() and p.name != "__pycache__"
+        if p.is_dir()
+        and not any(
+            part == "__pycache__" or part.startswith(".") for part in p.parts[len(ROOT.parts) :]
+        )
     }
     assert folders - listed == set(), "add these to [tool.setuptools] packages"
     data = config["tool"]["setuptools"]["package-data"]

@@ -19,7 +19,7 @@ def test_resolve_by_path_id_prefix_and_latest(tmp_path: Path):
     assert resolve_run(d.name, tmp_path / "runs")[0] == tmp_path / "runs" / d.name
     assert resolve_run("latest", tmp_path / "runs")[0].name == "20250102-000000-000-bbbb"
     assert resolve_run("20250102", tmp_path / "runs")[0].name == "20250102-000000-000-bbbb"
-    for bad in ("../runs", "nope", "/etc"):
+    for bad in ("../runs", "nope", "/etc", "2025"):  # 2025: matches two runs
         with pytest.raises(RunsError):
             resolve_run(bad, tmp_path / "runs")
     with pytest.raises(RunsError):
