@@ -58,7 +58,8 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
     # offline (--no-index, no build isolation) and without this machine's pip config
     build = subprocess.run(
         [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
-         "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+         "--no-build-isolation", "-w", str(wheels), str(ROOT / "nb2pipe" / "runtime"),
+         str(ROOT)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
@@ -82,8 +83,11 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
     assert f"{info}/licenses/LICENSE" in names
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert "License-Expression: MIT" in metadata
+    assert not [n for n in names if n.startswith("nb2pipe/runtime/")]  # nb2pipe-runtime's
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
+    (runtime,) = wheels.glob("nb2pipe_runtime-*.whl")  # installed with nb2pipe, beside it
+    zipfile.ZipFile(runtime).extractall(site)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "import nb2pipe, nb2pipe.templates\n"
