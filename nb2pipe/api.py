@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import analysis, codegen, notebook, tags
+from nb2pipe import codegen
+from nb2pipe.compiler import analysis, notebook, tags
+from nb2pipe.compiler.model import Pipeline
 from nb2pipe.errors import AnalysisError
-from nb2pipe.model import Pipeline
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
@@ -78,7 +79,7 @@ def convert(
     if name:
         from dataclasses import replace
 
-        from nb2pipe.tags import step_name
+        from nb2pipe.compiler.tags import step_name
 
         pipe = replace(pipe, name=step_name(name, file=str(path), cell=0, what="--name"))
     out = Path(out_dir) if out_dir else default_output(pipe)

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import __version__, magics, render, templating, writeplan
+from nb2pipe import __version__, render, templating, writeplan
+from nb2pipe.compiler import magics
+from nb2pipe.compiler.model import Notebook, Parameter, Pipeline, Step
+from nb2pipe.compiler.source import indent
 from nb2pipe.errors import AnalysisError, OutputError
-from nb2pipe.model import Notebook, Parameter, Pipeline, Step
-from nb2pipe.source import indent
 
 RUNTIME_TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nb2pipe.model import Pipeline
+from nb2pipe.compiler.model import Pipeline
 
 GUARD_POLICY = (
     "Unknown method calls on a step's inputs are assumed not to change them; the runtime "

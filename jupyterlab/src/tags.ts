@@ -88,7 +88,7 @@ export function parseTags(tags: readonly string[], source = ''): IParsedTags {
   return out;
 }
 
-/** Why `name` cannot be a step name, or null when it can (nb2pipe.tags.step_name). */
+/** Why `name` cannot be a step name, or null when it can (nb2pipe.compiler.tags.step_name). */
 export function nameProblem(raw: string): string | null {
   const name = raw.trim().replace(/-/g, '_');
   if (!name) {

@@ -52,8 +52,8 @@ def verify(
     ``force``, ...). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
     that cannot be read or converted, unknown parameters, no usable kernel.
     """
-    from nb2pipe import notebook as nbread
-    from nb2pipe import tags
+    from nb2pipe.compiler import notebook as nbread
+    from nb2pipe.compiler import tags
 
     started = time.perf_counter()
     nb_path = Path(notebook)

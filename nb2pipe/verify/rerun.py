@@ -14,7 +14,7 @@ from nb2pipe.verify.result import Row
 
 def unseeded_cells(layout: Any) -> list[int]:
     """Cells where the notebook draws from a global random stream nothing seeds."""
-    from nb2pipe.analysis import analyze
+    from nb2pipe.compiler.analysis import analyze
     from nb2pipe.errors import Nb2pipeError
 
     try:

@@ -1,7 +1,7 @@
 """One DAG description, from a notebook (compiler model) or a generated package (runtime spec),
 optionally coloured by a run, rendered as self-contained HTML, Mermaid or DOT.
 
-Both pipeline classes (``nb2pipe.model.Pipeline`` and ``nb2pipe.runtime.spec.Pipeline``) have
+Both pipeline classes (``nb2pipe.compiler.model.Pipeline`` and ``nb2pipe.runtime.spec.Pipeline``) have
 steps with ``name, kind, inputs (variable -> producer), outputs, params, after, cells, doc``;
 :func:`from_pipeline` reads just those, so the two views can never drift apart.
 """

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import analysis, magics, notebook, tags
-from nb2pipe.model import Notebook
+from nb2pipe.compiler import analysis, magics, notebook, tags
+from nb2pipe.compiler.model import Notebook
 from nb2pipe.viz.graph import VizError, write_text
 
 STRUCTURAL = ("step:", "block:", "after:", "prev:")

@@ -16,7 +16,7 @@ import pytest
 from nbformat import v4
 
 from nb2pipe import api
-from nb2pipe.model import Pipeline
+from nb2pipe.compiler.model import Pipeline
 
 CellSpec = tuple[Any, str]
 PYTHON_KERNEL = {"name": "python3", "language": "python", "display_name": "Python 3"}

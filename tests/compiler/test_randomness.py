@@ -1,4 +1,4 @@
-"""The chain of steps drawing from the seeded global random streams (nb2pipe/randomness.py):
+"""The chain of steps drawing from the seeded global random streams (nb2pipe/compiler/randomness.py):
 which steps draw (implicit draws included), which are checked instead, where seeds run."""
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def run_notebook(cells: list, ends: dict[int, list]) -> tuple[dict, BaseExceptio
     syntax made plain Python by nb2pipe's own magics pass). After the last cell of each
     step (`ends`: cell number -> steps ending there), copy the plain values of its outputs:
     {step: {variable: value}}."""
-    from nb2pipe import magics
+    from nb2pipe.compiler import magics
 
     ns: dict = {"__name__": "__main__"}
     seen: dict = {}

@@ -16,8 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nb2pipe import render
+from nb2pipe.compiler.tags import step_name
 from nb2pipe.errors import TagError
-from nb2pipe.tags import step_name
 
 FAST = settings(max_examples=300, deadline=None)
 

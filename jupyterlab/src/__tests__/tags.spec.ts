@@ -88,7 +88,7 @@ describe('writing tags', () => {
 });
 
 describe('names', () => {
-  it('nameProblem mirrors nb2pipe.tags.step_name', () => {
+  it('nameProblem mirrors nb2pipe.compiler.tags.step_name', () => {
     expect(nameProblem('train')).toBeNull();
     expect(nameProblem('train-model')).toBeNull();
     expect(nameProblem('')).toMatch(/empty/);
@@ -98,7 +98,7 @@ describe('names', () => {
     expect(nameProblem('x'.repeat(81))).toMatch(/longer/);
   });
 
-  it('identifier gives what nb2pipe.tags.identifier gives', () => {
+  it('identifier gives what nb2pipe.compiler.tags.identifier gives', () => {
     // expected values printed by the Python function
     const cases: Record<string, string> = {
       'Train the model!': 'train_the_model',

@@ -13,10 +13,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe import magics
+from nb2pipe.compiler import magics
+from nb2pipe.compiler.model import Cell, CellPlan, Diagnostic, Layout, Notebook
+from nb2pipe.compiler.rules import is_setting
 from nb2pipe.errors import Nb2pipeError, TagError
-from nb2pipe.model import Cell, CellPlan, Diagnostic, Layout, Notebook
-from nb2pipe.rules import is_setting
 
 ROLE_TAGS = {
     "parameters": "parameters",

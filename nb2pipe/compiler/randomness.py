@@ -22,8 +22,8 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from nb2pipe.model import Fragment
-from nb2pipe.rules import (
+from nb2pipe.compiler.model import Fragment
+from nb2pipe.compiler.rules import (
     BUILTIN_NAMES,
     NOT_DRAWING,
     OWN_GENERATOR,
@@ -36,10 +36,10 @@ from nb2pipe.rules import (
     SKLEARN_RANDOM,
     dotted,
 )
-from nb2pipe.source import Editor
+from nb2pipe.compiler.source import Editor
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer, ImportLine, PreparedCell
+    from nb2pipe.compiler.analysis import Analyzer, ImportLine, PreparedCell
 
 ANY = "*"  # an unknown call: may draw from any stream
 OBJECT = "object"  # ... and it uses an object built without random_state

@@ -12,16 +12,16 @@ import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from nb2pipe.compiler.lowering import fragments
+from nb2pipe.compiler.mlops_tags import metric_directions, primary_metrics, step_models
+from nb2pipe.compiler.model import Pipeline, Step
+from nb2pipe.compiler.rules import distribution
+from nb2pipe.compiler.tags import identifier
 from nb2pipe.errors import AnalysisError, StrictError
-from nb2pipe.lowering import fragments
-from nb2pipe.mlops_tags import metric_directions, primary_metrics, step_models
-from nb2pipe.model import Pipeline, Step
-from nb2pipe.rules import distribution
 from nb2pipe.runtime.randomstate import RANDOM_STATE
-from nb2pipe.tags import identifier
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer, PreparedCell, StepWork
+    from nb2pipe.compiler.analysis import Analyzer, PreparedCell, StepWork
 
 RUNTIME_REQUIREMENTS = ("nb2pipe", "cloudpickle", "joblib", "pyarrow", "pyyaml")
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}

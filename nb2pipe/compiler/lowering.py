@@ -11,13 +11,13 @@ import ast
 import re
 from typing import TYPE_CHECKING
 
-from nb2pipe.model import Fragment
-from nb2pipe.rules import is_import
-from nb2pipe.scopes import free_names
-from nb2pipe.source import Editor, is_display, segment
+from nb2pipe.compiler.model import Fragment
+from nb2pipe.compiler.rules import is_import
+from nb2pipe.compiler.scopes import free_names
+from nb2pipe.compiler.source import Editor, is_display, segment
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer, PreparedCell, StepWork
+    from nb2pipe.compiler.analysis import Analyzer, PreparedCell, StepWork
 
 MAIN_TEST = re.compile(r"__name__\s*==\s*['\"]__main__['\"]|['\"]__main__['\"]\s*==\s*__name__")
 

@@ -14,7 +14,7 @@ import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from nb2pipe.rules import (
+from nb2pipe.compiler.rules import (
     BUILTIN_NAMES,
     MUTATING_FUNCTIONS,
     MUTATING_METHODS,

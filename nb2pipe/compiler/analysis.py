@@ -6,9 +6,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nb2pipe import magics, params, randomness
-from nb2pipe.errors import AnalysisError
-from nb2pipe.model import (
+from nb2pipe.compiler import magics, params, randomness
+from nb2pipe.compiler.model import (
     CellPlan,
     Derived,
     Diagnostic,
@@ -17,10 +16,17 @@ from nb2pipe.model import (
     Parameter,
     Pipeline,
 )
-from nb2pipe.rules import BUILTIN_NAMES, IPYTHON_NAMES, is_import, is_import_block, is_setting
-from nb2pipe.scopes import Facts, FuncInfo, ModuleWalker
-from nb2pipe.source import Editor, is_display
-from nb2pipe.tags import directive_words
+from nb2pipe.compiler.rules import (
+    BUILTIN_NAMES,
+    IPYTHON_NAMES,
+    is_import,
+    is_import_block,
+    is_setting,
+)
+from nb2pipe.compiler.scopes import Facts, FuncInfo, ModuleWalker
+from nb2pipe.compiler.source import Editor, is_display
+from nb2pipe.compiler.tags import directive_words
+from nb2pipe.errors import AnalysisError
 
 
 @dataclass
@@ -648,8 +654,8 @@ class Analyzer:
         self._skip_warnings(cells)
         self._gate_splits(layout, cells)
         self._check_step_functions()
-        from nb2pipe import hazards
-        from nb2pipe.assemble import assemble
+        from nb2pipe.compiler import hazards
+        from nb2pipe.compiler.assemble import assemble
 
         hazards.check(self)
 

@@ -50,7 +50,7 @@ SETTING_CALLS = (
     "seterr", "disable_warnings", "enable_eager_execution", "set_visible_devices",
 )  # fmt: skip
 
-# ---- the global random streams (nb2pipe/randomness.py) ----
+# ---- the global random streams (nb2pipe/compiler/randomness.py) ----
 #: Functions of numpy.random / random that do not draw from the global stream.
 NOT_DRAWING = frozenset(
     """default_rng RandomState Generator SeedSequence Random SystemRandom
@@ -109,7 +109,7 @@ OWN_GENERATOR = {"torch": "torch", "tensorflow": "tensorflow", "keras": "keras"}
 OWN_SEEDS = ("manual_seed", "manual_seed_all", "set_seed", "set_random_seed", "seed_everything")
 
 
-# ---- values that cannot be stored between steps (nb2pipe/hazards.py) ----
+# ---- values that cannot be stored between steps (nb2pipe/compiler/hazards.py) ----
 _FILE = ("an open file", "pass its path and open it in the step that reads it")
 _DB = ("a database connection", "connect in each step that queries, or pass the query's result")
 _DMATRIX = (

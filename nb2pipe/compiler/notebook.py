@@ -13,8 +13,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.compiler.model import Cell, Notebook
 from nb2pipe.errors import NotebookError
-from nb2pipe.model import Cell, Notebook
 
 #: Largest notebook file we read (bytes); beyond this the user is told to split it.
 MAX_BYTES = 256 * 1024 * 1024

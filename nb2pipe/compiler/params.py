@@ -8,8 +8,8 @@ import io
 import re
 import tokenize
 
+from nb2pipe.compiler.model import Derived, Diagnostic, Parameter
 from nb2pipe.errors import AnalysisError
-from nb2pipe.model import Derived, Diagnostic, Parameter
 
 TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}
 SECRET_NAME = re.compile(r"password|passwd|secret|token|api_?key|credential", re.IGNORECASE)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from nb2pipe import randomness
-from nb2pipe.rules import GENERATOR, UNSTORABLE_CALLS, dotted
+from nb2pipe.compiler import randomness
+from nb2pipe.compiler.rules import GENERATOR, UNSTORABLE_CALLS, dotted
 
 if TYPE_CHECKING:
-    from nb2pipe.analysis import Analyzer
+    from nb2pipe.compiler.analysis import Analyzer
 
 
 def check(an: Analyzer) -> None:
