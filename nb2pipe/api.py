@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import codegen
+from nb2pipe.codegen import package as codegen
 from nb2pipe.compiler import analysis, notebook, tags
 from nb2pipe.compiler.model import Pipeline
 from nb2pipe.errors import AnalysisError
@@ -30,7 +30,7 @@ def load_package(directory: str | Path) -> Any:
     import importlib
     import sys
 
-    from nb2pipe.codegen import module_path
+    from nb2pipe.codegen.package import module_path
     from nb2pipe.errors import OutputError
 
     folder = Path(directory)

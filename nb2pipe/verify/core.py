@@ -74,7 +74,7 @@ def verify(
         else:
             package = Path(pipeline_dir)
         with _loaded(package) as spec:
-            from nb2pipe.codegen import notebook_hash
+            from nb2pipe.codegen.package import notebook_hash
 
             if spec.notebook_sha256 and spec.notebook_sha256 != notebook_hash(model):
                 result.notes.append(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from nb2pipe import templating
+from nb2pipe.codegen import templating
 from nb2pipe.viz.drawing import draw
 from nb2pipe.viz.graph import Dag
 

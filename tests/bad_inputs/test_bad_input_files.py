@@ -26,7 +26,7 @@ from bad_input_cases import INPUTS, MARKER, Case, cases, nb_bytes
 from typer.testing import CliRunner
 
 from nb2pipe.cli import app
-from nb2pipe.codegen import ruff_bin
+from nb2pipe.codegen.package import ruff_bin
 
 CASES = {c.name: c for c in cases()}
 ERRORS = [c for c in CASES.values() if not c.converts]

@@ -1,7 +1,7 @@
-"""Pipeline -> files of the generated package (rendered by nb2pipe.templating).
+"""Pipeline -> files of the generated package (rendered by nb2pipe.codegen.templating).
 
 The whole file set is rendered in memory, formatted by ruff and compiled, then written by
-nb2pipe.writeplan (pip-tools style: plan, then apply), which changes only generated files.
+nb2pipe.codegen.writeplan (pip-tools style: plan, then apply), which changes only generated files.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import __version__, render, templating, writeplan
+from nb2pipe import __version__
+from nb2pipe.codegen import render, templating, writeplan
 from nb2pipe.compiler import magics
 from nb2pipe.compiler.model import Notebook, Parameter, Pipeline, Step
 from nb2pipe.compiler.source import indent
@@ -320,7 +321,7 @@ def _compile_rendered(pipe: Pipeline, rel: str, text: str) -> None:
 
 
 def write(pipe: Pipeline, out_dir: Path, *, force: bool = False, check: bool = False) -> list[str]:
-    """Write the package (see nb2pipe.writeplan: only files nb2pipe generated change).
+    """Write the package (see nb2pipe.codegen.writeplan: only files nb2pipe generated change).
     Returns the files written (with `check`, the stale files, writing nothing)."""
     out_dir = Path(out_dir)
     if not pipe.steps:

@@ -2,7 +2,7 @@
 
 Templates come from a copy of `templates/` named by NB2PIPE_TEMPLATES first (to override
 one), then from the package (`nb2pipe.templates`). Values from a notebook reach templates
-only through the safe renderers of `nb2pipe.render`, registered here as filters.
+only through the safe renderers of `nb2pipe.codegen.render`, registered here as filters.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import os
 import stat
 from typing import Any
 
-from nb2pipe import __version__, render
+from nb2pipe import __version__
+from nb2pipe.codegen import render
 
 
 def environment(folder: str = "", *, autoescape: bool = False, **filters: Any) -> Any:
