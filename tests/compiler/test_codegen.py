@@ -20,9 +20,9 @@ import yaml
 from typer.testing import CliRunner
 
 from nb2pipe import __version__, api
-from nb2pipe.cli import app
 from nb2pipe.codegen import package as codegen
 from nb2pipe.errors import Nb2pipeError, OutputError
+from nb2pipe.frontends.cli import app
 
 SAMPLES = ["wine_classifier", "diabetes_regression", "iris_kale"]
 

@@ -17,10 +17,10 @@ from exporter_helpers import REPO, TINY, WINE, convert
 from typer.testing import CliRunner
 
 import nb2pipe.exporters as exporters
-from nb2pipe.cli import app
 from nb2pipe.exporters import Exporter, ExportError, export
 from nb2pipe.exporters.base import ExportResult, ascii_id, py_literal, yaml_str
 from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
+from nb2pipe.frontends.cli import app
 
 # --- plugins ------------------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ def test_exporters_are_imported_only_when_asked_for():
     import sys
 
     code = (
-        "import sys, nb2pipe.cli, nb2pipe.exporters;"
+        "import sys, nb2pipe.frontends.cli, nb2pipe.exporters;"
         "print(sorted(m for m in sys.modules if m.startswith('nb2pipe.exporters.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

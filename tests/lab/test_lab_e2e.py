@@ -286,7 +286,7 @@ def test_tag_convert_and_run_from_jupyterlab(lab: Lab, page: Any, shots: Path) -
     assert saved["cells"][18]["metadata"]["tags"] == ["step:explain"]
     assert saved["metadata"]["nb2pipe"] == {"output": "pipelines/wine_classifier"}
     check = subprocess.run(
-        [sys.executable, "-c", "from nb2pipe.cli import main; main()", "convert", SAMPLE.name, "-o", "pipelines/wine_classifier", "--check"],
+        [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", "convert", SAMPLE.name, "-o", "pipelines/wine_classifier", "--check"],
         cwd=lab.root, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr

@@ -154,7 +154,7 @@ def run_cli(
 
 def nb2pipe(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``nb2pipe`` command, in ``folder``."""
-    cmd = [sys.executable, "-c", "from nb2pipe.cli import main; main()", *args]
+    cmd = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", *args]
     return subprocess.run(
         cmd, cwd=folder, env=env(folder), capture_output=True, text=True, timeout=600
     )

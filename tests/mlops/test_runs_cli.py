@@ -13,7 +13,7 @@ from mlops_helpers import TINY, convert, forget, run_inline, write_values
 from typer.testing import CliRunner
 
 from nb2pipe import runs
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert shipped - set(names) == set(), "template files missing from the wheel"
-    assert "nb2pipe/cli/__init__.py" in names
+    assert "nb2pipe/frontends/cli/__init__.py" in names
     (info,) = {n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA")}
     assert f"{info}/licenses/LICENSE" in names
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()

@@ -124,7 +124,7 @@ def fake_run(root: Path, run_id: str = "20250101-000000-000-aaaa") -> Path:
 
 def nb2pipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("nb2pipe")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.frontends.cli"]
     return subprocess.run(
         [*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env()
     )

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nb2pipe.cli._common import (
+from nb2pipe.frontends.cli._common import (
     RunsDirOpt,
     app,
     guard,

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import sys
 
-from nb2pipe.cli._common import app
+from nb2pipe.frontends.cli._common import app
 
 # The modules register their commands; `nb2pipe --help` lists them in this order.
 # isort: off
-from nb2pipe.cli import core  # noqa: F401
-from nb2pipe.cli import precommit  # noqa: F401
-from nb2pipe.cli import viz  # noqa: F401
-from nb2pipe.cli import export  # noqa: F401
-from nb2pipe.cli import ops  # noqa: F401
-from nb2pipe.cli import serve  # noqa: F401
+from nb2pipe.frontends.cli import core  # noqa: F401
+from nb2pipe.frontends.cli import precommit  # noqa: F401
+from nb2pipe.frontends.cli import viz  # noqa: F401
+from nb2pipe.frontends.cli import export  # noqa: F401
+from nb2pipe.frontends.cli import ops  # noqa: F401
+from nb2pipe.frontends.cli import serve  # noqa: F401
 # isort: on
 
 __all__ = ["app", "main"]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nb2pipe.cli._common import (
+from nb2pipe.frontends.cli._common import (
     NotebookArg,
     SplitOpt,
     app,
@@ -80,7 +80,8 @@ def inspect(
     """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
 
     def body() -> None:
-        from nb2pipe import api, report
+        from nb2pipe import api
+        from nb2pipe.frontends.cli import inspect_view as report
 
         pipe = api.load(notebook, split_on=split_on)
         if as_json:

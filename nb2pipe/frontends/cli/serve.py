@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from nb2pipe.cli._common import RunsDirOpt, app, err, guard
-from nb2pipe.cli.ops import JsonOpt, RegistryOpt, TrackingOpt, TrackingUriOpt
 from nb2pipe.errors import Nb2pipeError
+from nb2pipe.frontends.cli._common import RunsDirOpt, app, err, guard
+from nb2pipe.frontends.cli.ops import JsonOpt, RegistryOpt, TrackingOpt, TrackingUriOpt
 
 LogUrlOpt = Annotated[
     str | None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nb2pipe.cli._common import (
+from nb2pipe.frontends.cli._common import (
     app,
     err,
     guard,

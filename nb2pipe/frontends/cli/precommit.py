@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nb2pipe.cli._common import app, err, guard, state
+from nb2pipe.frontends.cli._common import app, err, guard, state
 
 # NOTEBOOK:OUTPUT, the notebook ending in .ipynb or .py (so a drive letter is not a separator)
 _PAIR = re.compile(r"(?P<notebook>.+?\.(?:ipynb|py)):(?P<output>.+)")

@@ -93,7 +93,7 @@ def plain_steps(data: dict[str, Any]) -> str:
 def render(line: str, user_ns: dict[str, Any], environ: dict[str, str]) -> dict[str, str]:
     """The display bundle (text/html and text/plain) of one ``%nb2pipe`` line."""
     from nb2pipe import api
-    from nb2pipe.report import inspect_data
+    from nb2pipe.frontends.cli.inspect_view import inspect_data
     from nb2pipe.viz import graph, pages, textfmt
 
     args = parser().parse_args(shlex.split(line))
@@ -122,7 +122,7 @@ def render(line: str, user_ns: dict[str, Any], environ: dict[str, str]) -> dict[
 class Nb2pipeMagics(Magics):
     @line_magic
     def nb2pipe(self, line: str) -> None:
-        """Show the steps (inspect) or the DAG (graph) of this notebook; see nb2pipe.magic."""
+        """Show the steps (inspect) or the DAG (graph) of this notebook; see nb2pipe.frontends.ipython."""
         from IPython.display import display
 
         from nb2pipe.errors import Nb2pipeError
