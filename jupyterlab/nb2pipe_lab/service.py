@@ -150,7 +150,7 @@ def inspect(
     """What the panel shows: the inspect data, each cell's role and step, and the DAG drawn
     by nb2pipe's own renderer (the HTML fragment of ``%nb2pipe graph``)."""
     from nb2pipe.compiler import analysis, notebook, tags
-    from nb2pipe.frontends.cli.inspect_view import inspect_data
+    from nb2pipe.compiler.summary import inspect_data
     from nb2pipe.viz.graph import from_pipeline
     from nb2pipe.viz.pages import dag_fragment
 

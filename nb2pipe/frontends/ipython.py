@@ -93,7 +93,7 @@ def plain_steps(data: dict[str, Any]) -> str:
 def render(line: str, user_ns: dict[str, Any], environ: dict[str, str]) -> dict[str, str]:
     """The display bundle (text/html and text/plain) of one ``%nb2pipe`` line."""
     from nb2pipe import api
-    from nb2pipe.frontends.cli.inspect_view import inspect_data
+    from nb2pipe.compiler.summary import inspect_data
     from nb2pipe.viz import graph, pages, textfmt
 
     args = parser().parse_args(shlex.split(line))

@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nb2pipe import api
+from nb2pipe.compiler import summary as report
 from nb2pipe.errors import Nb2pipeError
-from nb2pipe.frontends.cli import inspect_view as report
 from nb2pipe.runtime import run
 
 #: NB2PIPE_FUZZ_EXAMPLES=2000 for a deeper search than the suite's default

@@ -81,13 +81,14 @@ def inspect(
 
     def body() -> None:
         from nb2pipe import api
-        from nb2pipe.frontends.cli import inspect_view as report
+        from nb2pipe.compiler import summary
+        from nb2pipe.frontends.cli import inspect_view
 
         pipe = api.load(notebook, split_on=split_on)
         if as_json:
-            typer.echo(report.inspect_json(pipe))
+            typer.echo(summary.inspect_json(pipe))
         else:
-            report.print_inspect(pipe)
+            inspect_view.print_inspect(pipe)
 
     guard(body)
 
