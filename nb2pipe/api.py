@@ -5,24 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nb2pipe import compiler
 from nb2pipe.codegen import package as codegen
-from nb2pipe.compiler import analysis, notebook, tags
 from nb2pipe.compiler.model import Pipeline
-from nb2pipe.errors import AnalysisError
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
-    """Read, tag and analyse a notebook: the whole compiler front end."""
-    nb = notebook.read(path)
-    layout = tags.assign(nb, split_on=split_on)
-    try:
-        return analysis.analyze(layout, strict=strict)
-    except RecursionError:
-        raise AnalysisError(
-            "the code is nested too deeply to analyse",
-            file=str(path),
-            hint="split the deepest expression into several statements",
-        ) from None
+    """The Pipeline model of a notebook (``nb2pipe.compiler.compile``'s)."""
+    return compiler.compile(path, split_on=split_on, strict=strict).pipeline
 
 
 def load_package(directory: str | Path) -> Any:

@@ -1,5 +1,6 @@
-"""From a Layout to a Pipeline (SPEC section 2): reads, writes and mutations per step, data
-edges, parameters, shared code, process-wide settings and every diagnostic."""
+"""From a Layout to an Analysis (SPEC section 2): reads, writes and mutations per step, data
+edges, parameters, shared code, process-wide settings and every diagnostic. The value it
+returns is frozen (nb2pipe.compiler.analysed); hazards, assemble and lowering read it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import ast
 from dataclasses import dataclass, field
 
 from nb2pipe.compiler import magics, params, randomness
+from nb2pipe.compiler.analysed import (
+    Analysis,
+    ImportLine,
+    PreparedCell,
+    StepAnalysis,
+    frozen_map,
+)
 from nb2pipe.compiler.model import (
     CellPlan,
     Derived,
@@ -14,7 +22,6 @@ from nb2pipe.compiler.model import (
     Fragment,
     Layout,
     Parameter,
-    Pipeline,
 )
 from nb2pipe.compiler.rules import (
     BUILTIN_NAMES,
@@ -30,27 +37,9 @@ from nb2pipe.errors import AnalysisError
 
 
 @dataclass
-class PreparedCell:
-    plan: CellPlan
-    source: str  # after magics
-    tree: ast.Module
-    requirements: list[str]
-    uses_subprocess: bool
-
-
-@dataclass
-class ImportLine:
-    name: str  # the bound name
-    text: str  # a one-name import statement
-    module: str  # top-level module, for requirements
-    cell: int
-    star: bool = False
-    relative: bool = False
-    seq: int = 0  # position among the notebook's import statements
-
-
-@dataclass
 class StepWork:
+    """A step while the analyser builds it (frozen into a StepAnalysis at the end)."""
+
     name: str
     kind: str
     cells: list[PreparedCell]
@@ -68,13 +57,32 @@ class StepWork:
     defs: dict[str, ast.stmt] = field(default_factory=dict)
     aliases: dict[str, set[str]] = field(default_factory=dict)  # at the step's end
 
+    def freeze(self) -> StepAnalysis:
+        return StepAnalysis(
+            name=self.name,
+            kind=self.kind,
+            cells=tuple(self.cells),
+            facts=self.facts,
+            inputs=frozen_map(self.inputs),
+            params=tuple(self.params),
+            imports=frozenset(self.imports),
+            common=frozenset(self.common),
+            uses_steps=frozen_map((k, tuple(v)) for k, v in self.uses_steps.items()),
+            hoisted=frozenset(self.hoisted),
+            metric_decls=tuple(self.metric_decls),
+            dropped=frozenset(self.dropped),
+            after=tuple(self.after),
+            extra_imports=frozenset(self.extra_imports),
+            defs=frozen_map(self.defs),
+            aliases=frozen_map((k, frozenset(v)) for k, v in self.aliases.items()),
+        )
+
 
 class Analyzer:
-    def __init__(self, layout: Layout, *, strict: bool = False) -> None:
+    def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.nb = layout.notebook
         self.file = self.nb.path
-        self.strict = strict
         self.diags: list[Diagnostic] = list(layout.diagnostics)
         self.funcs: dict[str, FuncInfo] = {}
         self.origin: dict[str, tuple[str, str]] = {}  # name -> (kind, step)
@@ -84,11 +92,9 @@ class Analyzer:
         self.derived: list[Derived] = []
         self.derive_frags: list[Fragment] = []
         self.settings: list[Fragment] = []
-        self.seeds: list[tuple[Fragment, set[str]]] = []  # global random seeds: carried
+        self.seeds: list[tuple[Fragment, frozenset[str]]] = []  # global random seeds: carried
         self.cells: dict[int, PreparedCell] = {}
         self._qualified: dict[str, str] | None = None
-        self.random_plan = randomness.RandomPlan()
-        self.unstorable: dict[str, dict[str, tuple[str, str, int, int]]] = {}
         self.common: list[Fragment] = []
         self.common_names: set[str] = set()
         self.common_funcs: dict[str, FuncInfo] = {}
@@ -134,7 +140,7 @@ class Analyzer:
             for line, msg in t.warnings:
                 self.warn(msg, cell.index, line, "magic")
             self._check_toplevel(tree, cell.index)
-        return PreparedCell(plan, t.source, tree, t.requirements, t.uses_subprocess)
+        return PreparedCell(plan, t.source, tree, tuple(t.requirements), t.uses_subprocess)
 
     def _check_toplevel(self, tree: ast.Module, cell: int) -> None:
         stack: list[ast.AST] = list(tree.body)
@@ -283,7 +289,7 @@ class Analyzer:
                 settings.remove(s, body)
                 constants.remove(s, body)
                 text = "\n".join(c.source.split("\n")[s.lineno - 1 : s.end_lineno])
-                self.seeds.append((Fragment(c.plan.cell.index, text), streams))
+                self.seeds.append((Fragment(c.plan.cell.index, text), frozenset(streams)))
                 continue
             binds = {
                 n.id
@@ -600,7 +606,7 @@ class Analyzer:
                 )
 
     # ------------------------------------------------------------ run
-    def run(self) -> Pipeline:
+    def run(self) -> Analysis:
         layout = self.layout
         self._pending_common_reads: list[tuple[int, Facts]] = []
         self._pending_settings_reads: list[tuple[int, Facts]] = []
@@ -654,12 +660,33 @@ class Analyzer:
         self._skip_warnings(cells)
         self._gate_splits(layout, cells)
         self._check_step_functions()
-        from nb2pipe.compiler import hazards
-        from nb2pipe.compiler.assemble import assemble
+        return self._freeze()
 
-        hazards.check(self)
-
-        return assemble(self, cells)
+    def _freeze(self) -> Analysis:
+        common_reads: set[str] = set()
+        for _cell, facts in self._pending_common_reads:
+            common_reads |= set(facts.reads)
+        return Analysis(
+            layout=self.layout,
+            cells=frozen_map(self.cells),
+            works=frozen_map((n, w.freeze()) for n, w in self.works.items()),
+            funcs=frozen_map(self.funcs),
+            origin=frozen_map(self.origin),
+            pool=frozen_map(self.pool),
+            stars=tuple(self.stars),
+            qualified=frozen_map(self.qualified()),
+            parameters=tuple(self.parameters),
+            derived=tuple(self.derived),
+            derive_frags=tuple(self.derive_frags),
+            settings=tuple(self.settings),
+            seeds=tuple(self.seeds),
+            common=tuple(self.common),
+            common_names=frozenset(self.common_names),
+            common_funcs=frozen_map(self.common_funcs),
+            common_reads=frozenset(common_reads),
+            requirements=frozenset(self.requirements),
+            diagnostics=tuple(self.diags),
+        )
 
     def _check_defined(self, name: str, facts: Facts, cell: int, line: int) -> None:
         if name in self.origin or name in facts.binds or name in self.pool:
@@ -769,5 +796,6 @@ def _top_binds(tree: ast.Module) -> list[str]:
     return out
 
 
-def analyze(layout: Layout, *, strict: bool = False) -> Pipeline:
-    return Analyzer(layout, strict=strict).run()
+def analyze(layout: Layout) -> Analysis:
+    """The analysis of a tagged notebook (hazards.check and assemble come after it)."""
+    return Analyzer(layout).run()

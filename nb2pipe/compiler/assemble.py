@@ -1,6 +1,7 @@
 """Assembly: from analysed steps to the Pipeline model: outputs (terminal steps keep what
 they define), metrics, gate edges, the cycle check, imports and distributions per step,
-requirements and imports kept for their effect."""
+requirements and imports kept for their effect. A function of the Analysis: it reads it
+and changes nothing in it."""
 
 from __future__ import annotations
 
@@ -9,120 +10,133 @@ import graphlib
 import os
 import re
 import sys
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
 
-from nb2pipe.compiler.lowering import fragments
+from nb2pipe.compiler.analysed import Analysis, Log, PreparedCell, StepAnalysis
+from nb2pipe.compiler.lowering import Lowered, fragments
 from nb2pipe.compiler.mlops_tags import metric_directions, primary_metrics, step_models
 from nb2pipe.compiler.model import Pipeline, Step
 from nb2pipe.compiler.rules import distribution
 from nb2pipe.compiler.tags import identifier
-from nb2pipe.errors import AnalysisError, StrictError
+from nb2pipe.errors import AnalysisError
 from nb2pipe.runtime.randomstate import RANDOM_STATE
-
-if TYPE_CHECKING:
-    from nb2pipe.compiler.analysis import Analyzer, PreparedCell, StepWork
 
 RUNTIME_REQUIREMENTS = ("nb2pipe", "cloudpickle", "joblib", "pyarrow", "pyyaml")
 STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 EFFECT_IMPORT = re.compile(r"\bexperimental\b|\bimport enable_\w+")
 
 
-def assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
-    return _assemble(an, cells)
+@dataclass
+class _Edges:
+    """What the steps' inputs and metric declarations make of each step."""
+
+    outputs: dict[str, list[str]]
+    metrics: dict[str, list[str]]
+    dependents: dict[str, set[str]]
+    after: dict[str, list[str]]  # after: tags, then the gates before the step
+    directions: dict[str, str] = field(default_factory=dict)  # `# lower` / `# higher`
+    primary: list[str] = field(default_factory=list)  # metrics marked `# primary`
 
 
-def _assemble(an: Analyzer, cells: dict[int, PreparedCell]) -> Pipeline:
-    works = an.works
-    order = list(works)
-    outputs: dict[str, list[str]] = {n: [] for n in order}
-    metrics: dict[str, list[str]] = {n: [] for n in order}
-    dependents: dict[str, set[str]] = {n: set() for n in order}
-    directions: dict[str, str] = {}
-    primary: list[str] = []  # metrics marked `# primary`
-    for w in works.values():
+def assemble(an: Analysis) -> Pipeline:
+    log = Log()
+    edges = _edges(an, log)
+    _gate_edges(an, edges)
+    _check_cycles(an, edges.after)
+    steps = [_step(an, w, edges, log) for w in an.works.values()]
+    return _pipeline(an, steps, log)
+
+
+def _edges(an: Analysis, log: Log) -> _Edges:
+    order = list(an.works)
+    e = _Edges(
+        outputs={n: [] for n in order},
+        metrics={n: [] for n in order},
+        dependents={n: set() for n in order},
+        after={n: list(w.after) for n, w in an.works.items()},
+    )
+    for w in an.works.values():
         for var, src in w.inputs.items():
-            if var not in outputs[src]:
-                outputs[src].append(var)
-            dependents[src].add(w.name)
+            if var not in e.outputs[src]:
+                e.outputs[src].append(var)
+            e.dependents[src].add(w.name)
         for a in w.after:
-            dependents[a].add(w.name)
+            e.dependents[a].add(w.name)
         for var, cell, line in w.metric_decls:
-            producer = w.name if var in w.facts.binds or var in w.facts.mutated else None
+            producer = _producer(an, w, var)
             if producer is None:
-                kind, src = an.origin.get(var, ("", ""))
-                producer = src if kind == "step" else None
-            if producer is None:
-                an.warn(f"metric {var!r} is not computed by any step", cell, line)
+                log.warn(f"metric {var!r} is not computed by any step", cell, line)
                 continue
-            if var not in metrics[producer]:
-                metrics[producer].append(var)
-            if var not in outputs[producer]:
-                outputs[producer].append(var)
-        directions.update(metric_directions(w))  # `# lower` / `# higher` comments
-        primary += primary_metrics(w)
-    # Gates stop every step after them in the notebook.
+            if var not in e.metrics[producer]:
+                e.metrics[producer].append(var)
+            if var not in e.outputs[producer]:
+                e.outputs[producer].append(var)
+        e.directions.update(metric_directions(w))
+        e.primary += primary_metrics(w)
+    return e
+
+
+def _producer(an: Analysis, w: StepAnalysis, var: str) -> str | None:
+    if var in w.facts.binds or var in w.facts.mutated:
+        return w.name
+    kind, src = an.origin.get(var, ("", ""))
+    return src if kind == "step" else None
+
+
+def _gate_edges(an: Analysis, e: _Edges) -> None:
+    """Gates stop every step after them in the notebook."""
     ancestors: dict[str, set[str]] = {}
     gates_so_far: list[str] = []
-    for n in order:
-        w = works[n]
+    for n, w in an.works.items():
         anc: set[str] = set()
-        for up in list(w.inputs.values()) + w.after:
+        for up in list(w.inputs.values()) + e.after[n]:
             anc |= {up} | ancestors.get(up, set())
         for g in gates_so_far:
             if g not in anc:
-                w.after.append(g)
-                dependents[g].add(n)
+                e.after[n].append(g)
+                e.dependents[g].add(n)
                 anc |= {g} | ancestors.get(g, set())
         ancestors[n] = anc
         if w.kind == "gate":
             gates_so_far.append(n)
-    _check_cycles(an, order)
-    steps: list[Step] = []
-    for n in order:
-        w = works[n]
-        f = w.facts
-        outs = outputs[n]
-        models = step_models(w, an.error)  # model:NAME -> (NAME, variable), an output
-        outs.extend(var for _, var in models if var not in outs)
-        # An input the step changes in place is its output too: the new value is the
-        # step's, and the runtime guard checks exactly the inputs that are not outputs.
-        outs.extend(v for v in w.inputs if v in w.facts.mutated and v not in outs)
-        if not dependents[n] and w.kind == "step":
-            # A step nothing depends on keeps what it defines on every path, except
-            # definitions, modules, file handles, lambdas and generators.
-            unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
-            unstorable |= set(an.unstorable.get(n, {}))
-            for var in dict.fromkeys([*f.binds, *f.mutated]):
-                kept = var in f.must or var in w.inputs
-                if kept and var not in unstorable | f.deleted and var not in outs:
-                    outs.append(var)
-        for var in outs:
-            if var in an.unstorable.get(n, {}):
-                what, fix, cell, line = an.unstorable[n][var]
-                an.warn(f"{var!r} is {what}: step {n!r} cannot store it as an output ({fix})",
-                        cell, line, "unstorable")  # fmt: skip
-        step = _build_step(an, w, tuple(outs), tuple(metrics[n]))
-        declared = {m: d for m, d in directions.items() if m in step.metrics}
-        first = next((m for m in primary if m in step.metrics), "")
-        steps.append(
-            _random(
-                an,
-                replace(
-                    step,
-                    models=tuple(f"{m}={v}" for m, v in models),
-                    directions=declared,
-                    primary=first,
-                ),
-            )
-        )
-    return _pipeline(an, steps, cells)
 
 
-def _random(an: Analyzer, step: Step) -> Step:
+def _step(an: Analysis, w: StepAnalysis, e: _Edges, log: Log) -> Step:
+    n, f = w.name, w.facts
+    outs = e.outputs[n]
+    models = step_models(w, an.error)  # model:NAME -> (NAME, variable), an output
+    outs.extend(var for _, var in models if var not in outs)
+    # An input the step changes in place is its output too: the new value is the
+    # step's, and the runtime guard checks exactly the inputs that are not outputs.
+    outs.extend(v for v in w.inputs if v in f.mutated and v not in outs)
+    if not e.dependents[n] and w.kind == "step":
+        # A step nothing depends on keeps what it defines on every path, except
+        # definitions, modules, file handles, lambdas and generators.
+        unstorable = set(w.defs) | f.imported | _unstorable(w.cells)
+        unstorable |= set(an.unstorable.get(n, {}))
+        for var in dict.fromkeys([*f.binds, *f.mutated]):
+            kept = var in f.must or var in w.inputs
+            if kept and var not in unstorable | f.deleted and var not in outs:
+                outs.append(var)
+    for var in outs:
+        if var in an.unstorable.get(n, {}):
+            what, fix, cell, line = an.unstorable[n][var]
+            log.warn(f"{var!r} is {what}: step {n!r} cannot store it as an output ({fix})",
+                     cell, line, "unstorable")  # fmt: skip
+    step = _build_step(an, w, tuple(outs), tuple(e.metrics[n]), e.after[n])
+    step = replace(
+        step,
+        models=tuple(f"{m}={v}" for m, v in models),
+        directions={m: d for m, d in e.directions.items() if m in step.metrics},
+        primary=next((m for m in e.primary if m in step.metrics), ""),
+    )
+    return _random(an, step)
+
+
+def _random(an: Analysis, step: Step) -> Step:
     """The step's part in the chain of global random state (randomness.plan): the state
     it continues is an input, the state it leaves for a later step an output."""
-    plan = an.random_plan
+    plan = an.random
     inputs, outputs = dict(step.inputs), step.outputs
     if step.name in plan.source:
         inputs[RANDOM_STATE] = plan.source[step.name]
@@ -138,12 +152,11 @@ def _random(an: Analyzer, step: Step) -> Step:
     )
 
 
-def _check_cycles(an: Analyzer, order: list[str]) -> None:
+def _check_cycles(an: Analysis, after: dict[str, list[str]]) -> None:
     ts: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
-    for n in order:
-        w = an.works[n]
-        random_from = an.random_plan.source.get(n)
-        ts.add(n, *w.inputs.values(), *w.after, *([random_from] if random_from else []))
+    for n, w in an.works.items():
+        random_from = an.random.source.get(n)
+        ts.add(n, *w.inputs.values(), *after[n], *([random_from] if random_from else []))
     try:
         ts.prepare()
     except graphlib.CycleError as exc:
@@ -165,62 +178,78 @@ def _check_cycles(an: Analyzer, order: list[str]) -> None:
         ) from None
 
 
-def _build_step(
-    an: Analyzer, w: StepWork, outputs: tuple[str, ...], metrics: tuple[str, ...]
-) -> Step:
-    body, hoisted = fragments(an, w)
-    used_imports = set(w.imports) | _settings_names(an)
-    placed = [*an.settings, *an.random_plan.seeds.get(w.name, ())]  # run at its start
+@dataclass(frozen=True)
+class _Needs:
+    """What a step's module needs besides its body: imports, parameters, shared code."""
+
+    imports: tuple[str, ...]
+    distributions: tuple[str, ...]
+    params: tuple[str, ...]
+    common: tuple[str, ...]
+
+
+def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
+    used_imports = set(w.imports) | low.imports | _settings_names(an)
+    params, common = list(w.params), set(w.common)
+    placed = [*an.settings, *an.random.seeds.get(w.name, ())]  # run at its start
     for n in sorted(set().union(*(_names(f.source) for f in placed))):
         kind = an.origin.get(n, ("", ""))[0]
         if n in an.pool:
             used_imports.add(n)
-        elif kind in ("param", "derived") and n not in w.params:
-            w.params.append(n)  # np.random.seed(seed): the parameter reaches the step
+        elif kind in ("param", "derived") and n not in params:
+            params.append(n)  # np.random.seed(seed): the parameter reaches the step
         elif kind == "common":
-            w.common.add(n)
+            common.add(n)
     loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
     used_imports |= loads & w.facts.imported & set(an.pool)
     for name in w.hoisted:
         info = an.funcs[name]
         used_imports |= (info.free | info.def_reads) & set(an.pool)
-    for hoisted_name in w.hoisted:
-        w.common |= (an.funcs[hoisted_name].free | an.funcs[hoisted_name].def_reads) & (
-            an.common_names
-        )
+        common |= (info.free | info.def_reads) & an.common_names
     ordered = sorted(used_imports, key=lambda n: _import_order(an, n))
     imports = list(dict.fromkeys(an.pool[n].text for n in ordered))
     imports += [s.text for s in an.stars]
-    imports += sorted(w.extra_imports)
+    imports += sorted(w.extra_imports | low.extra_imports)
     dists = sorted(
         {distribution(an.pool[n].module) for n in used_imports if _is_dist(an, an.pool[n].module)}
         | {distribution(s.module) for s in an.stars if _is_dist(an, s.module)}
     )
-    an.requirements.update(dists)
-    common = _common_closure(an, w.common)
-    cells = tuple(c.plan.cell.index for c in w.cells)
-    foreign = tuple(dict.fromkeys(t for c in w.cells for t in c.plan.foreign_tags))
-    models = tuple(c.plan.model_name for c in w.cells if c.plan.model_name)
-    doc = an.layout.docs.get(w.name, "")
+    return _Needs(
+        imports=tuple(imports),
+        distributions=tuple(dists),
+        params=tuple(p for p in _param_order(an) if p in params),
+        common=tuple(sorted(_common_closure(an, common))),
+    )
+
+
+def _build_step(
+    an: Analysis,
+    w: StepAnalysis,
+    outputs: tuple[str, ...],
+    metrics: tuple[str, ...],
+    after: list[str],
+) -> Step:
+    low = fragments(an, w)
+    needs = _needs(an, w, low)
     return Step(
         name=w.name,
         kind=w.kind,  # type: ignore[arg-type]
-        cells=cells,
-        doc=doc,
+        cells=tuple(c.plan.cell.index for c in w.cells),
+        doc=an.layout.docs.get(w.name, ""),
         inputs=dict(w.inputs),
         outputs=outputs,
-        params=tuple(p for p in _param_order(an) if p in w.params),
-        after=tuple(a for a in w.after if a not in w.inputs.values()),
+        params=needs.params,
+        after=tuple(a for a in after if a not in w.inputs.values()),
         metrics=metrics,
-        models=models,
-        imports=tuple(imports),
-        body=body,
-        hoisted=hoisted,
-        uses_common=tuple(sorted(common)),
+        models=tuple(c.plan.model_name for c in w.cells if c.plan.model_name),
+        imports=needs.imports,
+        body=low.body,
+        hoisted=low.hoisted,
+        uses_common=needs.common,
         uses_steps={k: tuple(dict.fromkeys(v)) for k, v in sorted(w.uses_steps.items())},
-        distributions=tuple(dists),
+        distributions=needs.distributions,
         files=_files(an, w),
-        foreign_tags=foreign,
+        foreign_tags=tuple(dict.fromkeys(t for c in w.cells for t in c.plan.foreign_tags)),
         mutates=tuple(v for v in w.inputs if v in w.facts.mutated),
         maybe_unset=tuple(
             v
@@ -228,7 +257,7 @@ def _build_step(
             if v in w.facts.binds
             and v not in w.facts.must
             and v not in w.inputs
-            and v not in w.params
+            and v not in needs.params
         ),
     )
 
@@ -237,23 +266,23 @@ def _names(source: str) -> set[str]:
     return {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
 
 
-def _settings_names(an: Analyzer) -> set[str]:
+def _settings_names(an: Analysis) -> set[str]:
     names: set[str] = set()
     for frag in an.settings:
         names |= _names(frag.source)
     return names & set(an.pool)
 
 
-def _import_order(an: Analyzer, name: str) -> tuple[int, str]:
+def _import_order(an: Analysis, name: str) -> tuple[int, str]:
     """The notebook's own order, so imports that must come first stay first."""
     return (an.pool[name].seq, name)
 
 
-def _param_order(an: Analyzer) -> list[str]:
+def _param_order(an: Analysis) -> list[str]:
     return [p.name for p in an.parameters] + [d.name for d in an.derived]
 
 
-def _is_dist(an: Analyzer, module: str) -> bool:
+def _is_dist(an: Analysis, module: str) -> bool:
     top = module.split(".")[0]
     if not top or top in STDLIB:
         return False
@@ -264,7 +293,7 @@ def _is_dist(an: Analyzer, module: str) -> bool:
     )
 
 
-def _common_closure(an: Analyzer, names: set[str]) -> set[str]:
+def _common_closure(an: Analysis, names: set[str]) -> set[str]:
     out, todo = set(), list(names)
     while todo:
         n = todo.pop()
@@ -277,7 +306,7 @@ def _common_closure(an: Analyzer, names: set[str]) -> set[str]:
     return out
 
 
-def _files(an: Analyzer, w: StepWork) -> tuple[str, ...]:
+def _files(an: Analysis, w: StepAnalysis) -> tuple[str, ...]:
     folder = os.path.dirname(os.path.abspath(an.file))
     found: list[str] = []
     for c in w.cells:
@@ -293,26 +322,50 @@ def _files(an: Analyzer, w: StepWork) -> tuple[str, ...]:
     return tuple(sorted(set(found)))
 
 
-def _pipeline(an: Analyzer, steps: list[Step], cells: dict[int, PreparedCell]) -> Pipeline:
-    needed = set()
-    for _cell, facts in an._pending_common_reads:
-        needed |= set(facts.reads) & set(an.pool)
+def _pipeline(an: Analysis, steps: list[Step], log: Log) -> Pipeline:
+    needed = an.common_reads & set(an.pool)
     for info in an.common_funcs.values():
         needed |= (info.free | info.def_reads) & set(an.pool)
-    common_imports = list(
-        dict.fromkeys(an.pool[n].text for n in sorted(needed, key=lambda n: _import_order(an, n)))
-    )
+    common_imports = [an.pool[n].text for n in sorted(needed, key=lambda n: _import_order(an, n))]
+    common_imports = list(dict.fromkeys(common_imports))
     common_imports += [s.text for s in an.stars]  # what a star import provides is unknown
     derive_needed: set[str] = set()
     for frag in an.derive_frags:
-        tree = ast.parse(frag.source)
-        derive_needed |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & set(an.pool)
-    for n in needed | derive_needed:
-        if _is_dist(an, an.pool[n].module):
-            an.requirements.add(distribution(an.pool[n].module))
-    # Imports used by nothing in the pipeline: dropped, unless kept for their effect.
-    used = {n for s in steps for n in s.imports} | needed | derive_needed
-    all_reads = set(needed | derive_needed)
+        derive_needed |= _names(frag.source) & set(an.pool)
+    requirements = set(an.requirements) | {d for s in steps for d in s.distributions}
+    requirements |= {
+        distribution(an.pool[n].module)
+        for n in needed | derive_needed
+        if _is_dist(an, an.pool[n].module)
+    }
+    effect = _effect_imports(an, steps, needed | derive_needed, log)
+    if effect:
+        steps = [replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps]
+        requirements |= {distribution(t.split()[1]) for t in effect if _is_dist(an, t.split()[1])}
+    return Pipeline(
+        name=identifier(an.notebook.name, "pipeline"),
+        notebook=an.notebook,
+        parameters=an.parameters,
+        derived=an.derived,
+        steps=tuple(steps),
+        requirements=tuple(sorted(requirements | set(RUNTIME_REQUIREMENTS))),
+        diagnostics=an.diagnostics + tuple(log),
+        split=an.layout.split,
+        settings=an.settings,
+        common=an.common,
+        common_imports=tuple(common_imports),
+        derive=an.derive_frags,
+        derive_imports=tuple(
+            an.pool[n].text for n in sorted(derive_needed, key=lambda n: _import_order(an, n))
+        ),
+    )
+
+
+def _effect_imports(an: Analysis, steps: list[Step], needed: set[str], log: Log) -> list[str]:
+    """Imports used by nothing in the pipeline are dropped, unless kept for their effect
+    (``from sklearn.experimental import enable_...``): those go to every step."""
+    used = {n for s in steps for n in s.imports} | needed
+    all_reads = set(needed)
     for w in an.works.values():
         all_reads |= set(w.facts.reads)
         for h in w.hoisted:
@@ -323,43 +376,13 @@ def _pipeline(an: Analyzer, steps: list[Step], cells: dict[int, PreparedCell]) -
             continue
         if EFFECT_IMPORT.search(imp.text):
             effect.append(imp.text)
-            an.note(f"import of {name!r} kept in every step for its effect", imp.cell)
+            log.note(f"import of {name!r} kept in every step for its effect", imp.cell)
         else:
-            an.note(f"import of {name!r} is not used by the pipeline: left out", imp.cell)
-    if effect:
-        steps = [replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps]
-        for t in effect:
-            mod = t.split()[1]
-            if _is_dist(an, mod):
-                an.requirements.add(distribution(mod))
-    name = identifier(an.nb.name, "pipeline")
-    diags = tuple(an.diags)
-    if an.strict:
-        first = next((d for d in diags if d.severity == "warning"), None)
-        if first is not None:
-            raise StrictError(
-                f"--strict: {first.message}", file=an.file, cell=first.cell, line=first.line
-            )
-    return Pipeline(
-        name=name,
-        notebook=an.nb,
-        parameters=tuple(an.parameters),
-        derived=tuple(an.derived),
-        steps=tuple(steps),
-        requirements=tuple(sorted(an.requirements | set(RUNTIME_REQUIREMENTS))),
-        diagnostics=diags,
-        split=an.layout.split,
-        settings=tuple(an.settings),
-        common=tuple(an.common),
-        common_imports=tuple(common_imports),
-        derive=tuple(an.derive_frags),
-        derive_imports=tuple(
-            an.pool[n].text for n in sorted(derive_needed, key=lambda n: _import_order(an, n))
-        ),
-    )
+            log.note(f"import of {name!r} is not used by the pipeline: left out", imp.cell)
+    return effect
 
 
-def _unstorable(cells: list[PreparedCell]) -> set[str]:
+def _unstorable(cells: tuple[PreparedCell, ...]) -> set[str]:
     """Names bound to values that cannot be stored: `with` targets, lambdas, generators."""
     out: set[str] = set()
     for c in cells:

@@ -6,33 +6,33 @@ naming cells and names; a value a later step reads but nothing can store is an e
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from nb2pipe.compiler import randomness
+from nb2pipe.compiler.analysed import Analysis, Log, Unstorable, frozen_map
 from nb2pipe.compiler.rules import GENERATOR, UNSTORABLE_CALLS, dotted
 
-if TYPE_CHECKING:
-    from nb2pipe.compiler.analysis import Analyzer
+
+def check(an: Analysis) -> Analysis:
+    """The analysis with its random plan, its unstorable values and these findings."""
+    log = Log()
+    _split_aliases(an, log)
+    an = randomness.plan(an.adding(log))
+    return an.adding((), unstorable=_unstorable(an))
 
 
-def check(an: Analyzer) -> None:
-    _split_aliases(an)
-    an.random_plan = randomness.plan(an)
-    an.unstorable = _unstorable(an)
-
-
-def _unstorable(an: Analyzer) -> dict[str, dict[str, tuple[str, str, int, int]]]:
+def _unstorable(an: Analysis) -> Unstorable:
     """step -> name -> (what, fix, cell, line) for the names a step leaves bound to what
     pickle cannot store (open files, connections, DMatrix, generators). A later step
     reading one is an error now, not when the run saves it."""
-    names = {"open": "builtins.open", **an.qualified()}
+    names = {"open": "builtins.open", **an.qualified}
     generators = {
         s.name
         for c in an.cells.values()
         for s in c.tree.body
         if isinstance(s, ast.FunctionDef) and _yields(s)
     }
-    out: dict[str, dict[str, tuple[str, str, int, int]]] = {}
+    out: dict[str, Mapping[str, tuple[str, str, int, int]]] = {}
     for step, work in an.works.items():
         found: dict[str, tuple[str, str, int, int]] = {}
         for c in work.cells:
@@ -47,7 +47,7 @@ def _unstorable(an: Analyzer) -> dict[str, dict[str, tuple[str, str, int, int]]]
                             found[t.id] = (*kind, c.plan.cell.index, s.lineno)
                         else:
                             found.pop(t.id, None)
-        out[step] = found
+        out[step] = frozen_map(found)
     for work in an.works.values():
         for var, src in work.inputs.items():
             if var in out.get(src, {}):
@@ -58,7 +58,7 @@ def _unstorable(an: Analyzer) -> dict[str, dict[str, tuple[str, str, int, int]]]
                     line,
                     fix,
                 )
-    return out
+    return frozen_map(out)
 
 
 def _value_kind(
@@ -88,7 +88,7 @@ def _yields(func: ast.FunctionDef) -> bool:
     return False
 
 
-def _split_aliases(an: Analyzer) -> None:
+def _split_aliases(an: Analysis, log: Log) -> None:
     """`backup = data` in one step, `data.append(...)` in a later one: in the notebook
     backup changes too; in the pipeline each name is stored on its own."""
     order = list(an.works)
@@ -106,7 +106,7 @@ def _split_aliases(an: Analyzer) -> None:
                 for other in sorted(same):
                     if reader.inputs.get(other) == producer:
                         cell, line = work.facts.mutated[var]
-                        an.warn(
+                        log.warn(
                             f"{other!r} and {var!r} are the same object after step "
                             f"{producer!r} (an alias or a view); step {name!r} changes {var!r} "
                             f"in place, so the pipeline's {other!r} read by step {later!r} "

@@ -9,22 +9,31 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from nb2pipe.compiler.analysed import Analysis, PreparedCell, StepAnalysis
 from nb2pipe.compiler.model import Fragment
 from nb2pipe.compiler.rules import is_import
 from nb2pipe.compiler.scopes import free_names
 from nb2pipe.compiler.source import Editor, is_display, segment
 
-if TYPE_CHECKING:
-    from nb2pipe.compiler.analysis import Analyzer, PreparedCell, StepWork
-
 MAIN_TEST = re.compile(r"__name__\s*==\s*['\"]__main__['\"]|['\"]__main__['\"]\s*==\s*__name__")
 
 
-def fragments(an: Analyzer, w: StepWork) -> tuple[tuple[Fragment, ...], tuple[Fragment, ...]]:
+@dataclass(frozen=True)
+class Lowered:
+    """A step's code as its function's body, and what that body needs imported."""
+
+    body: tuple[Fragment, ...]
+    hoisted: tuple[Fragment, ...]  # functions and classes placed at module level
+    imports: frozenset[str]  # imported names the lowered code uses (plt of plt.show())
+    extra_imports: frozenset[str]  # import statements of its own (nb2pipe.runtime's check)
+
+
+def fragments(an: Analysis, w: StepAnalysis) -> Lowered:
     body: list[Fragment] = []
     hoisted: list[Fragment] = []
+    needs: set[str] = set()
     for c in w.cells:
         ed = Editor(c.source)
         stmts = c.tree.body
@@ -42,14 +51,14 @@ def fragments(an: Analyzer, w: StepWork) -> tuple[tuple[Fragment, ...], tuple[Fr
         kept = [s for s in stmts if id(s) not in w.dropped]
         if c.plan.role in ("step", "metrics") and kept and is_display(kept[-1]):
             ed.remove(kept[-1], stmts)
-        rewrite(an, w, c, ed)
+        needs |= rewrite(an, w, c, ed)
         text = ed.result()
         if text.strip():
             body.append(Fragment(c.plan.cell.index, text))
-    show = cell_end(an, w) if len(body) > 1 else None
+    show, names, more = cell_end(an, w) if len(body) > 1 else (None, set(), set())
     if show:  # Jupyter shows and closes a cell's figures when it ends
         body[:-1] = [_end(f, show) for f in body[:-1]]
-    return tuple(body), tuple(hoisted)
+    return Lowered(tuple(body), tuple(hoisted), frozenset(names), frozenset(needs | more))
 
 
 def _end(frag: Fragment, show: str) -> Fragment:
@@ -64,13 +73,14 @@ PLOTTING = ("matplotlib", "seaborn", "pandas.plotting")
 PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})  # pandas' plotting methods
 
 
-def cell_end(an: Analyzer, w: StepWork) -> str | None:
+def cell_end(an: Analysis, w: StepAnalysis) -> tuple[str | None, set[str], set[str]]:
     """``plt.show()`` for a step that plots in a notebook that imports matplotlib or
-    seaborn: with nb2pipe's backend it saves and closes the cell's figures."""
-    names = an.qualified()
+    seaborn: with nb2pipe's backend it saves and closes the cell's figures. Returns the
+    statement (None: none), the imported names and the import statements it needs."""
+    names = an.qualified
     plotting = {n for n, q in names.items() if q.startswith(PLOTTING)}
     if not plotting:
-        return None
+        return None, set(), set()
     used: set[str] = set()
     plots = False
     for c in w.cells:
@@ -87,17 +97,16 @@ def cell_end(an: Analyzer, w: StepWork) -> str | None:
             if n in an.funcs:
                 todo.append(n)
     if not (plots or used & plotting):
-        return None
+        return None, set(), set()
     pyplot = sorted(n for n, q in names.items() if q == "matplotlib.pyplot")
     if pyplot:
-        w.imports.add(pyplot[0])
-        return f"{pyplot[0]}.show()"
-    w.extra_imports.add("import matplotlib.pyplot")
-    return "matplotlib.pyplot.show()"
+        return f"{pyplot[0]}.show()", {pyplot[0]}, set()
+    return "matplotlib.pyplot.show()", set(), {"import matplotlib.pyplot"}
 
 
-def rewrite(an: Analyzer, w: StepWork, c: PreparedCell, ed: Editor) -> None:
-    """In-place edits: __main__ guards, global -> nonlocal in nested defs, gate asserts."""
+def rewrite(an: Analysis, w: StepAnalysis, c: PreparedCell, ed: Editor) -> set[str]:
+    """In-place edits: __main__ guards, global -> nonlocal in nested defs, gate asserts.
+    Returns the import statements the edits need."""
     for node in ast.walk(c.tree):
         if isinstance(node, ast.If) and MAIN_TEST.fullmatch(segment(c.source, node.test)):
             ed.insert_before(node, '# In the notebook, __name__ == "__main__": the block runs.')
@@ -117,7 +126,8 @@ def rewrite(an: Analyzer, w: StepWork, c: PreparedCell, ed: Editor) -> None:
                         )
                     ed.replace(node, "nonlocal " + ", ".join(node.names))
     if w.kind != "gate":
-        return
+        return set()
+    needs: set[str] = set()
     local_ok = set(w.inputs) | set(w.params) | set(w.facts.binds)
     for node in ast.walk(c.tree):
         if isinstance(node, ast.Assert):
@@ -132,7 +142,8 @@ def rewrite(an: Analyzer, w: StepWork, c: PreparedCell, ed: Editor) -> None:
                 f"line={node.lineno}, values={{{values}}})"
             )
             ed.replace(node, call)
-            w.extra_imports.add("from nb2pipe.runtime import check")
+            needs.add("from nb2pipe.runtime import check")
+    return needs
 
 
 def _def_text(source: str, node: ast.stmt) -> str:

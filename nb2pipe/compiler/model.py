@@ -1,8 +1,9 @@
 """The pipeline model: frozen dataclasses, no I/O.
 
-A conversion is a chain of passes over these values:
-``notebook.read`` -> ``Notebook`` -> ``tags.assign`` -> ``Layout`` ->
-``analysis.analyze`` -> ``Pipeline`` -> ``codegen.render`` -> files.
+A conversion is a chain of passes over these values (``nb2pipe.compiler.compile``):
+``notebook.read`` -> ``Notebook`` -> ``tags.assign`` -> ``Layout`` -> ``analysis.analyze``
+-> ``Analysis`` (nb2pipe.compiler.analysed) -> ``hazards.check`` -> ``assemble`` ->
+``Pipeline`` -> ``nb2pipe.codegen`` -> files.
 """
 
 from __future__ import annotations

@@ -19,9 +19,16 @@ when several steps use them.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
+from nb2pipe.compiler.analysed import (
+    Analysis,
+    ImportLine,
+    Log,
+    PreparedCell,
+    RandomPlan,
+    frozen_map,
+)
 from nb2pipe.compiler.model import Fragment
 from nb2pipe.compiler.rules import (
     BUILTIN_NAMES,
@@ -38,9 +45,6 @@ from nb2pipe.compiler.rules import (
 )
 from nb2pipe.compiler.source import Editor
 
-if TYPE_CHECKING:
-    from nb2pipe.compiler.analysis import Analyzer, ImportLine, PreparedCell
-
 ANY = "*"  # an unknown call: may draw from any stream
 OBJECT = "object"  # ... and it uses an object built without random_state
 #: Methods of a random object that do not draw (CV splitters draw in split, mixtures in sample).
@@ -48,16 +52,7 @@ QUIET_METHODS = READ_ONLY_METHODS - {"split", "sample"}
 COLLECT_METHODS = frozenset("append extend insert update setdefault add".split())
 
 
-@dataclass
-class RandomPlan:
-    chain: dict[str, tuple[str, ...]] = field(default_factory=dict)  # step -> streams
-    guard: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    source: dict[str, str] = field(default_factory=dict)  # step -> previous chain step
-    carries: set[str] = field(default_factory=set)  # steps a later chain step reads from
-    seeds: dict[str, list[Fragment]] = field(default_factory=dict)  # placed at step start
-
-
-def qualified_names(pool: dict[str, ImportLine]) -> dict[str, str]:
+def qualified_names(pool: Mapping[str, ImportLine]) -> dict[str, str]:
     """Bound name -> what it names: np -> numpy, tts -> sklearn.model_selection.train_test_split."""
     out: dict[str, str] = {}
     for name, imp in pool.items():
@@ -105,8 +100,8 @@ def _unset(call: ast.Call, name: str) -> bool:
 class Scanner:
     """Classifies calls: seeds, draws from a stream, unknown calls, random objects."""
 
-    def __init__(self, an: Analyzer) -> None:
-        self.names = an.qualified()
+    def __init__(self, an: Analysis) -> None:
+        self.names = an.qualified
         self.defs: dict[str, ast.stmt] = {}
         for c in an.cells.values():
             for s in c.tree.body:
@@ -327,12 +322,19 @@ def _label(stream: str) -> str:
     return "numpy.random" if stream == "numpy" else "random"
 
 
-def plan(an: Analyzer) -> RandomPlan:
-    """The chain of steps that draw from seeded global streams, in notebook order."""
+def plan(an: Analysis) -> Analysis:
+    """The analysis with the chain of steps that draw from seeded global streams, in
+    notebook order (``random``), the seeding statements of its settings moved to its
+    ``seeds``, and what it found about randomness."""
     scanner = Scanner(an)
-    out = RandomPlan()
-    _seeding_settings(an, scanner)
-    pending = sorted(an.seeds, key=lambda s: s[0].cell)  # (fragment, streams) of imports cells
+    log = Log()
+    settings, seeds = _seeding_settings(an, scanner, log)
+    chain: dict[str, tuple[str, ...]] = {}
+    guard: dict[str, tuple[str, ...]] = {}
+    source: dict[str, str] = {}
+    carries: set[str] = set()
+    placed: dict[str, tuple[Fragment, ...]] = {}
+    pending = sorted(seeds, key=lambda s: s[0].cell)  # (fragment, streams) of imports cells
     seeded: set[str] = set()
     waiting: list[Fragment] = []
     prev: str | None = None
@@ -346,31 +348,42 @@ def plan(an: Analyzer) -> RandomPlan:
                  for e, line in cell_effects(scanner, c.tree)]  # fmt: skip
         effects = set().union(*(e for e, _, _ in calls))
         own = {e.split(":")[1] for e in effects if e in ("seed:numpy", "seed:random")}
-        _note_unseeded(an, name, calls, seeded)
+        _note_unseeded(log, name, calls, seeded)
         here = seeded | own
         if own or _streams(effects) & here or (ANY in effects and here):
-            out.chain[name] = tuple(sorted(here))
+            chain[name] = tuple(sorted(here))
             if waiting:
-                out.seeds[name], waiting = waiting, []
+                placed[name], waiting = tuple(waiting), []
             if prev is not None:
-                out.source[name] = prev
-                out.carries.add(prev)
+                source[name] = prev
+                carries.add(prev)
             prev = name
         elif seeded:
-            out.guard[name] = tuple(sorted(seeded))
+            guard[name] = tuple(sorted(seeded))
         seeded = here
-    if len(out.chain) > 1:
-        an.note("the global random state is carried from step to step in notebook order: "
-                + " -> ".join(out.chain), None, None, "random-chain")  # fmt: skip
-    _own_generators(an, scanner)
-    return out
+    if len(chain) > 1:
+        log.note("the global random state is carried from step to step in notebook order: "
+                 + " -> ".join(chain), None, None, "random-chain")  # fmt: skip
+    _own_generators(an, settings, scanner, log)
+    random = RandomPlan(
+        frozen_map(chain),
+        frozen_map(guard),
+        frozen_map(source),
+        frozenset(carries),
+        frozen_map(placed),
+    )
+    return an.adding(log, settings=settings, seeds=seeds, random=random)
 
 
-def _seeding_settings(an: Analyzer, scanner: Scanner) -> None:
+def _seeding_settings(
+    an: Analysis, scanner: Scanner, log: Log
+) -> tuple[tuple[Fragment, ...], tuple[tuple[Fragment, frozenset[str]], ...]]:
     """`set_seed(42)`, a notebook function seeding numpy or random, in an imports cell:
     it runs once too, like `np.random.seed(42)`, unless it also seeds a generator that
-    cannot be carried (torch): then it is replayed in every step, with a warning."""
+    cannot be carried (torch): then it is replayed in every step, with a warning.
+    Returns the settings left and the seeds with those added."""
     kept: list[Fragment] = []
+    seeds = list(an.seeds)
     for frag in an.settings:
         tree = ast.parse(frag.source)
         ed = Editor(frag.source)
@@ -381,7 +394,7 @@ def _seeding_settings(an: Analyzer, scanner: Scanner) -> None:
             if not streams:
                 continue
             if any(e.startswith("seed:lib:") for e in effects) or not ed.remove(s, tree.body):
-                an.warn(
+                log.warn(
                     f"cell {frag.cell} seeds the global random stream in a statement that is "
                     "replayed at the start of every step: the notebook continues the stream "
                     "from step to step, the pipeline restarts it (seed numpy and random in a "
@@ -392,15 +405,15 @@ def _seeding_settings(an: Analyzer, scanner: Scanner) -> None:
                 )
                 continue
             text = "\n".join(lines[s.lineno - 1 : s.end_lineno])
-            an.seeds.append((Fragment(frag.cell, text), streams))
+            seeds.append((Fragment(frag.cell, text), frozenset(streams)))
         rest = ed.result()
         if rest.strip():
             kept.append(Fragment(frag.cell, rest))
-    an.settings[:] = kept
+    return tuple(kept), tuple(seeds)
 
 
 def _note_unseeded(
-    an: Analyzer, step: str, calls: list[tuple[set[str], int, int]], seeded: set[str]
+    log: Log, step: str, calls: list[tuple[set[str], int, int]], seeded: set[str]
 ) -> None:
     """The notebook itself gives other numbers on every run here: say so once per step
     (verify names this cell when the notebook differs from itself)."""
@@ -409,7 +422,7 @@ def _note_unseeded(
         seeded |= {e.split(":")[1] for e in effects if e in ("seed:numpy", "seed:random")}
         loose = (_streams(effects) | ({"numpy"} if OBJECT in effects else set())) - seeded
         if loose:
-            an.note(
+            log.note(
                 f"step {step!r} draws from the global random stream "
                 f"({', '.join(_label(s) for s in sorted(loose))}) that nothing seeds before "
                 "it: the notebook's own numbers change from run to run here",
@@ -420,11 +433,13 @@ def _note_unseeded(
             return
 
 
-def _own_generators(an: Analyzer, scanner: Scanner) -> None:
+def _own_generators(
+    an: Analysis, settings: tuple[Fragment, ...], scanner: Scanner, log: Log
+) -> None:
     """torch's and tensorflow's global generators cannot be carried: a seed replayed per
     step gives the first step the notebook's numbers, not the later ones."""
     seeds: dict[str, int] = {}
-    for frag in an.settings:
+    for frag in settings:
         try:
             tree = ast.parse(frag.source)
         except SyntaxError:
@@ -446,7 +461,7 @@ def _own_generators(an: Analyzer, scanner: Scanner) -> None:
     for lib, found in users.items():
         if len(found) > 1:
             step, cell, line = found[1]
-            an.warn(
+            log.warn(
                 f"step {step!r} draws from {lib}'s global random generator, seeded in cell "
                 f"{seeds[lib]}: nb2pipe carries numpy's and random's state from step to step "
                 f"but not {lib}'s, so this step may not get the notebook's numbers (seed {lib} "
