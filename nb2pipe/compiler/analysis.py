@@ -424,6 +424,15 @@ class Analyzer:
                 self.settings.append(Fragment(c.plan.cell.index, text))
 
     def _step(self, work: StepWork) -> None:
+        walker = self._walk_step(work)
+        work.facts = walker.facts
+        work.aliases = walker.aliases
+        self._resolve_reads(work)
+        self._hoist(work)
+        self._step_notes(work)
+        self._step_origins(work)
+
+    def _walk_step(self, work: StepWork) -> ModuleWalker:
         walker = ModuleWalker(self.funcs, modules=set(self.pool))
         before_first_step = work.name == "setup" and not _starts_step(work.cells[0])
         for c in work.cells:
@@ -455,10 +464,10 @@ class Analyzer:
                 if isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     work.defs[s.name] = s
             self.requirements.update(c.requirements)
-        work.facts = f = walker.facts
-        work.aliases = walker.aliases
-        self._resolve_reads(work)
-        self._hoist(work)
+        return walker
+
+    def _step_notes(self, work: StepWork) -> None:
+        f = work.facts
         for n, (cell, line) in f.mutated.items():
             if self.origin.get(n, ("", ""))[0] == "param":
                 self.note(
@@ -473,6 +482,10 @@ class Analyzer:
                     line,
                     "guarded-call",
                 )
+
+    def _step_origins(self, work: StepWork) -> None:
+        """Where each name the step binds or changes comes from, for the steps after it."""
+        f = work.facts
         for n in f.deleted:
             self.origin.pop(n, None)
         for n in list(f.binds) + list(f.mutated):

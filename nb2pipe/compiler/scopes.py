@@ -267,36 +267,44 @@ def summarize(
     local = (params | col.stored) - col.globals
     aliases: dict[str, set[str]] = {p: {p} for p in params}
     for sub in ast.walk(node):
-        changed: list[str] = []
-        if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
-            targets = sub.targets if isinstance(sub, ast.Assign | ast.Delete) else [sub.target]
-            for t in targets:
-                if isinstance(t, ast.Subscript | ast.Attribute):
-                    changed.append(root_name(t) or "")
-                elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
-                    changed.append(t.id)
-            if isinstance(sub, ast.Assign) and sub.value is not None:
-                src = alias_sources(sub.value, aliases)
-                for t in sub.targets:
-                    for name in _target_names(t):
-                        aliases[name] = src | aliases.get(name, set())
-        elif isinstance(sub, ast.For):
-            src = alias_sources(sub.iter, aliases)
-            for name in _target_names(sub.target):
-                aliases[name] = src | aliases.get(name, set())
-        elif isinstance(sub, ast.Call):
-            changed += call_mutations(sub)
-            callee = sub.func.id if isinstance(sub.func, ast.Name) else None
-            if funcs and callee in funcs and callee not in local:
-                for arg in arg_mutations(sub, funcs[callee]):
-                    changed += expr_names(arg)
-        for name in changed:
+        for name in _changed_by(sub, aliases, funcs, local):
             for base in {name} | aliases.get(name, set()):
                 if base in params:
                     info.mutated_params.add(base)
                 elif base not in local:
                     info.global_mutations.add(base)
     return info
+
+
+def _changed_by(
+    sub: ast.AST, aliases: dict[str, set[str]], funcs: dict[str, FuncInfo] | None, local: set[str]
+) -> list[str]:
+    """Names a node of a function body changes in place (and the aliases it makes, kept
+    in `aliases`): `x[0] = 1`, `x.a = 1`, `x += 1`, `x.append(1)`, `f(x)` with f changing it."""
+    changed: list[str] = []
+    if isinstance(sub, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.Delete):
+        targets = sub.targets if isinstance(sub, ast.Assign | ast.Delete) else [sub.target]
+        for t in targets:
+            if isinstance(t, ast.Subscript | ast.Attribute):
+                changed.append(root_name(t) or "")
+            elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
+                changed.append(t.id)
+        if isinstance(sub, ast.Assign) and sub.value is not None:
+            src = alias_sources(sub.value, aliases)
+            for t in sub.targets:
+                for name in _target_names(t):
+                    aliases[name] = src | aliases.get(name, set())
+    elif isinstance(sub, ast.For):
+        src = alias_sources(sub.iter, aliases)
+        for name in _target_names(sub.target):
+            aliases[name] = src | aliases.get(name, set())
+    elif isinstance(sub, ast.Call):
+        changed += call_mutations(sub)
+        callee = sub.func.id if isinstance(sub.func, ast.Name) else None
+        if funcs and callee in funcs and callee not in local:
+            for arg in arg_mutations(sub, funcs[callee]):
+                changed += expr_names(arg)
+    return changed
 
 
 def call_mutations(call: ast.Call) -> list[str]:
@@ -469,97 +477,124 @@ class ModuleWalker:
                 f.reads[name] = Read(line, cell, True)
 
     def stmt(self, s: ast.stmt) -> None:
-        line = s.lineno
         if isinstance(s, ast.Expr):
             self.expr(s.value)
-        elif isinstance(s, ast.Assign):
-            self.expr(s.value)
-            src = alias_sources(s.value, self.aliases)
-            for t in s.targets:
-                self.target(t, src)
-        elif isinstance(s, ast.AnnAssign):
-            if s.value is not None:
-                self.expr(s.value)
-                self.expr(s.annotation)
-                self.target(s.target, alias_sources(s.value, self.aliases))
+        elif isinstance(s, ast.Assign | ast.AnnAssign):
+            self._assign(s)
         elif isinstance(s, ast.AugAssign):
-            self.expr(s.value)
-            if isinstance(s.target, ast.Name):
-                self.read(s.target.id, line)
-                self.mutate(s.target.id, line)
-                self.bind(s.target.id, line, self.aliases.get(s.target.id, set()))
-            else:
-                self.expr(s.target)
-                self.mutate(root_name(s.target), line)
+            self._augassign(s)
         elif isinstance(s, ast.Delete):
-            for t in s.targets:
-                if isinstance(t, ast.Name):
-                    self.read(t.id, line)
-                    self.facts.must.discard(t.id)
-                    self.facts.deleted.add(t.id)
-                else:
-                    self.expr(t)
-                    self.mutate(root_name(t), line)
+            self._delete(s)
         elif isinstance(s, ast.Import | ast.ImportFrom):
-            for alias in s.names:
-                if alias.name != "*":
-                    name = (alias.asname or alias.name).split(".")[0]
-                    self.facts.imported.add(name)
-                    self.bind(name, line)
-                    self.modules.add(name)
+            self._import(s)
         elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            for sub in _def_time_nodes(s):
-                self.expr(sub)
-            if isinstance(s, ast.ClassDef):
-                self._class_body(s)
-            info = summarize(s, self.cell, self.funcs)
-            self.funcs[s.name] = info
-            for w in info.global_writes:  # bound when called: maybe-bound from here
-                self.facts.binds.setdefault(w, (self.cell, line))
-            self.bind(s.name, line)
+            self._definition(s)
         elif isinstance(s, ast.If):
             self.expr(s.test)
             before = set(self.facts.must)
             a = self._block(s.body)
             b = self._block(s.orelse)
             self.facts.must = before | (a & b)
-        elif isinstance(s, ast.For | ast.AsyncFor):
-            self.expr(s.iter)
-            src = alias_sources(s.iter, self.aliases)
-            self._block(s.body, lambda: self.target(s.target, src))
-            self._block(s.orelse)
-        elif isinstance(s, ast.While):
-            self.expr(s.test)
-            self._block(s.body)
-            self._block(s.orelse)
+        elif isinstance(s, ast.For | ast.AsyncFor | ast.While):
+            self._loop(s)
         elif isinstance(s, ast.With | ast.AsyncWith):
-            for item in s.items:
-                self.expr(item.context_expr)
-                if item.optional_vars is not None:
-                    self.target(item.optional_vars, alias_sources(item.context_expr, self.aliases))
-            for sub in s.body:
-                self.stmt(sub)
+            self._with(s)
         elif isinstance(s, ast.Try | getattr(ast, "TryStar", ast.Try)):
-            before = set(self.facts.must)
-            ok = self._block(s.body + s.orelse)
-            for h in s.handlers:
-                if h.type is not None:
-                    self.expr(h.type)
-                bind_name = (lambda h=h: self.bind(h.name, h.lineno)) if h.name else None
-                ok &= self._block(h.body, bind_name)
-            self.facts.must = before | ok
-            for sub in s.finalbody:
-                self.stmt(sub)
+            self._try(s)  # type: ignore[arg-type]
         elif isinstance(s, ast.Match):
-            self.expr(s.subject)
-            before = set(self.facts.must)
-            ends = [self._block(c.body, lambda c=c: self._case(c)) for c in s.cases]
-            if s.cases and _irrefutable(s.cases[-1]):  # some case always runs
-                self.facts.must = before | set.intersection(*ends)
+            self._match(s)
         else:  # Assert, Raise, Return, Global, Nonlocal, Pass, Break, Continue, ...
             for child in ast.iter_child_nodes(s):
                 if isinstance(child, ast.expr):
                     self.expr(child)
+
+    def _assign(self, s: ast.Assign | ast.AnnAssign) -> None:
+        if isinstance(s, ast.Assign):
+            self.expr(s.value)
+            src = alias_sources(s.value, self.aliases)
+            for t in s.targets:
+                self.target(t, src)
+        elif s.value is not None:
+            self.expr(s.value)
+            self.expr(s.annotation)
+            self.target(s.target, alias_sources(s.value, self.aliases))
+
+    def _augassign(self, s: ast.AugAssign) -> None:
+        line = s.lineno
+        self.expr(s.value)
+        if isinstance(s.target, ast.Name):
+            self.read(s.target.id, line)
+            self.mutate(s.target.id, line)
+            self.bind(s.target.id, line, self.aliases.get(s.target.id, set()))
+        else:
+            self.expr(s.target)
+            self.mutate(root_name(s.target), line)
+
+    def _delete(self, s: ast.Delete) -> None:
+        for t in s.targets:
+            if isinstance(t, ast.Name):
+                self.read(t.id, s.lineno)
+                self.facts.must.discard(t.id)
+                self.facts.deleted.add(t.id)
+            else:
+                self.expr(t)
+                self.mutate(root_name(t), s.lineno)
+
+    def _import(self, s: ast.Import | ast.ImportFrom) -> None:
+        for alias in s.names:
+            if alias.name != "*":
+                name = (alias.asname or alias.name).split(".")[0]
+                self.facts.imported.add(name)
+                self.bind(name, s.lineno)
+                self.modules.add(name)
+
+    def _definition(self, s: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
+        for sub in _def_time_nodes(s):
+            self.expr(sub)
+        if isinstance(s, ast.ClassDef):
+            self._class_body(s)
+        info = summarize(s, self.cell, self.funcs)
+        self.funcs[s.name] = info
+        for w in info.global_writes:  # bound when called: maybe-bound from here
+            self.facts.binds.setdefault(w, (self.cell, s.lineno))
+        self.bind(s.name, s.lineno)
+
+    def _loop(self, s: ast.For | ast.AsyncFor | ast.While) -> None:
+        if isinstance(s, ast.While):
+            self.expr(s.test)
+            self._block(s.body)
+        else:
+            self.expr(s.iter)
+            src = alias_sources(s.iter, self.aliases)
+            self._block(s.body, lambda: self.target(s.target, src))
+        self._block(s.orelse)
+
+    def _with(self, s: ast.With | ast.AsyncWith) -> None:
+        for item in s.items:
+            self.expr(item.context_expr)
+            if item.optional_vars is not None:
+                self.target(item.optional_vars, alias_sources(item.context_expr, self.aliases))
+        for sub in s.body:
+            self.stmt(sub)
+
+    def _try(self, s: ast.Try) -> None:
+        before = set(self.facts.must)
+        ok = self._block(s.body + s.orelse)
+        for h in s.handlers:
+            if h.type is not None:
+                self.expr(h.type)
+            bind_name = (lambda h=h: self.bind(h.name, h.lineno)) if h.name else None
+            ok &= self._block(h.body, bind_name)
+        self.facts.must = before | ok
+        for sub in s.finalbody:
+            self.stmt(sub)
+
+    def _match(self, s: ast.Match) -> None:
+        self.expr(s.subject)
+        before = set(self.facts.must)
+        ends = [self._block(c.body, lambda c=c: self._case(c)) for c in s.cases]
+        if s.cases and _irrefutable(s.cases[-1]):  # some case always runs
+            self.facts.must = before | set.intersection(*ends)
 
     def _case(self, case: ast.match_case) -> None:
         for sub in ast.walk(case.pattern):

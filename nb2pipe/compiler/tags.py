@@ -210,121 +210,153 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     any_step = any(t.steps for t in parsed.values())
     if split_on is not None and split_on not in ("h1", "h2", "h3"):
         raise TagError(f"--split-on must be h1, h2 or h3, not {split_on!r}", file=nb.path)
-    spelled = {i: t.spelled[0] for i, t in parsed.items() if t.spelled}
+    starts, split = _starts(nb, parsed, split_on, any_step, diags)
+    walk = _Sections(nb, parsed, starts, split, diags)
+    for cell in nb.cells:
+        walk.add(cell)
+    if split != "tags":
+        walk.docs.update({k: v for k, v in _heading_docs(nb, starts).items() if k in walk.docs})
+    _check_after(nb.path, walk.plans, walk.order)
+    return Layout(nb, tuple(walk.plans), tuple(walk.order), walk.docs, split, tuple(diags))
+
+
+def _starts(
+    nb: Notebook,
+    parsed: dict[int, _CellTags],
+    split_on: str | None,
+    any_step: bool,
+    diags: list[Diagnostic],
+) -> tuple[dict[int, str], str]:
+    """Where steps start (cell index -> step name) and how the notebook is split."""
     if any_step:
-        starts = {i: t.steps[0] for i, t in parsed.items() if t.steps}
-        split = "tags"
         if split_on:
             diags.append(Diagnostic("note", "--split-on ignored: the notebook has step tags"))
-    else:
-        starts, split = _heading_starts(nb, parsed, split_on)
-        if split_on and split == "single":
-            diags.append(
-                Diagnostic(
-                    "note",
-                    f"--split-on {split_on}: no such heading below the title, so one step",
-                    code="split-on",
-                )
+        return {i: t.steps[0] for i, t in parsed.items() if t.steps}, "tags"
+    starts, split = _heading_starts(nb, parsed, split_on)
+    if split_on and split == "single":
+        diags.append(
+            Diagnostic(
+                "note",
+                f"--split-on {split_on}: no such heading below the title, so one step",
+                code="split-on",
             )
+        )
+    return starts, split
 
-    plans: list[CellPlan] = []
-    order: list[str] = []
-    seen_lower: dict[str, str] = {}
-    first_cell: dict[str, int] = {}  # step name (lower case) -> the cell whose tag named it
-    # Names given by tags or headings: the implicit `setup` step and gates avoid them.
-    reserved = {name.lower() for name in starts.values()}
-    docs: dict[str, str] = {}
-    current: str | None = None
-    pending_md: list[Cell] = []
-    gate_count: dict[str, int] = {}
-    for cell in nb.cells:
+
+class _Sections:
+    """The walk over the cells that cuts them into steps, in notebook order."""
+
+    def __init__(
+        self,
+        nb: Notebook,
+        parsed: dict[int, _CellTags],
+        starts: dict[int, str],
+        split: str,
+        diags: list[Diagnostic],
+    ) -> None:
+        self.nb, self.parsed, self.starts, self.split, self.diags = nb, parsed, starts, split, diags
+        self.spelled = {i: t.spelled[0] for i, t in parsed.items() if t.spelled}
+        self.plans: list[CellPlan] = []
+        self.order: list[str] = []
+        self.seen_lower: dict[str, str] = {}
+        self.first_cell: dict[str, int] = {}  # step name (lower case) -> the cell naming it
+        # Names given by tags or headings: the implicit `setup` step and gates avoid them.
+        self.reserved = {name.lower() for name in starts.values()}
+        self.docs: dict[str, str] = {}
+        self.current: str | None = None
+        self.pending_md: list[Cell] = []
+        self.gate_count: dict[str, int] = {}
+
+    def add(self, cell: Cell) -> None:
         if cell.cell_type != "code":
-            plans.append(CellPlan(cell, None))
+            self.plans.append(CellPlan(cell, None))
             if cell.cell_type == "markdown":
-                pending_md.append(cell)
-            continue
-        t = parsed[cell.index]
-        md_above, pending_md = pending_md, []
+                self.pending_md.append(cell)
+            return
+        md_above, self.pending_md = self.pending_md, []
+        if cell.index in self.spelled and self.starts.get(cell.index) == self.current:
+            _same_spelling(self.current, self.spelled, self.first_cell, cell.index, self.nb.path)
+        if cell.index in self.starts and self.starts[cell.index] != self.current:
+            self._tagged_step(cell, md_above)
+        self.plans.append(self._plan(cell, self.parsed[cell.index], md_above))
+
+    def _tagged_step(self, cell: Cell, md_above: list[Cell]) -> None:
+        """The same step tag again on the next cells continues the step (Kale tags every
+        cell of a block); only a name used again after another step is refused."""
+        name = self.starts[cell.index]
+        low = name.lower()
+        if low in self.seen_lower:
+            first = self.seen_lower[low]
+            what = "appears again after another step" if first == name else "differs only in case"
+            at = self.first_cell.get(low)
+            shown, first = self.spelled.get(cell.index, name), self.spelled.get(at or -1, first)
+            raise TagError(
+                f"step {shown!r} {what} (first used as {first!r}"
+                + (f" in cell {at})" if at is not None else ")"),
+                file=self.nb.path,
+                cell=cell.index,
+                hint="a step's cells must be contiguous and names unique; rename one",
+            )
+        self.seen_lower[low] = name
+        self.first_cell[low] = cell.index
+        self.order.append(name)
+        self.docs[name] = _doc(md_above) if self.split == "tags" else self.docs.get(name, "")
+        self.current = name
+
+    def _plan(self, cell: Cell, t: _CellTags, md_above: list[Cell]) -> CellPlan:
         role = _role(t)
-        if cell.index in spelled and starts.get(cell.index) == current:
-            _same_spelling(current, spelled, first_cell, cell.index, nb.path)
-        if cell.index in starts and starts[cell.index] != current:
-            # The same step tag again on the next cells continues the step (Kale tags
-            # every cell of a block); only a name used again after another step is refused.
-            name = starts[cell.index]
-            low = name.lower()
-            if low in seen_lower:
-                first = seen_lower[low]
-                what = (
-                    "appears again after another step" if first == name else "differs only in case"
-                )
-                at = first_cell.get(low)
-                shown, first = spelled.get(cell.index, name), spelled.get(at or -1, first)
-                raise TagError(
-                    f"step {shown!r} {what} (first used as {first!r}"
-                    + (f" in cell {at})" if at is not None else ")"),
-                    file=nb.path,
-                    cell=cell.index,
-                    hint="a step's cells must be contiguous and names unique; rename one",
-                )
-            seen_lower[low] = name
-            first_cell[low] = cell.index
-            order.append(name)
-            docs[name] = _doc(md_above) if split == "tags" else docs.get(name, "")
-            current = name
+        foreign = tuple(t.foreign)
         if not cell.source.strip():
-            plans.append(CellPlan(cell, "skip" if not role else role, None))
-            continue
+            return CellPlan(cell, "skip" if not role else role, None)
         if role == "injected":
-            diags.append(
+            self.diags.append(
                 Diagnostic("note", "papermill's injected-parameters cell ignored", cell.index)
             )
-            plans.append(CellPlan(cell, "injected", None, foreign_tags=tuple(t.foreign)))
-            continue
+            return CellPlan(cell, "injected", None, foreign_tags=foreign)
         if role in ("parameters", "imports", "functions", "skip"):
-            plans.append(CellPlan(cell, role, None, tuple(t.after), foreign_tags=tuple(t.foreign)))
-            continue
-        if current is None and role is None:
+            return CellPlan(cell, role, None, tuple(t.after), foreign_tags=foreign)
+        if self.current is None and role is None:
             if _only_imports(cell.source):
-                plans.append(CellPlan(cell, "imports", None, foreign_tags=tuple(t.foreign)))
-                continue
-            current = _setup_name(cell.index, starts, reserved)
-            seen_lower[current.lower()] = current
-            order.append(current)
-            docs[current] = _doc(md_above)
+                return CellPlan(cell, "imports", None, foreign_tags=foreign)
+            self.current = _setup_name(cell.index, self.starts, self.reserved)
+            self.seen_lower[self.current.lower()] = self.current
+            self.order.append(self.current)
+            self.docs[self.current] = _doc(md_above)
         if role == "validate":
-            base = current or "parameters"
-            gate_count[base] = gate_count.get(base, 0) + 1
-            n = gate_count[base]
-            gate = f"check_{base}" if n == 1 else f"check_{base}_{n}"
-            while gate.lower() in seen_lower or gate.lower() in reserved:
-                gate += "_"
-            seen_lower[gate.lower()] = gate
-            order.append(gate)
-            docs[gate] = _doc(md_above) or f"Checks of the notebook's cell {cell.index}."
-            plans.append(
-                CellPlan(cell, "validate", gate, tuple(t.after), foreign_tags=tuple(t.foreign))
-            )
-            continue
-        if current is None:  # a metrics cell before any step
+            gate = self._gate(cell, md_above)
+            return CellPlan(cell, "validate", gate, tuple(t.after), foreign_tags=foreign)
+        if self.current is None:  # a metrics cell before any step
             raise TagError(
                 "a metrics cell comes before any step",
-                file=nb.path,
+                file=self.nb.path,
                 cell=cell.index,
                 hint="move it after the step that computes the metrics",
             )
-        plans.append(
-            CellPlan(
-                cell,
-                role or "step",
-                current,
-                tuple(t.after),
-                model_name=t.models[0] if t.models else None,
-                foreign_tags=tuple(t.foreign),
-            )
+        return CellPlan(
+            cell,
+            role or "step",  # type: ignore[arg-type]
+            self.current,
+            tuple(t.after),
+            model_name=t.models[0] if t.models else None,
+            foreign_tags=foreign,
         )
-    if split != "tags":
-        docs.update({k: v for k, v in _heading_docs(nb, starts).items() if k in docs})
+
+    def _gate(self, cell: Cell, md_above: list[Cell]) -> str:
+        """A validate cell is a gate step of its own: check_<the step before it>."""
+        base = self.current or "parameters"
+        self.gate_count[base] = self.gate_count.get(base, 0) + 1
+        n = self.gate_count[base]
+        gate = f"check_{base}" if n == 1 else f"check_{base}_{n}"
+        while gate.lower() in self.seen_lower or gate.lower() in self.reserved:
+            gate += "_"
+        self.seen_lower[gate.lower()] = gate
+        self.order.append(gate)
+        self.docs[gate] = _doc(md_above) or f"Checks of the notebook's cell {cell.index}."
+        return gate
+
+
+def _check_after(file: str, plans: list[CellPlan], order: list[str]) -> None:
     known = set(order)
     for plan in plans:
         for a in plan.after:
@@ -332,13 +364,12 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
                 close = difflib.get_close_matches(a, sorted(known), 1)
                 raise TagError(
                     f"after:{a} names no step",
-                    file=nb.path,
+                    file=file,
                     cell=plan.cell.index,
                     hint=f"did you mean after:{close[0]}?"
                     if close
                     else "steps: " + ", ".join(order),
                 )
-    return Layout(nb, tuple(plans), tuple(order), docs, split, tuple(diags))
 
 
 def _same_spelling(
@@ -381,21 +412,7 @@ def _heading_starts(
     nb: Notebook, parsed: dict[int, _CellTags], split_on: str | None
 ) -> tuple[dict[int, str], str]:
     """Without step tags: cut steps at markdown headings of one level."""
-    heads: list[tuple[int, int, str]] = []  # (cell index, level, text)
-    for c in nb.cells:
-        if c.cell_type == "markdown":
-            heads += [(c.index, lvl, text) for lvl, text in _headings(c.source)]
-    if split_on:
-        level = int(split_on[1])
-    else:
-        levels = [lvl for _, lvl, _ in heads]
-        # The title: a single h1 that comes first is not a step boundary.
-        if levels and levels[0] == 1 and levels.count(1) == 1:
-            levels = levels[1:]
-        level = min(levels) if levels else 0
-    cut = [(i, text) for i, lvl, text in heads if lvl == level]
-    if level == 1 and not split_on and sum(1 for _, lvl, _ in heads if lvl == 1) == 1:
-        cut = []
+    level, cut = _cut(nb, split_on)
     starts: dict[int, str] = {}
     used: dict[str, int] = {}
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
@@ -425,6 +442,26 @@ def _heading_starts(
             name = f"{name}_{used[name]}"
         starts[first.index] = name
     return starts, f"h{level}"
+
+
+def _cut(nb: Notebook, split_on: str | None) -> tuple[int, list[tuple[int, str]]]:
+    """The heading level steps are cut at, and its headings: (cell index, text)."""
+    heads: list[tuple[int, int, str]] = []  # (cell index, level, text)
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            heads += [(c.index, lvl, text) for lvl, text in _headings(c.source)]
+    if split_on:
+        level = int(split_on[1])
+    else:
+        levels = [lvl for _, lvl, _ in heads]
+        # The title: a single h1 that comes first is not a step boundary.
+        if levels and levels[0] == 1 and levels.count(1) == 1:
+            levels = levels[1:]
+        level = min(levels) if levels else 0
+    cut = [(i, text) for i, lvl, text in heads if lvl == level]
+    if level == 1 and not split_on and sum(1 for _, lvl, _ in heads if lvl == 1) == 1:
+        cut = []
+    return level, cut
 
 
 def _heading_docs(nb: Notebook, starts: dict[int, str]) -> dict[str, str]:
