@@ -23,12 +23,12 @@ from typing import Any
 
 from nb2pipe import __version__
 from nb2pipe.codegen import render, templating, writeplan
+from nb2pipe.codegen.mermaid import mermaid
+from nb2pipe.codegen.spec import RUNTIME_TYPES, to_spec
 from nb2pipe.compiler import magics
 from nb2pipe.compiler.model import Notebook, Parameter, Pipeline, Step
 from nb2pipe.compiler.source import indent
 from nb2pipe.errors import AnalysisError, OutputError
-
-RUNTIME_TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}
 
 
 def notebook_hash(nb: Notebook) -> str:
@@ -180,6 +180,14 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
                 "type_text": render.type_expr(p.type, p.optional),
             }
         )
+    runtime = to_spec(
+        pipe,
+        package=module,
+        functions=functions,
+        notebook=notebook_rel,
+        notebook_sha256=notebook_hash(pipe.notebook),
+        workdir=workdir,
+    )
     files["pipeline.py"] = env.get_template("pipeline.py.j2").render(
         base,
         pipeline_doc=(
@@ -193,9 +201,8 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
         derive_params=params,
         derived=pipe.derived,
         derived_names=derived_names,
-        steps=pipe.steps,
-        functions=functions,
-        notebook_sha256=notebook_hash(pipe.notebook),
+        steps=runtime.steps,
+        notebook_sha256=runtime.notebook_sha256,
         workdir=workdir,
     )
     if pipe.common:
@@ -212,7 +219,7 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
     files["README.md"] = env.get_template("README.md.j2").render(
         base,
         steps=pipe.steps,
-        edges=pipe.edges,
+        mermaid=mermaid(runtime),
         parameters=pdefs,
         out_rel=_shown_path(out_dir),
     )

@@ -178,18 +178,3 @@ class Pipeline:
             if s.name == name:
                 return s
         raise KeyError(name)
-
-    @property
-    def edges(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """(upstream, downstream, variables) for data edges, then after-edges with ()."""
-        out: list[tuple[str, str, tuple[str, ...]]] = []
-        for s in self.steps:
-            by_src: dict[str, list[str]] = {}
-            for var, src in s.inputs.items():
-                by_src.setdefault(src, []).append(var)
-            for src, names in by_src.items():
-                out.append((src, s.name, tuple(names)))
-            for a in s.after:
-                if a not in by_src:
-                    out.append((a, s.name, ()))
-        return out

@@ -5,6 +5,7 @@ built aside and moved into place whole."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib
 import importlib.resources
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from nb2pipe import __version__, api
 from nb2pipe.codegen import package as codegen
+from nb2pipe.codegen.spec import to_spec
 from nb2pipe.errors import Nb2pipeError, OutputError
 from nb2pipe.frontends.cli import app
 
@@ -292,10 +294,45 @@ def test_readme_has_a_mermaid_dag_and_the_parameters(sink):
     pipe, folder = sink
     readme = (folder / "README.md").read_text()
     assert "```mermaid" in readme
-    for up, down, _vars in pipe.edges:
-        assert f"n_{up} -->" in readme and f"n_{down}" in readme
+    ids = {s.name: f"n{k}" for k, s in enumerate(pipe.steps)}
+    for s in pipe.steps:
+        assert f"{ids[s.name]}" + ('{{"' if s.kind == "gate" else '["') + s.name in readme
+    edges = to_spec(pipe).edges
+    assert edges
+    for e in edges:
+        if e.variables:
+            assert f'{ids[e.src]} -->|"{", ".join(e.variables)}"| {ids[e.dst]}' in readme
+        else:
+            assert f"{ids[e.src]} -.-> {ids[e.dst]}" in readme
     for p in pipe.parameters:
         assert f"`{p.name}`" in readme
+
+
+def test_pipeline_py_holds_the_runtime_spec_that_to_spec_maps(convert_cells):
+    """One mapping from the compiler's model to the runtime's DAG: the package's PIPELINE
+    (which the runner and the exporters read) is what nb2pipe.codegen.spec.to_spec gives,
+    which is what `nb2pipe graph NOTEBOOK` and the README draw."""
+    cells = [
+        *KITCHEN_SINK[:-1],
+        ("metrics", "total  # lower"),
+        ("step:print model:holder", "holder2 = Holder(np.random.rand())"),
+    ]
+    pipe, folder = convert_cells(cells, name="spec_sink")
+    loaded = api.load_package(folder)
+    renamed = {s.name: s.function for s in loaded.steps if s.function}
+    assert renamed == {"print": "print_step"}
+    mapped = to_spec(
+        pipe,
+        package=loaded.package,
+        functions=renamed,
+        notebook=loaded.notebook,
+        notebook_sha256=loaded.notebook_sha256,
+        workdir=loaded.workdir,
+    )
+    assert dataclasses.replace(loaded, derive=None) == mapped
+    assert mapped.step("join").directions == {"total": "lower"}
+    assert mapped.step("print").models == ("holder=holder2",)
+    assert [p.name for p in mapped.parameters if p.secret] == ["api_token"]
 
 
 def test_requirements_are_distribution_names_without_pins(sample_packages):

@@ -59,7 +59,7 @@ def graph(
             return
         out = Path(output or {"html": "dag.html", "mermaid": "dag.mmd", "dot": "dag.dot"}[kind])
         viz.write_text(out, text)
-        typer.echo(f"wrote {out} ({len(dag.nodes)} steps, {kind})")
+        typer.echo(f"wrote {out} ({len(dag.steps)} steps, {kind})")
 
     guard(body)
 
