@@ -20,7 +20,7 @@ def load_package(directory: str | Path) -> Any:
     import importlib
     import sys
 
-    from nb2pipe.codegen.package import module_path
+    from nb2pipe.codegen.package import module_path, package_root
     from nb2pipe.errors import OutputError
 
     folder = Path(directory)
@@ -31,7 +31,7 @@ def load_package(directory: str | Path) -> Any:
             hint="give the folder `nb2pipe convert` wrote",
         )
     dotted = module_path(folder)
-    root = Path.cwd() if "." in dotted else folder.resolve().parent
+    root = package_root(folder)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:

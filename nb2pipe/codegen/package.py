@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe import __version__
-from nb2pipe.codegen import render, templating, writeplan
+from nb2pipe.codegen import display, render, templating, writeplan
 from nb2pipe.codegen.mermaid import mermaid
 from nb2pipe.codegen.spec import RUNTIME_TYPES, to_spec
 from nb2pipe.compiler import magics
@@ -106,19 +106,41 @@ def _function_name(step: Step, imports: list[str]) -> str:
     return name
 
 
-def module_path(out_dir: Path) -> str:
-    """Dotted import path of the output folder, relative to the working directory if inside."""
-    shown = Path(os.path.abspath(out_dir))
+#: What marks a project's root (as nb2pipe.runtime.project finds it): `python -m` runs there.
+ROOT_MARKERS = ("nb2pipe.toml", "pyproject.toml", ".git")
+
+
+def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
+    """(the folder `python -m` runs from, the package's dotted parts below it), found from
+    the package itself: the project root above it (the nearest folder holding
+    nb2pipe.toml, pyproject.toml or .git) when the folders between are identifiers.
+    Outside a project: the working folder when the package is inside it
+    (`-o pipelines/wine` -> `pipelines.wine`), else the package's parent folder."""
+    folder = Path(os.path.abspath(out_dir))
+    for parent in folder.parents:
+        if any((parent / m).exists() for m in ROOT_MARKERS):
+            parts = folder.relative_to(parent).parts
+            if all(render.IDENT.fullmatch(p) for p in parts):
+                return parent, parts
+            break
     cwd = Path.cwd().resolve()
-    for path in (shown, out_dir.resolve()):
-        try:
-            parts = path.relative_to(cwd).parts
-        except ValueError:
-            continue
-        if parts and all(render.IDENT.fullmatch(p) for p in parts):
-            return ".".join(parts)
-        break
-    return shown.name
+    try:
+        parts = folder.resolve().relative_to(cwd).parts
+    except ValueError:
+        parts = ()
+    if parts and all(render.IDENT.fullmatch(p) for p in parts):
+        return cwd, parts
+    return folder.parent, (folder.name,)
+
+
+def package_root(out_dir: Path) -> Path:
+    """The folder `python -m <module_path>` runs from (see _located)."""
+    return _located(out_dir)[0]
+
+
+def module_path(out_dir: Path) -> str:
+    """Dotted import path of the package, from its root (see _located)."""
+    return ".".join(_located(out_dir)[1])
 
 
 def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
@@ -152,15 +174,21 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
             imports.append(f"from ..common import {', '.join(step.uses_common)}")
         for src, names in step.uses_steps.items():
             imports.append(f"from .{src} import {', '.join(names)}")
+        display_import, display_calls = display.step_calls(
+            pipe, step, display.step_names(step, imports)
+        )
+        if display_import:
+            imports.append(display_import)
         functions[step.name] = _function_name(step, imports)
         files[f"steps/{step.name}.py"] = env.get_template("step.py.j2").render(
             base,
             step=step,
             function=functions[step.name],
             step_cells=_cells_text(step.cells),
-            imports=imports,
+            imports=render.join_imports(imports),
             signature_params=sig,
             settings=pipe.settings,
+            display_calls=display_calls,
             function_doc=_function_doc(step),
             module_doc=step.doc.strip()
             or f"Step `{step.name}` of the notebook {pipe.notebook.name}.",
@@ -197,7 +225,7 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
         ),
         parameters=pdefs,
         derive=pipe.derive,
-        derive_imports=pipe.derive_imports,
+        derive_imports=render.join_imports(pipe.derive_imports),
         derive_params=params,
         derived=pipe.derived,
         derived_names=derived_names,
@@ -210,8 +238,11 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
             base,
             common_cells=_cells_text(common_cells),
             common=pipe.common,
-            common_imports=pipe.common_imports,
+            common_imports=render.join_imports(pipe.common_imports),
         )
+    display_text = display.module(env, base, pipe)
+    if display_text is not None:
+        files[f"{display.MODULE}.py"] = display_text
     files["params.yaml"] = env.get_template("params.yaml.j2").render(base, parameters=pdefs)
     files["requirements.txt"] = env.get_template("requirements.txt.j2").render(
         base, requirements=pipe.requirements
@@ -221,17 +252,10 @@ def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:
         steps=pipe.steps,
         mermaid=mermaid(runtime),
         parameters=pdefs,
-        out_rel=_shown_path(out_dir),
+        out_rel=module.replace(".", "/"),
     )
     files["ruff.toml"] = env.get_template("ruff.toml").render(base)
     return files
-
-
-def _shown_path(out_dir: Path) -> str:
-    try:
-        return out_dir.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return out_dir.name
 
 
 def ruff_bin() -> str:
@@ -378,7 +402,7 @@ def _module_elsewhere(top: str, out_abs: Path) -> str | None:
         return None
     if spec is None:
         return None
-    ours = out_abs if module_path(out_abs) == top else Path.cwd() / top
+    ours = package_root(out_abs) / top
     places = [spec.origin] if spec.origin and spec.has_location else []
     places += list(spec.submodule_search_locations or [])
     for place in places:

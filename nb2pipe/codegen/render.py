@@ -7,9 +7,11 @@ escaped, Markdown cells escaped. Templates never format user text themselves.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import math
 import re
+from collections.abc import Iterable
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BREAKS = re.compile(r"[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
@@ -103,3 +105,28 @@ def type_expr(ptype: str, optional: bool) -> str:
     if optional and base != "Any":
         return f"{base} | None"
     return base
+
+
+def join_imports(lines: Iterable[str]) -> list[str]:
+    """Import lines with the ``from m import a`` / ``from m import b`` of one module joined
+    into one statement where the first of them stands (``from m import a, b``), as a
+    notebook writes them; other lines stay as they are, in order."""
+    out: list[str] = []
+    where: dict[tuple[str, int], int] = {}
+    for line in lines:
+        tree = ast.parse(line).body if "\n" not in line else []
+        node = tree[0] if len(tree) == 1 else None
+        if not isinstance(node, ast.ImportFrom) or any(a.name == "*" for a in node.names):
+            out.append(line)
+            continue
+        key = (node.module or "", node.level)
+        if key not in where:
+            where[key] = len(out)
+            out.append(line)
+            continue
+        first = ast.parse(out[where[key]]).body[0]
+        assert isinstance(first, ast.ImportFrom)
+        seen = {ast.unparse(a) for a in first.names}
+        names = first.names + [a for a in node.names if ast.unparse(a) not in seen]
+        out[where[key]] = ast.unparse(ast.ImportFrom(node.module, names, node.level))
+    return out

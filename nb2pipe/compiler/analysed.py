@@ -17,6 +17,7 @@ from nb2pipe.compiler.model import (
     CellPlan,
     Derived,
     Diagnostic,
+    Display,
     Fragment,
     Layout,
     Notebook,
@@ -115,6 +116,7 @@ class Analysis:
     diagnostics: tuple[Diagnostic, ...]
     random: RandomPlan = field(default_factory=RandomPlan)  # hazards.check
     unstorable: Unstorable = field(default_factory=_empty)  # hazards.check
+    display: tuple[Display, ...] = ()  # display.split: settings that change no result
 
     @property
     def notebook(self) -> Notebook:

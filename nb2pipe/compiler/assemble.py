@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 
+from nb2pipe.compiler import display
 from nb2pipe.compiler.analysed import Analysis, Log, PreparedCell, StepAnalysis
 from nb2pipe.compiler.lowering import Lowered, fragments
 from nb2pipe.compiler.mlops_tags import metric_directions, primary_metrics, step_models
@@ -129,6 +130,7 @@ def _step(an: Analysis, w: StepAnalysis, e: _Edges, log: Log) -> Step:
         models=tuple(f"{m}={v}" for m, v in models),
         directions={m: d for m, d in e.directions.items() if m in step.metrics},
         primary=next((m for m in e.primary if m in step.metrics), ""),
+        display=display.uses(an, w),
     )
     return _random(an, step)
 
@@ -332,13 +334,17 @@ def _pipeline(an: Analysis, steps: list[Step], log: Log) -> Pipeline:
     derive_needed: set[str] = set()
     for frag in an.derive_frags:
         derive_needed |= _names(frag.source) & set(an.pool)
+    display_needed: set[str] = set()
+    for d in an.display:
+        for frag in d.fragments:
+            display_needed |= _names(frag.source) & set(an.pool)
     requirements = set(an.requirements) | {d for s in steps for d in s.distributions}
     requirements |= {
         distribution(an.pool[n].module)
-        for n in needed | derive_needed
+        for n in needed | derive_needed | display_needed
         if _is_dist(an, an.pool[n].module)
     }
-    effect = _effect_imports(an, steps, needed | derive_needed, log)
+    effect = _effect_imports(an, steps, needed | derive_needed | display_needed, log)
     if effect:
         steps = [replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps]
         requirements |= {distribution(t.split()[1]) for t in effect if _is_dist(an, t.split()[1])}
@@ -357,6 +363,10 @@ def _pipeline(an: Analysis, steps: list[Step], log: Log) -> Pipeline:
         derive=an.derive_frags,
         derive_imports=tuple(
             an.pool[n].text for n in sorted(derive_needed, key=lambda n: _import_order(an, n))
+        ),
+        display=an.display,
+        display_imports=tuple(
+            an.pool[n].text for n in sorted(display_needed, key=lambda n: _import_order(an, n))
         ),
     )
 

@@ -3,7 +3,7 @@
 The passes, each a function of the value before it (nbconvert's habit)::
 
     notebook.read -> Notebook -> tags.assign -> Layout -> analysis.analyze -> Analysis
-        -> hazards.check -> Analysis -> assemble (lowering) -> Pipeline
+        -> hazards.check -> display.split -> Analysis -> assemble (lowering) -> Pipeline
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from nb2pipe.compiler import analysis, assemble, hazards, notebook, tags
+from nb2pipe.compiler import analysis, assemble, display, hazards, notebook, tags
 from nb2pipe.compiler.model import Diagnostic, Layout, Notebook, Pipeline
 from nb2pipe.errors import AnalysisError, StrictError
 
@@ -37,7 +37,8 @@ def compile(source: Source, *, split_on: str | None = None, strict: bool = False
     (``split_on`` then is the Layout's). ``strict``: the first warning is an error."""
     layout = source if isinstance(source, Layout) else front(source, split_on=split_on)
     try:
-        pipeline = assemble.assemble(hazards.check(analysis.analyze(layout)))
+        analysed = display.split(hazards.check(analysis.analyze(layout)))
+        pipeline = assemble.assemble(analysed)
     except RecursionError:
         raise AnalysisError(
             "the code is nested too deeply to analyse",

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from nb2pipe.compiler.analysed import Analysis, PreparedCell, StepAnalysis
+from nb2pipe.compiler.display import PLOTTING, reach
 from nb2pipe.compiler.model import Fragment
 from nb2pipe.compiler.rules import is_import
 from nb2pipe.compiler.scopes import free_names
@@ -69,10 +70,6 @@ def _end(frag: Fragment, show: str) -> Fragment:
     )
 
 
-PLOTTING = ("matplotlib", "seaborn", "pandas.plotting")
-PLOT_METHODS = frozenset({"plot", "hist", "boxplot"})  # pandas' plotting methods
-
-
 def cell_end(an: Analysis, w: StepAnalysis) -> tuple[str | None, set[str], set[str]]:
     """``plt.show()`` for a step that plots in a notebook that imports matplotlib or
     seaborn: with nb2pipe's backend it saves and closes the cell's figures. Returns the
@@ -81,21 +78,7 @@ def cell_end(an: Analysis, w: StepAnalysis) -> tuple[str | None, set[str], set[s
     plotting = {n for n, q in names.items() if q.startswith(PLOTTING)}
     if not plotting:
         return None, set(), set()
-    used: set[str] = set()
-    plots = False
-    for c in w.cells:
-        for node in ast.walk(c.tree):
-            if isinstance(node, ast.Name):
-                used.add(node.id)
-            elif isinstance(node, ast.Attribute) and node.attr in PLOT_METHODS:
-                plots = True
-    todo = [n for n in used if n in an.funcs]
-    while todo:  # the functions it calls may plot
-        info = an.funcs[todo.pop()]
-        for n in (info.free | info.def_reads) - used:
-            used.add(n)
-            if n in an.funcs:
-                todo.append(n)
+    used, plots = reach(an, w)  # the functions it calls may plot
     if not (plots or used & plotting):
         return None, set(), set()
     pyplot = sorted(n for n, q in names.items() if q == "matplotlib.pyplot")

@@ -113,6 +113,15 @@ class Fragment:
 
 
 @dataclass(frozen=True)
+class Display:
+    """A library's display settings (how it prints or plots), replayed only by the steps
+    that use the library and kept out of their cache keys (nb2pipe.compiler.display)."""
+
+    library: str  # "pandas", "numpy" or "plotting"
+    fragments: tuple[Fragment, ...]
+
+
+@dataclass(frozen=True)
 class Step:
     name: str
     kind: Literal["step", "gate"]
@@ -142,6 +151,7 @@ class Step:
     random: tuple[str, ...] = ()
     random_guard: tuple[str, ...] = ()
     seeds: tuple[Fragment, ...] = ()  # global random seeds of imports cells, run first here
+    display: tuple[str, ...] = ()  # libraries whose display settings it replays first
 
     @property
     def user_inputs(self) -> dict[str, str]:
@@ -172,6 +182,8 @@ class Pipeline:
     common_imports: tuple[str, ...] = ()
     derive: tuple[Fragment, ...] = ()  # statements computing the derived values
     derive_imports: tuple[str, ...] = ()
+    display: tuple[Display, ...] = ()  # display settings, by library
+    display_imports: tuple[str, ...] = ()
 
     def step(self, name: str) -> Step:
         for s in self.steps:

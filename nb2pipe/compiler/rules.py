@@ -50,6 +50,23 @@ SETTING_CALLS = (
     "seterr", "disable_warnings", "enable_eager_execution", "set_visible_devices",
 )  # fmt: skip
 
+# ---- display settings (nb2pipe/compiler/display.py): they change no result ----
+#: Calls (qualified names) that only change how a library shows things -> the library.
+DISPLAY_CALLS = {
+    "numpy.set_printoptions": "numpy",
+    **dict.fromkeys(("matplotlib.pyplot.style.use", "matplotlib.style.use", "matplotlib.rc",
+                     "matplotlib.pyplot.rc", "matplotlib.rcParams.update",
+                     "matplotlib.pyplot.rcParams.update", "seaborn.set", "seaborn.set_theme",
+                     "seaborn.set_style", "seaborn.set_context", "seaborn.set_palette",
+                     "seaborn.set_color_codes"), "plotting"),
+}  # fmt: skip
+#: Objects whose items or attributes are display settings when assigned -> the library.
+DISPLAY_TARGETS = {
+    "pandas.options.display": "pandas",
+    "matplotlib.rcParams": "plotting",
+    "matplotlib.pyplot.rcParams": "plotting",
+}
+
 # ---- the global random streams (nb2pipe/compiler/randomness.py) ----
 #: Functions of numpy.random / random that do not draw from the global stream.
 NOT_DRAWING = frozenset(

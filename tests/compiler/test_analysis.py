@@ -726,14 +726,15 @@ def test_settings_in_the_imports_cell_are_replayed(load_cells, warnings):
     cells = [
         (
             "imports",
-            "import numpy as np\nimport pandas as pd\nnp.random.seed(0)\npd.set_option('display.max_rows', 5)",
+            "import numpy as np\nimport pandas as pd\nnp.random.seed(0)\n"
+            "pd.set_option('mode.copy_on_write', True)",
         ),
         ("step:a", "x = np.random.rand(3)"),
         ("step:b", "y = pd.Series(x)"),
     ]
     pipe = load_cells(cells)
     [frag] = pipe.settings
-    assert frag.source == "pd.set_option('display.max_rows', 5)"
+    assert frag.source == "pd.set_option('mode.copy_on_write', True)"
     assert warnings(pipe) == []
     for step in pipe.steps:  # each step imports what the settings use
         assert "import pandas as pd" in step.imports
@@ -762,11 +763,11 @@ def test_seed_before_the_first_step_runs_in_the_first_drawing_step(load_cells, w
 def test_seed_mixed_with_code_before_the_first_step_stays_in_setup(load_cells):
     cells = [
         ("", "import numpy as np\nimport pandas as pd\nnp.random.seed(0)\n"
-         "pd.set_option('display.width', 99)\nbase = 10"),
+         "pd.set_option('mode.copy_on_write', True)\nbase = 10"),
         ("step:a", "x = np.random.rand() + base"),
     ]  # fmt: skip
     pipe = load_cells(cells)
-    assert [f.source for f in pipe.settings] == ["pd.set_option('display.width', 99)"]
+    assert [f.source for f in pipe.settings] == ["pd.set_option('mode.copy_on_write', True)"]
     setup = pipe.step("setup")
     assert "np.random.seed(0)" in setup.body[0].source  # it runs where the notebook has it
     assert (setup.outputs, setup.random) == (("base", "__random_state__"), ("numpy",))

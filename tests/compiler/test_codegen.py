@@ -163,6 +163,7 @@ def test_layout_of_the_package(sink):
         "README.md",
         "ruff.toml",
         "steps/__init__.py",
+        "display_settings.py",  # the sink sets pandas' display options
     } | {f"steps/{s.name}.py" for s in pipe.steps}
     assert files == expected | {".nb2pipe-manifest.json"}
     # The manifest lists every other file with the sha256 of its bytes: what convert owns.
@@ -219,6 +220,43 @@ def test_convert_check_after_convert_and_after_an_edit(write_nb, tmp_path):
     assert stale.exit_code == 1
     assert "steps/a.py" in stale.stderr
     assert _tree(out) == before  # --check writes nothing
+
+
+@pytest.mark.parametrize("marker", ["pyproject.toml", "nb2pipe.toml", ".git"])
+def test_module_path_comes_from_the_package_not_the_working_directory(
+    write_nb, tmp_path, monkeypatch, marker
+):
+    """`python -m` is written relative to the project root above the package (the nearest
+    folder with nb2pipe.toml, pyproject.toml or .git), so converting or checking from
+    another folder finds the same files."""
+    project = tmp_path / "proj"
+    nb = write_nb([("step:a", "x = 1")], name="where", folder=project)
+    (project / marker).mkdir() if marker == ".git" else (project / marker).write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = project / "pipelines" / "where"
+    monkeypatch.chdir(elsewhere)
+    api.convert(nb, out)
+    assert "python -m pipelines.where`" in (out / "__init__.py").read_text()
+    assert "python -m pipelines.where " in (out / "README.md").read_text()
+    for cwd in (project, out, elsewhere):
+        monkeypatch.chdir(cwd)
+        _pipe, _out, stale = api.convert(nb, out, check=True)
+        assert stale == []
+
+
+def test_module_path_outside_a_project(tmp_path, monkeypatch):
+    """With no project root above it, the working folder counts when the package is inside
+    it (as `-o pipelines/wine` reads), else the package's own parent."""
+    out = tmp_path / "pipelines" / "where"
+    out.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert (codegen.module_path(out), codegen.package_root(out)) == ("pipelines.where", tmp_path)
+    monkeypatch.chdir(out)
+    assert (codegen.module_path(out), codegen.package_root(out)) == (
+        "where",
+        tmp_path / "pipelines",
+    )
 
 
 def test_check_ignores_comment_only_changes_nowhere(write_nb, tmp_path):

@@ -187,7 +187,7 @@ def test_generated_code_keeps_the_users_signature(convert_cells):
     ]
     _, out = convert_cells(cells)
     b = (out / "steps" / "b.py").read_text()
-    assert "def b(\n    a: Any,\n) -> dict[str, Any]:" in b
+    assert "def b(a: Any) -> dict[str, Any]:" in b
     assert 'return {"b": b}' in b
     assert "continues where step `a` left it" in b
     a = (out / "steps" / "a.py").read_text()
