@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from nb2pipe import compiler
+from nb2pipe import __version__, compiler
 from nb2pipe.codegen import package as codegen
+from nb2pipe.codegen.location import load_package
 from nb2pipe.compiler.model import Pipeline
+
+__all__ = ["convert", "default_output", "load", "load_package"]
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
@@ -15,42 +17,13 @@ def load(path: str | Path, *, split_on: str | None = None, strict: bool = False)
     return compiler.compile(path, split_on=split_on, strict=strict).pipeline
 
 
-def load_package(directory: str | Path) -> Any:
-    """Import a generated package's PIPELINE from its folder (for `nb2pipe run DIR`)."""
-    import importlib
-    import sys
-
-    from nb2pipe.codegen.package import module_path, package_root
-    from nb2pipe.errors import OutputError
-
-    folder = Path(directory)
-    if not (folder / "pipeline.py").is_file():
-        raise OutputError(
-            "not a generated pipeline (no pipeline.py)",
-            file=str(directory),
-            hint="give the folder `nb2pipe convert` wrote",
-        )
-    dotted = module_path(folder)
-    root = package_root(folder)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module(f"{dotted}.pipeline")
-    except Exception as exc:
-        raise OutputError(
-            f"cannot import {dotted}.pipeline: {type(exc).__name__}: {exc}", file=str(directory)
-        ) from None
-    if Path(module.__file__ or "").resolve().parent != folder.resolve():
-        raise OutputError(
-            f"importing {dotted!r} finds another package ({module.__file__})",
-            file=str(directory),
-            hint="rename the folder or run from another directory",
-        )
-    return module.PIPELINE
-
-
 def default_output(pipe: Pipeline) -> Path:
-    return Path("pipelines") / pipe.name
+    """``<output>/<name>`` when the notebook's project sets ``output`` (relative to its
+    root), else ``pipelines/<name>``."""
+    from nb2pipe.runtime.project import load as load_project
+
+    folder = load_project(Path(pipe.notebook.path).resolve().parent).path("output")
+    return (folder or Path("pipelines")) / pipe.name
 
 
 def convert(
@@ -59,12 +32,16 @@ def convert(
     *,
     name: str | None = None,
     split_on: str | None = None,
-    strict: bool = False,
+    strict: bool | None = None,
     force: bool = False,
     check: bool = False,
 ) -> tuple[Pipeline, Path, list[str]]:
     """Convert a notebook into a package. With `check`, write nothing and return the stale
-    files instead of the written ones."""
+    files instead of the written ones. ``strict=None``: the project's ``strict`` setting."""
+    if strict is None:
+        from nb2pipe.runtime.project import setting
+
+        strict = bool(setting("strict", Path(path).resolve().parent))
     pipe = load(path, split_on=split_on, strict=strict)
     if name:
         from dataclasses import replace
@@ -75,3 +52,39 @@ def convert(
     out = Path(out_dir) if out_dir else default_output(pipe)
     files = codegen.write(pipe, out, force=force, check=check)
     return pipe, out, files
+
+
+def cached_package(
+    path: str | Path, runs_dir: str | Path | None = None
+) -> tuple[Path, Pipeline | None]:
+    """The package of a notebook for ``nb2pipe run NOTEBOOK``: converted into
+    ``<runs folder>/packages/<name>-<key>/<name>`` (key: the notebook's path and hash and
+    nb2pipe's version), reused while they are unchanged. Returns (folder, the Pipeline when
+    it was converted now, else None)."""
+    import hashlib
+    import json
+    import os
+    import shutil
+
+    from nb2pipe.runtime.project import runs_location
+
+    nb_path = Path(path).resolve()
+    pipe = load(path)
+    key = hashlib.sha256(
+        json.dumps([str(nb_path), codegen.notebook_hash(pipe.notebook), __version__]).encode()
+    ).hexdigest()[:16]
+    base = runs_location(runs_dir, start=nb_path.parent).path / "packages"
+    home = base / f"{pipe.name}-{key}"  # not an identifier: never imported as a package
+    if (home / pipe.name / "pipeline.py").is_file():
+        return home / pipe.name, None
+    scratch = base / f".{pipe.name}-{key}.{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        codegen.write(pipe, scratch / pipe.name)
+        os.replace(scratch, home)
+    except OSError:
+        if not (home / pipe.name / "pipeline.py").is_file():  # another run put it there
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return home / pipe.name, pipe

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from nb2pipe.runtime.metrics import default_direction
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
-RESERVED = {"store", "registry"}
+RESERVED = {"store", "registry", "packages"}  # packages: `nb2pipe run NOTEBOOK`
 
 
 class RunsError(Nb2pipeError):
@@ -51,9 +52,9 @@ def _read(run_dir: Path) -> dict[str, Any] | None:
     return data
 
 
-def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+def all_runs(runs_dir: str | Path | None = None) -> list[tuple[Path, dict[str, Any]]]:
     """Every readable run under ``runs_dir``, oldest first (by start time, then id)."""
-    base = Path(runs_dir)
+    base = _where(runs_dir)
     if not base.is_dir():
         return []
     found = []
@@ -66,7 +67,17 @@ def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     return sorted(found, key=lambda pr: (str(pr[1].get("start") or ""), pr[0].name))
 
 
-def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+def _where(runs_dir: str | Path | None) -> Path:
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(runs_dir).path
+
+
+def resolve(run: str, runs_dir: str | Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """The one way a RUN is named, for `runs show|compare`, `report` and `graph --run`: a
+    run folder, ``latest``, a run id in ``runs_dir`` (default: the project's runs folder)
+    or a unique prefix of one."""
+    runs_dir = _where(runs_dir)
     given = Path(run)
     if (given / "run.json").is_file():
         rec = _read(given)
@@ -95,6 +106,14 @@ def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         f"no run {run!r} in {runs_dir}",
         hint="`nb2pipe runs list` shows the runs; give a run id, a folder or latest",
     )
+
+
+def command_line(rec: dict[str, Any]) -> str:
+    """The run's command, shell-quoted: paste it to run again (from its ``cwd``)."""
+    import shlex
+
+    command = rec.get("command")
+    return shlex.join(map(str, command)) if isinstance(command, list) else ""
 
 
 def _counts(rec: dict[str, Any]) -> dict[str, int]:
@@ -337,7 +356,12 @@ def gc(
     if objects.is_dir():
         for path in objects.glob("*/*"):
             digest = path.name.split(".")[0]
-            if len(digest) != 64 or digest in live or not path.is_file():
+            if path.parent.name == "tmp" and path.suffix == ".tmp" and path.is_file():
+                st = path.stat()  # left by a killed run; a write in progress keeps it fresh
+                if st.st_mtime < time.time() - 3600:
+                    doomed_objects.append((path, st.st_size))
+                continue
+            if len(digest) not in (32, 64) or digest in live or not path.is_file():
                 continue
             st = path.stat()
             if cutoff is not None and st.st_mtime >= cutoff - 1:
@@ -446,7 +470,11 @@ def print_show(info: dict[str, Any]) -> None:
     if info.get("error"):
         console.print(f"[red]error:[/] {escape(str(info['error']))}")
     if rec.get("command"):
-        console.print(f"command: {escape(' '.join(map(str, rec['command'])))}")
+        console.print(f"command: {escape(command_line(rec))}", soft_wrap=True)
+        if isinstance(rec.get("cwd"), str):
+            console.print(f"     in: {escape(rec['cwd'])}", soft_wrap=True)
+    if isinstance(rec.get("storage"), dict):
+        console.print(escape(_storage_line(rec["storage"], rec.get("store"))))
     if info["parameters"]:
         t = Table(title="parameters")
         t.add_column("name")
@@ -493,6 +521,22 @@ def print_show(info: dict[str, Any]) -> None:
         console.print(t)
 
 
+def _storage_line(storage: dict[str, Any], store: Any) -> str:
+    """What the run stored: its artifacts, the bytes it added, the whole store's size."""
+    mb = 2**20
+    n = int(storage.get("artifacts") or 0)
+    line = (
+        f"store: {n} artifact{'' if n == 1 else 's'}, "
+        f"{(storage.get('written') or 0) / mb:.1f} MB written by this run, "
+        f"{(storage.get('bytes') or 0) / mb:.1f} MB of outputs"
+    )
+    objects = Path(str(store or "")) / "objects"
+    if store and objects.is_dir():
+        total = sum(p.stat().st_size for p in objects.glob("*/*") if p.is_file())
+        line += f"; {total / mb:.1f} MB in {objects.parent}"
+    return line
+
+
 def print_compare(data: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -500,7 +544,11 @@ def print_compare(data: dict[str, Any]) -> None:
 
     runs = data["runs"]
     ids = [str(r["run_id"]) for r in runs]
-    table = Table(title="runs side by side")
+    table = Table(
+        title="runs side by side",
+        caption="* differs between the runs; best: the best value of a metric "
+        "(↑ higher, ↓ lower is better)",
+    )
     table.add_column("")
     for rid in ids:
         table.add_column(escape(rid))
@@ -510,9 +558,9 @@ def print_compare(data: dict[str, Any]) -> None:
     table.add_row("duration", *[_dur(r["duration"]) for r in runs], end_section=True)
     for name, p in data["parameters"].items():
         cells = [escape(_fmt(v)) for v in p["values"]]
-        if p["differs"]:
+        if p["differs"]:  # marked in text too: CI logs have no colour
             cells = [f"[yellow]{c}[/]" for c in cells]
-        table.add_row(f"param {escape(name)}", *cells)
+        table.add_row(f"param {escape(name)}" + (" *" if p["differs"] else ""), *cells)
     if data["parameters"]:
         table.rows[-1].end_section = True
     for name, m in data["metrics"].items():
@@ -520,7 +568,7 @@ def print_compare(data: dict[str, Any]) -> None:
         cells = []
         for rid, v in zip(ids, m["values"], strict=True):
             text = _fmt(v)
-            cells.append(f"[bold green]{text}[/]" if m["best"] == rid else text)
+            cells.append(f"[bold green]{text} best[/]" if m["best"] == rid else text)
         table.add_row(f"metric {escape(name)} {arrow}", *cells)
     if data["metrics"]:
         table.rows[-1].end_section = True

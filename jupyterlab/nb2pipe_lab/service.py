@@ -315,9 +315,11 @@ def new_id(kind: str) -> str:
 
 
 def runs_dir(notebook: Path) -> Path:
-    """Where the panel's runs are recorded: ``runs/`` beside the notebook, as
-    ``nb2pipe run`` does when typed in the notebook's folder."""
-    return notebook.parent / "runs"
+    """Where the panel's runs are recorded: the project's runs folder, as ``nb2pipe run``
+    typed in the notebook's folder chooses it (nb2pipe.runtime.project)."""
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(start=notebook.parent, fallback=notebook.parent).path
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import hashlib
 import importlib.util
-import json
 import os
 import re
 import subprocess
@@ -23,6 +21,7 @@ from typing import Any
 
 from nb2pipe import __version__
 from nb2pipe.codegen import display, render, templating, writeplan
+from nb2pipe.codegen.location import module_path, package_root
 from nb2pipe.codegen.mermaid import mermaid
 from nb2pipe.codegen.spec import RUNTIME_TYPES, to_spec
 from nb2pipe.compiler import magics
@@ -32,9 +31,11 @@ from nb2pipe.errors import AnalysisError, OutputError
 
 
 def notebook_hash(nb: Notebook) -> str:
-    """Hash of what the pipeline is made from: cell types, sources and tags (not outputs)."""
-    content = [[c.cell_type, c.source, list(c.tags)] for c in nb.cells]
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+    """Hash of what the pipeline is made from: cell types, sources and tags (not outputs);
+    the runtime computes the same from the file to tell a stale package."""
+    from nb2pipe.runtime.freshness import cells_digest
+
+    return cells_digest((c.cell_type, c.source, c.tags) for c in nb.cells)
 
 
 @functools.cache
@@ -104,43 +105,6 @@ def _function_name(step: Step, imports: list[str]) -> str:
     while name in taken:
         name += "_step"
     return name
-
-
-#: What marks a project's root (as nb2pipe.runtime.project finds it): `python -m` runs there.
-ROOT_MARKERS = ("nb2pipe.toml", "pyproject.toml", ".git")
-
-
-def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
-    """(the folder `python -m` runs from, the package's dotted parts below it), found from
-    the package itself: the project root above it (the nearest folder holding
-    nb2pipe.toml, pyproject.toml or .git) when the folders between are identifiers.
-    Outside a project: the working folder when the package is inside it
-    (`-o pipelines/wine` -> `pipelines.wine`), else the package's parent folder."""
-    folder = Path(os.path.abspath(out_dir))
-    for parent in folder.parents:
-        if any((parent / m).exists() for m in ROOT_MARKERS):
-            parts = folder.relative_to(parent).parts
-            if all(render.IDENT.fullmatch(p) for p in parts):
-                return parent, parts
-            break
-    cwd = Path.cwd().resolve()
-    try:
-        parts = folder.resolve().relative_to(cwd).parts
-    except ValueError:
-        parts = ()
-    if parts and all(render.IDENT.fullmatch(p) for p in parts):
-        return cwd, parts
-    return folder.parent, (folder.name,)
-
-
-def package_root(out_dir: Path) -> Path:
-    """The folder `python -m <module_path>` runs from (see _located)."""
-    return _located(out_dir)[0]
-
-
-def module_path(out_dir: Path) -> str:
-    """Dotted import path of the package, from its root (see _located)."""
-    return ".".join(_located(out_dir)[1])
 
 
 def render_files(pipe: Pipeline, out_dir: Path) -> dict[str, str]:

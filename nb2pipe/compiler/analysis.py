@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nb2pipe.compiler import magics, params, randomness
+from nb2pipe.compiler import magics, mlops_tags, params, randomness, tagcheck
 from nb2pipe.compiler.analysed import (
     Analysis,
     ImportLine,
@@ -112,6 +112,10 @@ class Analyzer:
 
     def error(self, message: str, cell: int | None, line: int | None, hint: str | None = None):
         raise AnalysisError(message, file=self.file, cell=cell, line=line, hint=hint)
+
+    def _did_you_mean(self, name: str, fallback: str) -> str:
+        known = [*self.origin, *self.pool, *self.common_names, *BUILTIN_NAMES]
+        return tagcheck.undefined_hint(name, known, fallback)
 
     def _prepare(self, plan: CellPlan, tolerant: bool) -> PreparedCell | None:
         cell = plan.cell
@@ -401,6 +405,14 @@ class Analyzer:
             elif isinstance(s, ast.Assign | ast.AnnAssign | ast.AugAssign):
                 targets = s.targets if isinstance(s, ast.Assign) else [s.target]
                 names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                kind = mlops_tags.not_a_number(s.value) if s.value is not None else None
+                if kind and len(names) == 1:
+                    self.error(
+                        f"metric {names[0]!r} is {kind}, not a number",
+                        c.plan.cell.index,
+                        s.lineno,
+                        "a metrics cell records numbers: print the rest in the step instead",
+                    )
             for n in names:
                 work.metric_decls.append((n, c.plan.cell.index, s.lineno))
 
@@ -577,7 +589,7 @@ class Analyzer:
                     f"name {n!r} is used but never defined",
                     r.cell,
                     r.line,
-                    "define it in an earlier cell, or make it a parameter",
+                    self._did_you_mean(n, "define it in an earlier cell, or make it a parameter"),
                 )
 
     def _hoist(self, work: StepWork) -> None:
@@ -715,7 +727,7 @@ class Analyzer:
             f"name {name!r} is used but " + (f"defined{where}" if where else "never defined"),
             cell,
             line,
-            "define it in an earlier cell, or remove the line",
+            self._did_you_mean(name, "define it in an earlier cell, or remove the line"),
         )
 
     def _check_step_functions(self) -> None:
@@ -751,7 +763,9 @@ class Analyzer:
                         f"function {name!r} reads {n!r}, which is never defined",
                         info.cell,
                         node.lineno,
-                        "define it in an earlier cell, or pass it as an argument",
+                        self._did_you_mean(
+                            n, "define it in an earlier cell, or pass it as an argument"
+                        ),
                     )
 
     def _skip_warnings(self, cells: dict[int, PreparedCell]) -> None:

@@ -139,3 +139,39 @@ def step_models(work: Any, error: Callable[..., Any]) -> list[tuple[str, str]]:
             )
         found.append((name, str(var)))
     return found
+
+
+# calls whose result is evidently not a number (the rest is left to the runtime's check)
+_TEXT_CALLS = {"str", "repr", "format", "classification_report", "to_string", "to_markdown"}
+_TABLE_CALLS = {"DataFrame", "describe", "to_frame", "crosstab", "pivot_table", "value_counts"}
+_ARRAY_CALLS = {"confusion_matrix", "array", "asarray", "zeros", "ones"}
+
+
+def not_a_number(value: ast.expr) -> str | None:
+    """What a metrics cell's assigned value evidently is when it is not a number ("a
+    string", "a DataFrame", ...), else None."""
+    if isinstance(value, ast.Constant) and isinstance(value.value, str | bytes):
+        return "a string"
+    if isinstance(value, ast.JoinedStr):
+        return "a string (f-string)"
+    if isinstance(value, ast.List | ast.Tuple | ast.Set | ast.Dict | ast.ListComp | ast.DictComp):
+        return f"a {type(value).__name__.lower().replace('comp', '')}"
+    if isinstance(value, ast.Call):
+        f = value.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name == "classification_report":
+            as_dict = any(
+                k.arg == "output_dict"
+                and not (isinstance(k.value, ast.Constant) and not k.value.value)
+                for k in value.keywords
+            )
+            return "a dict" if as_dict else "a string (a text report)"
+        if name in _TEXT_CALLS or (
+            name == "format" and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Constant)
+        ):
+            return "a string"
+        if name in _TABLE_CALLS:
+            return "a DataFrame or Series"
+        if name in _ARRAY_CALLS:
+            return "an array"
+    return None

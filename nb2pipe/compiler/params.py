@@ -45,6 +45,30 @@ def _plain(value: object, depth: int = 0) -> bool:
     return False
 
 
+def is_literal_cell(source: str) -> bool:
+    """Only literal assignments to plain names (``n = 3``, ``lr: float = 0.1``,
+    ``cols = ["a", "b"]``): the cell papermill users tag ``parameters``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    for s in tree.body:
+        if isinstance(s, ast.Assign) and len(s.targets) == 1:
+            target, value = s.targets[0], s.value
+        elif isinstance(s, ast.AnnAssign) and s.value is not None:
+            target, value = s.target, s.value
+        else:
+            return False
+        if not isinstance(target, ast.Name) or target.id.startswith("__"):
+            return False
+        try:
+            if not _plain(ast.literal_eval(value)):
+                return False
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return False
+    return bool(tree.body)
+
+
 def _value_type(value: object) -> str:
     if isinstance(value, bool):
         return "bool"

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe.compiler import magics
+from nb2pipe.compiler import magics, params, tagcheck
 from nb2pipe.compiler.model import Cell, CellPlan, Diagnostic, Layout, Notebook
 from nb2pipe.compiler.rules import is_setting
 from nb2pipe.errors import Nb2pipeError, TagError
@@ -57,6 +57,9 @@ def directive_words(source: str) -> list[str]:
     return m.group(1).split() if m else []
 
 
+_PREFIX_OF = {"step name": "step:", "after: target": "after:", "model name": "model:"}
+
+
 def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str:
     """Validate a step name from a tag; '-' becomes '_'."""
     name = raw.strip().replace("-", "_")
@@ -73,19 +76,25 @@ def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str
     elif name.startswith("__") and name.endswith("__"):
         problem = "is a dunder name"
     if problem:
+        prefix = _PREFIX_OF.get(what, f"{what} ")
+        fallback = "model" if what == "model name" else "step"
         raise TagError(
             f"{what} {shown!r} {problem}",
             file=file,
             cell=cell,
-            hint="use a name such as step:train_model",
+            hint=f"did you mean {tagcheck.name_suggestion(raw, prefix, fallback)}?",
         )
     return name
 
 
 def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
     out = _CellTags()
-    words = list(cell.tags) + directive_words(cell.source)
-    for tag in words:
+    problem = tagcheck.directive_problem(cell.source)
+    if problem is not None:
+        line, message, hint = problem
+        raise TagError(message, file=file, cell=cell.index, line=line, hint=hint)
+    directive = directive_words(cell.source)
+    for n, tag in enumerate(list(cell.tags) + directive):
         t = tag.strip()
         low = t.lower()
         if low in ROLE_TAGS:
@@ -110,17 +119,8 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
                 )
             out.models.append(name)
         else:
+            _foreign(t, cell, file, diags, in_directive=n >= len(cell.tags))
             out.foreign.append(tag)
-            suggestion = _near_miss(t)
-            if suggestion:
-                diags.append(
-                    Diagnostic(
-                        "warning",
-                        f"tag {t[:40]!r} is not an nb2pipe tag; did you mean {suggestion!r}?",
-                        cell=cell.index,
-                        code="near-miss-tag",
-                    )
-                )
     if len(out.steps) > 1:
         raise TagError(
             f"the cell has {len(out.steps)} step tags ({', '.join(out.steps)})",
@@ -140,15 +140,74 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
     return out
 
 
-def _near_miss(tag: str) -> str | None:
-    head, sep, rest = tag.lower().partition(":")
-    if not sep and head in ("step", "block", "after", "prev"):
-        return f"{head}:NAME"  # the word without its name
-    if sep:
-        close = difflib.get_close_matches(head, ["step", "block", "after", "prev", "model"], 1, 0.7)
-        return f"{close[0]}:{rest}" if close else None
-    close = difflib.get_close_matches(head, sorted(ROLE_TAGS), 1, 0.8)
-    return close[0] if close else None
+def _foreign(t: str, cell: Cell, file: str, diags: list[Diagnostic], *, in_directive: bool):
+    """A tag that is not one of ours: a near-miss of ours is an error, a word in a directive
+    must be ours, another tool's tag passes, anything else passes with a note."""
+    shown = t[:40]
+    if not tagcheck.is_foreign(t):
+        suggestion = tagcheck.near_miss(t)
+        if suggestion:
+            raise TagError(
+                f"tag {shown!r} is not an nb2pipe tag",
+                file=file,
+                cell=cell.index,
+                hint=f"did you mean {suggestion!r}?",
+            )
+    if in_directive:
+        raise TagError(
+            f"{shown!r} in the `#| nb2pipe:` directive is not an nb2pipe tag",
+            file=file,
+            cell=cell.index,
+            line=1,
+            hint="directives carry nb2pipe's words only: " + ", ".join(KNOWN_WORDS),
+        )
+    if not tagcheck.is_foreign(t):
+        diags.append(
+            Diagnostic(
+                "note",
+                f"tag {shown!r} is neither nb2pipe's nor a known tool's: ignored",
+                cell=cell.index,
+                code="unknown-tag",
+            )
+        )
+
+
+_SETTINGS_HEADING = re.compile(r"param|config|setting|option|constant|knob", re.IGNORECASE)
+
+
+def _implicit_parameters(nb: Notebook, parsed: dict[int, _CellTags], diags: list[Diagnostic]):
+    """In a notebook without nb2pipe tags, the first code cell that is not only imports
+    becomes the parameters cell when it holds only literal assignments (papermill's habit)
+    and no heading but the title (or one about parameters, configuration or settings)
+    comes before it: literals under a section heading are that section's data."""
+    if any(t.roles or t.steps or t.after or t.models for t in parsed.values()):
+        return
+    every = [h for c in nb.cells if c.cell_type == "markdown" for h in _headings(c.source)]
+    titled = bool(every) and every[0][0] == 1 and [lvl for lvl, _ in every].count(1) == 1
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    headings: list[tuple[int, str]] = []
+    for c in nb.cells:
+        if c.cell_type == "markdown":
+            headings += _headings(c.source)
+            continue
+        if c.cell_type != "code" or not c.source.strip() or _only_imports(c.source):
+            continue
+        above = headings[1:] if titled else headings
+        above = [h for h in above if not _SETTINGS_HEADING.search(h[1])]
+        rest = [d for d in code if d.index > c.index and not _only_imports(d.source)]
+        if not above and rest and params.is_literal_cell(c.source):
+            parsed[c.index].roles.append("parameters")
+            diags.append(
+                Diagnostic(
+                    "note",
+                    "no cell is tagged `parameters`: this first cell of literal assignments is "
+                    "taken as the parameters (tag it `parameters` to say so, or give the "
+                    "notebook nb2pipe tags to say otherwise)",
+                    c.index,
+                    code="implicit-parameters",
+                )
+            )
+        return
 
 
 def _only_imports(source: str) -> bool:
@@ -207,6 +266,7 @@ def assign(nb: Notebook, split_on: str | None = None) -> Layout:
     """Give every cell its role and step (SPEC section 1)."""
     diags: list[Diagnostic] = []
     parsed = {c.index: _parse(c, nb.path, diags) for c in nb.cells if c.cell_type == "code"}
+    _implicit_parameters(nb, parsed, diags)
     any_step = any(t.steps for t in parsed.values())
     if split_on is not None and split_on not in ("h1", "h2", "h3"):
         raise TagError(f"--split-on must be h1, h2 or h3, not {split_on!r}", file=nb.path)

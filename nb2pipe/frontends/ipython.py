@@ -46,7 +46,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("notebook", nargs="?")
     p.add_argument("--split-on", choices=["h1", "h2", "h3"])
     p.add_argument("--run")
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--runs-dir")
     p.add_argument("--mermaid", action="store_true")
     return p
 
@@ -105,9 +105,10 @@ def render(line: str, user_ns: dict[str, Any], environ: dict[str, str]) -> dict[
         return {"text/html": pages.dag_fragment(dag, data), "text/plain": plain_steps(data)}
     warnings: list[str] = []
     if args.run:
+        from nb2pipe.runs import resolve
         from nb2pipe.viz import runs
 
-        record = runs.load_record(runs.resolve(args.run, args.runs_dir))
+        record = runs.load_record(resolve(args.run, args.runs_dir)[0])
         dag, warnings = graph.with_run(dag, record)
     mermaid = textfmt.mermaid(dag)
     html = pages.dag_fragment(dag)

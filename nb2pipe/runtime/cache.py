@@ -25,7 +25,7 @@ from nb2pipe.runtime.hashing import (
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: inputs named by ArtifactRef.key (value digests), xxh3 file digests
 
 
 class KeyContext:
@@ -44,9 +44,10 @@ class KeyContext:
         if name not in self._code:
             path = self.package_dir / "steps" / f"{name}.py"
             try:
-                self._code[name] = code_hash(path.read_text(encoding="utf-8"), str(path))
+                code = self.hasher.remember(path, "code", _code_of)
             except (OSError, SyntaxError, ValueError):
-                self._code[name] = "unreadable"
+                code = None
+            self._code[name] = code or "unreadable"
         return self._code[name]
 
     def common(self, names: tuple[str, ...]) -> dict[str, str]:
@@ -100,6 +101,10 @@ class KeyContext:
         return "dir:" + sha256_json(parts)
 
 
+def _code_of(path: Path) -> str:
+    return code_hash(path.read_text(encoding="utf-8"), str(path))
+
+
 def _looks_like_file(value: Any, workdir: Path) -> str | None:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
@@ -134,7 +139,7 @@ def key_components(
         "code": ctx.step_code(step.name),
         "common": ctx.common(step.common),
         "params": {k: canonical(v) for k, v in read.items()},
-        "inputs": {var: ref.hash for var, ref in inputs.items()},
+        "inputs": {var: ref.key for var, ref in inputs.items()},
         "distributions": {d: ctx.version(d) for d in step.distributions},
         "files": files,
         "outputs": list(step.outputs),

@@ -2,7 +2,9 @@
 
 Everything a worker needs travels in a :class:`StepTask`; everything the scheduler learns
 comes back in a :class:`StepOutcome` (plain data, so it crosses process boundaries even
-when the step's exception cannot be pickled).
+when the step's exception cannot be pickled). A step run in the scheduler's own process
+also gets a :class:`Handoff`: its inputs in memory, and a writer that stores its large
+outputs in the background while the next steps run.
 """
 
 from __future__ import annotations
@@ -13,17 +15,25 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import figures, formats, randomstate
+from nb2pipe.runtime import figures, formats, guard, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
+from nb2pipe.runtime.fingerprint import stateless
 from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.metrics import metric_value
 from nb2pipe.runtime.spec import Step
-from nb2pipe.runtime.store import ArtifactRef, ArtifactStore, LocalStore
+from nb2pipe.runtime.store import DATA_FORMATS, ArtifactRef, ArtifactStore, LocalStore, content_of
 from nb2pipe.runtime.tracemap import locate, refine
+from nb2pipe.runtime.writer import Writer
+
+#: arrays and frames at least this large are stored in the background (in-process runs)
+BACKGROUND_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -44,11 +54,26 @@ class StepTask:
     allow_mutation: bool = False
     redact: tuple[str, ...] = ()  # secret values never written to logs
     notebook: str = ""  # absolute path of the source notebook, to map lines back
+    previous: dict[str, ArtifactRef] = field(default_factory=dict)  # latest result's outputs
+
+
+@dataclass
+class Handoff:
+    """A step run in the scheduler's process (not part of the task: it never crosses to a
+    worker). ``values``: inputs in memory; ``known``: their fingerprints known to hold;
+    ``ref_of``: an input's stored ref (waiting for its write); ``consumed``: outputs a later
+    step of this run reads (their digest keys its cache, so it is taken at once)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    known: dict[str, str] = field(default_factory=dict)
+    writer: Writer | None = None
+    consumed: frozenset[str] = frozenset()
+    ref_of: Callable[[str], ArtifactRef] | None = None
 
 
 @dataclass
 class StepError:
-    kind: str  # exception | gate | mutation | artifact | outputs | interrupted
+    kind: str  # exception | gate | mutation | artifact | outputs | metrics | interrupted
     message: str  # one line, names step, cell and line
     exc_type: str = ""
     cell: int | None = None
@@ -68,6 +93,15 @@ class StepOutcome:
     warnings: list[str] = field(default_factory=list)
     error: StepError | None = None
     pid: int = 0
+    notes: list[str] = field(default_factory=list)  # what the guard could not check
+    timings: dict[str, float] = field(default_factory=dict)  # inputs, guard, outputs (s)
+    # in-process only (empty when the step ran in a worker):
+    values: dict[str, Any] = field(default_factory=dict)  # outputs, handed to later steps
+    pending: dict[str, Future[ArtifactRef]] = field(default_factory=dict)  # being written
+    contents: dict[str, str] = field(default_factory=dict)  # digests of pending outputs
+    fingerprints: dict[str, str] = field(default_factory=dict)  # unchanged inputs, after
+    mutated: list[str] = field(default_factory=list)  # inputs changed in place (allowed)
+    written: list[tuple[str, int]] = field(default_factory=list)  # by a worker: (digest, size)
 
 
 class _Failed(Exception):
@@ -120,20 +154,6 @@ def _import_fresh(package: str, name: str) -> Any:
     return module
 
 
-def _metric(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars, 0-d arrays
-    if callable(item):
-        try:
-            value = item()
-            if isinstance(value, (bool, int, float, str)):
-                return value
-        except (TypeError, ValueError):
-            pass
-    return repr(value)[:200]
-
-
 def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
     step = task.step
     loc = locate(exc, Path(task.package_dir))
@@ -174,35 +194,13 @@ def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
     )
 
 
-def fingerprint(obj: Any) -> str:
-    """A value-based hash of an object stored through joblib, taken before and after the
-    step on the same object. (Pickles of two loads of one artifact may differ: padding
-    bytes in structured arrays, shared vs. equal strings; so the artifact's own hash
-    cannot tell whether such an object changed.)"""
-    import joblib
-
-    return str(joblib.hash(obj))
-
-
-def _changed(store: ArtifactStore, obj: Any, ref: ArtifactRef, before: str | None) -> bool:
-    """Did the step change this input in place? joblib values: compare fingerprints taken
-    before and after. JSON, .npy and Parquet encode deterministically: re-encode and compare
-    with the artifact's hash; if that differs, with a fresh copy encoded the same way."""
-    if before is not None:
-        return fingerprint(obj) != before
-    data = formats.encode_as(obj, ref.format)
-    if data is not None and sha256_bytes(data) == ref.hash:
-        return False
-    if data is None:
-        return True
-    again = formats.encode_as(store.load(ref), ref.format)
-    return again is None or sha256_bytes(again) != sha256_bytes(data)
-
-
-def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) -> None:
-    step = task.step
+def _load_inputs(task: StepTask, store: ArtifactStore, handoff: Handoff | None) -> dict[str, Any]:
     loaded: dict[str, Any] = {}
+    given = handoff.values if handoff is not None else {}
     for var, ref in task.inputs.items():
+        if var in given:
+            loaded[var] = given[var]
+            continue
         try:
             loaded[var] = store.load(ref)
         except CorruptArtifact as exc:
@@ -210,22 +208,21 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
             raise _Failed(
                 StepError(
                     "artifact",
-                    f"step {step.name!r}: input {var!r} (from step {src!r}): {exc}",
+                    f"step {task.step.name!r}: input {var!r} (from step {src!r}): {exc}",
                     exc_type="CorruptArtifact",
                 )
             ) from None
-    before: dict[str, str] = {}
-    if task.guard:
-        for var, obj in loaded.items():
-            if var not in step.outputs and task.inputs[var].format == "joblib":
-                before[var] = fingerprint(obj)
-    result: Any = None
+    return loaded
+
+
+def _call(task: StepTask, inputs: dict[str, Any], outcome: StepOutcome, log: Path) -> Any:
+    step = task.step
     with capture_output(log, echo=task.echo):
         try:
             figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
             function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
-            streams = randomstate.enter(step, loaded)  # pops __random_state__, sets streams
-            result = function(**loaded, **task.kwargs)
+            streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
+            result = function(**inputs, **task.kwargs)
             randomstate.leave(streams, result, outcome.warnings)
         except (Exception, SystemExit) as exc:
             traceback.print_exc()
@@ -248,50 +245,150 @@ def _run(task: StepTask, store: ArtifactStore, outcome: StepOutcome, log: Path) 
                 "outputs", f"step {step.name!r} did not return its output(s) {', '.join(missing)}"
             )
         )
-    if task.guard:
-        for var, obj in loaded.items():
-            if var in step.outputs or not _changed(store, obj, task.inputs[var], before.get(var)):
-                continue
-            message = (
-                f"step {step.name!r} changed its input {var!r} (from step "
-                f"{task.input_steps.get(var, '?')!r}) in place, but {var!r} is not one of its "
-                "outputs, so later steps would not see the change the notebook made"
-            )
-            if not task.allow_mutation:
-                raise _Failed(StepError("mutation", message + " (--allow-mutation: only warn)"))
-            outcome.warnings.append(message)
-    del loaded
+    return result
+
+
+def _mutation(task: StepTask, var: str) -> StepError:
+    step = task.step
+    loc = guard.likely_call(task.package_dir, step, var, task.notebook)
+    where = ""
+    if loc is not None:
+        where = f", likely at {loc.describe()} ({loc.code})"
+    message = (
+        f"step {step.name!r} changed its input {var!r} (from step "
+        f"{task.input_steps.get(var, '?')!r}) in place{where}, but {var!r} is not one of its "
+        "outputs, so later steps would not see the change the notebook made"
+    )
+    return StepError(
+        "mutation", message, cell=loc.cell if loc else None, line=loc.line if loc else None
+    )
+
+
+def _nbytes(value: Any) -> int:
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    try:
+        return int(value.memory_usage(index=True, deep=False).sum())
+    except (AttributeError, TypeError, ValueError):
+        return 0
+
+
+def _store_output(
+    task: StepTask, store: Any, name: str, value: Any, outcome: StepOutcome, handoff: Handoff | None
+) -> None:
+    """Store one output: in the background when a writer is at hand and it is a large
+    array or frame (its digest taken now when a later step's cache key needs it), else at
+    once. A value equal to the step's previous result is not written again."""
+    fmt = formats.choose(value)
+    previous = task.previous.get(name)
+    background = (
+        handoff is not None
+        and handoff.writer is not None
+        and fmt in DATA_FORMATS
+        and _nbytes(value) >= BACKGROUND_BYTES
+    )
+    needed = not background or (handoff is not None and name in handoff.consumed)
+    content = content_of(value, fmt) if needed else ""
+    if content and previous and previous.content == content and store.exists(previous):
+        outcome.outputs[name] = previous
+    elif background and handoff is not None and handoff.writer is not None:
+        outcome.pending[name] = handoff.writer.submit(value, fmt, content)
+        outcome.contents[name] = content
+    elif hasattr(store, "save_value"):
+        outcome.outputs[name] = store.save_value(value, fmt, content)
+    else:
+        outcome.outputs[name] = store.save(value)
+
+
+def _store_outputs(
+    task: StepTask,
+    store: Any,
+    result: dict[str, Any],
+    outcome: StepOutcome,
+    handoff: Handoff | None,
+) -> None:
+    step = task.step
     for name in step.outputs:
+        value = result[name]
         try:
-            outcome.outputs[name] = store.save(result[name])
+            _store_output(task, store, name, value, outcome, handoff)
         except Exception as exc:  # noqa: BLE001 - e.g. an object that cannot be pickled
+            hint = ""
+            if stateless(value):
+                hint = (
+                    f" ({type(value).__name__} objects, like generators, open files and "
+                    "connections, cannot pass between steps: create it in the step that uses "
+                    "it)"
+                )
             raise _Failed(
                 StepError(
                     "outputs",
                     f"step {step.name!r}: output {name!r} cannot be stored: {type(exc).__name__}: "
-                    + " ".join(str(exc).split()),
+                    + " ".join(str(exc).split())
+                    + hint,
                     exc_type=type(exc).__name__,
                 )
             ) from None
-    outcome.metrics = {m: _metric(result[m]) for m in step.metrics if m in result}
+        if handoff is not None:
+            outcome.values[name] = value
 
 
-def execute(task: StepTask, store: ArtifactStore) -> StepOutcome:
-    """Run the step in this process (the sequential executor calls this directly)."""
+def _run(
+    task: StepTask,
+    store: ArtifactStore,
+    outcome: StepOutcome,
+    log: Path,
+    handoff: Handoff | None = None,
+) -> None:
+    step = task.step
+    started = time.perf_counter()
+    loaded = _load_inputs(task, store, handoff)
+    outcome.timings["inputs"] = time.perf_counter() - started
+    # the carried random state is taken out by randomstate.enter, never changed in place
+    carried = (randomstate.RANDOM_STATE, *step.outputs)
+    guarded = [v for v in loaded if v not in carried] if task.guard else []
+    check = guard.before(loaded, guarded, handoff.known if handoff is not None else {})
+    result = _call(task, loaded, outcome, log)
+    ref_of = handoff.ref_of if handoff is not None and handoff.ref_of else task.inputs.__getitem__
+    changed = guard.after(check, loaded, ref_of, store.load)
+    outcome.notes.extend(check.notes)
+    outcome.timings["guard"] = check.seconds
+    for var in changed:
+        error = _mutation(task, var)
+        if not task.allow_mutation:
+            error.message += " (--allow-mutation: only warn)"
+            raise _Failed(error)
+        outcome.warnings.append(error.message)
+        outcome.mutated.append(var)
+    outcome.fingerprints = dict(check.after)
+    del loaded
+    started = time.perf_counter()
+    _store_outputs(task, store, result, outcome, handoff)
+    outcome.timings["outputs"] = time.perf_counter() - started
+    try:
+        outcome.metrics = {m: metric_value(m, result[m]) for m in step.metrics if m in result}
+    except ValueError as exc:
+        raise _Failed(
+            StepError("metrics", f"step {step.name!r}: {exc}", exc_type="MetricError")
+        ) from None
+
+
+def execute(task: StepTask, store: ArtifactStore, handoff: Handoff | None = None) -> StepOutcome:
+    """Run the step in this process (the sequential executor calls this directly, with a
+    :class:`Handoff`)."""
     outcome = StepOutcome(task.step.name, "failed", time.time(), 0.0, pid=os.getpid())
     log = Path(task.run_dir) / "logs" / f"{task.step.name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     previous = os.getcwd()
     try:
         os.chdir(task.workdir)
-        _run(task, store, outcome, log)
+        _run(task, store, outcome, log, handoff)
         outcome.status = "ok"
     except _Failed as failed:
         outcome.error = failed.error
-        outcome.outputs = {}
     except KeyboardInterrupt:
         outcome.error = StepError("interrupted", f"step {task.step.name!r} was interrupted")
-        outcome.outputs = {}
     except Exception as exc:  # noqa: BLE001 - a bug of ours or of the store: still report it
         outcome.error = StepError(
             "exception",
@@ -299,11 +396,14 @@ def execute(task: StepTask, store: ArtifactStore) -> StepOutcome:
             exc_type=type(exc).__name__,
             traceback=traceback.format_exc(),
         )
-        outcome.outputs = {}
     finally:
         os.chdir(previous)
         outcome.end = time.time()
     if outcome.error is not None:
+        outcome.outputs, outcome.values = {}, {}
+        for future in outcome.pending.values():
+            future.cancel()  # a failed step's outputs are not kept (one already written is)
+        outcome.pending, outcome.contents = {}, {}
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"\n[nb2pipe] {outcome.error.message}\n")
     if task.redact:
@@ -339,7 +439,10 @@ def run_in_worker(task: StepTask) -> StepOutcome:
     if store is None:
         store = _STORES[task.store_root] = LocalStore(task.store_root)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    first = len(store.written)
     try:
-        return execute(task, store)
+        outcome = execute(task, store)
+        outcome.written = store.written[first:]
+        return outcome
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -24,10 +24,9 @@ from typing import Any
 
 from nb2pipe.runtime import formats
 from nb2pipe.runtime.errors import CorruptArtifact, UsageError
-from nb2pipe.runtime.hashing import sha256_bytes
-from nb2pipe.runtime.store import ArtifactRef, LocalStore, well_formed
+from nb2pipe.runtime.hashing import DIGEST, digest_algorithm, digest_bytes
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, content_of, valid_ref, well_formed
 
-_HASH = re.compile(r"^[0-9a-f]{64}$")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -72,7 +71,7 @@ class FsspecStore:
         return "/".join([self.root, *parts]) if self.root else "/".join(parts)
 
     def path(self, ref: ArtifactRef) -> str:
-        if not _HASH.fullmatch(ref.hash) or ref.format not in formats.FORMATS:
+        if not valid_ref(ref) or not formats.known(ref.format):
             raise ValueError(f"not an artifact reference: {ref}")
         return self._join("objects", ref.hash[:2], f"{ref.hash}.{ref.format}")
 
@@ -80,10 +79,10 @@ class FsspecStore:
 
     def save(self, value: Any) -> ArtifactRef:
         fmt, data = formats.encode(value)
-        return self.save_bytes(fmt, data)
+        return self.save_bytes(fmt, data, content_of(value, fmt))
 
-    def save_bytes(self, fmt: str, data: bytes) -> ArtifactRef:
-        ref = ArtifactRef(sha256_bytes(data), fmt, len(data))
+    def save_bytes(self, fmt: str, data: bytes, content: str = "") -> ArtifactRef:
+        ref = ArtifactRef(digest_bytes(data), fmt, len(data), content)
         if not self.exists(ref):  # content-addressed: the same bytes may be there already
             self._put(self.path(ref), data)
         return ref
@@ -118,7 +117,7 @@ class FsspecStore:
             raise CorruptArtifact(
                 f"artifact {self.url} {path} is missing", path=path, expected=ref.hash, actual=None
             ) from None
-        actual = sha256_bytes(data)
+        actual = digest_bytes(data, digest_algorithm(ref.hash) or DIGEST)
         if actual != ref.hash:
             try:  # no rename on object stores: remove it, the next run writes it again
                 self.fs.rm_file(path)
@@ -126,7 +125,7 @@ class FsspecStore:
             except OSError:
                 fate = "left in place"
             raise CorruptArtifact(
-                f"artifact {path} is corrupted (sha256 {actual[:12]}..., expected "
+                f"artifact {path} is corrupted (digest {actual[:12]}..., expected "
                 f"{ref.hash[:12]}...); {fate}",
                 path=path,
                 expected=ref.hash,
@@ -177,7 +176,11 @@ class FsspecStore:
         return well_formed(self.read_json(self._entry(pipeline, step, "latest")))
 
     def mark(self) -> None:
-        from nb2pipe.runtime.store import STORE_VERSION
+        from nb2pipe.runtime.store import marker_text
 
-        if not self.fs.exists(self._join("STORE")):
-            self.write_bytes("STORE", f"nb2pipe artifact store v{STORE_VERSION}\n".encode())
+        try:
+            current = bytes(self.fs.cat_file(self._join("STORE"))).decode(errors="replace")
+        except (OSError, ValueError):
+            current = ""
+        if current != marker_text():
+            self.write_bytes("STORE", marker_text().encode())

@@ -13,6 +13,16 @@ def tmp_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 
+def create(path: Path) -> Any:
+    """A new binary file to write, its folder made if needed (opened with this module's
+    ``open``, as every write of the runtime is: the fault-injection tests replace it)."""
+    try:
+        return open(path, "wb")
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "wb")
+
+
 def atomic_write_bytes(target: Path, data: bytes, *, fsync: bool = False) -> None:
     tmp = tmp_name(target)
     try:

@@ -1,5 +1,9 @@
-"""Hashes that key the cache: code from its syntax tree, file contents, parameter values.
+"""Hashes that key the cache: code from its syntax tree, file contents, parameter values,
+and the digests that name stored artifacts.
 
+Artifacts and data files are hashed with xxh3-128 (``xxhash``: 32 hex digits, several GB/s);
+stores written before used sha256 (64 hex digits), which is still read: the length of a
+digest tells its algorithm. Cache keys and code hashes stay sha256 (small inputs).
 Nothing here imports a step's libraries: code is hashed from source text, never imported.
 """
 
@@ -16,10 +20,56 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 1 << 20
+#: the digest of new artifacts and data files; ``DIGESTS`` reads every one a store may hold
+DIGEST = "xxh3_128"
+_DIGEST_BY_LENGTH = {32: "xxh3_128", 64: "sha256"}
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def new_hasher(algorithm: str = DIGEST) -> Any:
+    """A streaming hasher (``update``, ``hexdigest``) of the given algorithm."""
+    return _hasher(algorithm)
+
+
+def _hasher(algorithm: str) -> Any:
+    if algorithm == "xxh3_128":
+        import xxhash
+
+        return xxhash.xxh3_128()
+    return hashlib.new(algorithm)
+
+
+def digest_algorithm(digest: str) -> str | None:
+    """The algorithm a stored digest was made with (by its length), None if unknown."""
+    return _DIGEST_BY_LENGTH.get(len(digest)) if isinstance(digest, str) else None
+
+
+def digest_bytes(data: Any, algorithm: str = DIGEST) -> str:
+    """Digest of a bytes-like object (bytes, memoryview, mmap)."""
+    h = _hasher(algorithm)
+    h.update(data)
+    return str(h.hexdigest())
+
+
+def digest_file(path: str | os.PathLike[str], algorithm: str = DIGEST) -> str:
+    """Digest of a file's content, read a few MB at a time into one buffer (a memory map
+    would count the whole file in the process's peak memory)."""
+    h = _hasher(algorithm)
+    buf = bytearray(8 << 20)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return str(h.hexdigest())
+
+
+def matches(data: Any, digest: str) -> bool:
+    """Do these bytes have this digest (sha256 or xxh3-128, told apart by length)?"""
+    algorithm = digest_algorithm(digest)
+    return algorithm is not None and digest_bytes(data, algorithm) == digest
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -136,9 +186,10 @@ def canonical(value: Any) -> Any:
 
 
 class FileHasher:
-    """sha256 of files, remembered by (path, size, mtime, inode) in a small JSON file so a
-    large unchanged data file is not re-read on every run. Like git's index, a file
-    modified within the last two seconds is always re-read (its mtime may not yet tell)."""
+    """Digests of files (xxh3-128), remembered by (path, size, mtime, inode) in a small JSON
+    file so a large unchanged data file is not re-read on every run. Like git's index, a
+    file modified within the last two seconds is always re-read (its mtime may not yet
+    tell). Entries remembered with another algorithm (sha256, older stores) are re-read."""
 
     RACY_SECONDS = 2.0
 
@@ -148,28 +199,39 @@ class FileHasher:
         self._dirty = False
         if cache_file is not None:
             try:
-                self._memo = json.loads(cache_file.read_text())
+                memo = json.loads(cache_file.read_text())
             except (OSError, ValueError):
-                self._memo = {}
+                memo = {}
+            self._memo = memo if isinstance(memo, dict) else {}
 
     def hash(self, path: str | os.PathLike[str]) -> str | None:
         """None when the path is not an existing regular file."""
+        if not os.path.isfile(path):
+            return None
+        return self.remember(path, "", digest_file)
+
+    def remember(self, path: str | os.PathLike[str], kind: str, compute: Any) -> str | None:
+        """``compute(path)``, remembered by the file's (size, mtime, inode) under ``kind``
+        ("" for the digest of its content, "code" for the hash of its syntax tree)."""
         try:
             st = os.stat(path)
         except OSError:
             return None
-        if not os.path.isfile(path):
-            return None
-        real = os.path.realpath(path)
+        real = f"{kind}:{os.path.realpath(path)}" if kind else os.path.realpath(path)
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         known = self._memo.get(real)
-        if known and known[0] == stamp:
+        if (
+            isinstance(known, list)
+            and len(known) == 2
+            and known[0] == stamp
+            and (kind or digest_algorithm(str(known[1])) == DIGEST)
+        ):
             return str(known[1])
-        digest = sha256_file(path)
+        value = str(compute(path))
         if time.time() - st.st_mtime > self.RACY_SECONDS:
-            self._memo[real] = [stamp, digest]
+            self._memo[real] = [stamp, value]
             self._dirty = True
-        return digest
+        return value
 
     def save(self) -> None:
         if not self._dirty or self.cache_file is None:

@@ -41,9 +41,10 @@ from nb2pipe.runtime.fsstore import FsspecStore, open_store
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.providers import valid_refs
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.runner import _derive, package_dir
-from nb2pipe.runtime.scheduler import redact, valid_refs
+from nb2pipe.runtime.scheduler import redact
 from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
@@ -390,7 +391,7 @@ def _result(record: dict[str, Any]) -> dict[str, Any]:
 
 # --- Kubeflow Pipelines -----------------------------------------------------------------
 
-_MAGIC = ((b"PAR1", "parquet"), (b"\x93NUMPY", "npy"))
+_MAGIC = ((b"PAR1", "parquet"), (b"\x93NUMPY", "npy"), (b"ARROW1", "arrow"))
 
 
 def _sniff(data: bytes) -> str:
@@ -415,7 +416,7 @@ def run_kfp_step(
 ) -> dict[str, Any]:
     """Run ``step`` inside a KFP component: ``inputs``/``outputs`` map variable names to
     KFP artifacts (``Input[Dataset]``, ``Output[Model]``, ...), whose files hold the values
-    in nb2pipe's formats (format, sha256 and size in the artifact's metadata); ``metrics``
+    in nb2pipe's formats (format, digest and size in the artifact's metadata); ``metrics``
     is an ``Output[Metrics]`` that gets the step's numeric metrics (``log_metric``).
     ``param_text``: values given as text, parsed by the parameters' types as ``-p`` does
     (KFP carries neither None nor integers inside lists)."""
@@ -431,10 +432,10 @@ def run_kfp_step(
             meta = dict(getattr(art, "metadata", None) or {})
             fmt = str(meta.get("nb2pipe_format") or _sniff(data))
             ref = store.save_bytes(fmt, data)
-            expected = meta.get("sha256")
+            expected = meta.get("digest") or meta.get("sha256")  # (sha256: before v2)
             if expected and expected != ref.hash:
                 raise StepFailed(
-                    f"step {step!r}: input {var!r} ({art.path}) does not match its sha256 "
+                    f"step {step!r}: input {var!r} ({art.path}) does not match its digest "
                     f"({ref.hash[:12]}..., expected {str(expected)[:12]}...)",
                     "artifact",
                 )
@@ -453,7 +454,7 @@ def run_kfp_step(
             ref = outcome.outputs[var]
             Path(art.path).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(store.path(ref), art.path)
-            art.metadata.update(nb2pipe_format=ref.format, sha256=ref.hash, size=ref.size)
+            art.metadata.update(nb2pipe_format=ref.format, digest=ref.hash, size=ref.size)
     values = jsonable(outcome.metrics)
     if metrics is not None:
         for name, value in values.items():

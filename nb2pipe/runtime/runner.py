@@ -16,16 +16,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import graph
+from nb2pipe.runtime import freshness, graph
 from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.execute import StepTask
 from nb2pipe.runtime.hashing import FileHasher
-from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.options import missing_secrets, resolve_params
 from nb2pipe.runtime.progress import make_reporter
+from nb2pipe.runtime.project import runs_location
+from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.registry.publish import Publisher
-from nb2pipe.runtime.scheduler import Scheduler, redact, resolve_providers
+from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
@@ -85,7 +87,7 @@ def run(
     until: str | None = None,
     jobs: int = 1,
     force: bool = False,
-    runs_dir: str | os.PathLike[str] = "runs",
+    runs_dir: str | os.PathLike[str] | None = None,
     store: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
@@ -101,25 +103,32 @@ def run(
     max_regression: Sequence[str] = (),
     register: bool = True,
     promote: str = "if-better",
+    strict: bool | None = None,
 ) -> RunResult:
     """Run ``pipeline``; raises :class:`UsageError` for bad options or parameters (before
     anything runs). ``params`` are Python values (checked against the parameter types);
     ``param_args`` are ``NAME=VALUE`` strings as given to ``-p``. ``progress``: "rich",
     "plain", "none" or None (rich on a terminal). ``tracking`` ("local" or "mlflow"),
     ``tracking_uri``, ``registry``, ``max_regression``, ``register`` and ``promote``: see
-    :mod:`nb2pipe.runtime.registry.publish`."""
+    :mod:`nb2pipe.runtime.registry.publish`. ``strict``: refuse a package older than its
+    notebook (None: the project's ``strict`` setting, or ``CI=true``)."""
     started = time.time()
     graph.validate(pipeline)
     pkg_dir, pkg_root = package_dir(pipeline)
+    stale = freshness.check(pipeline, pkg_dir, strict=freshness.strict(strict, pkg_dir))
+    if stale:
+        print(f"[nb2pipe] warning: {stale}", file=sys.stderr, flush=True)
     workdir = Path(cwd).resolve() if cwd is not None else (pkg_dir / pipeline.workdir).resolve()
     if not workdir.is_dir():
         raise UsageError(f"working directory {workdir} does not exist (--cwd)")
-    runs_path = Path(runs_dir).resolve()
+    runs_path = runs_location(runs_dir, start=pkg_dir).path
     store_path = Path(store).resolve() if store is not None else runs_path / "store"
     if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
     reg = Path(registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry").resolve()
-    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
+    taken = {"store", "registry", "packages"} | {
+        p.name for p in (store_path, reg) if p.parent == runs_path
+    }
     if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
         raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
                          f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
@@ -128,6 +137,8 @@ def run(
         pipeline, overrides=params, param_args=param_args, yaml_text=yaml, params_file=params_file
     )
     values = dict(resolved.values)
+    selected = graph.select(pipeline, only, from_step, until)
+    missing_secrets(pipeline, selected, values)
     derived = _derive(pipeline, values, workdir)
     values.update(derived)
     for s in pipeline.steps:
@@ -136,7 +147,6 @@ def run(
                 raise UsageError(
                     f"step {s.name!r} reads {p!r}, which is neither a parameter nor derived"
                 )
-    selected = graph.select(pipeline, only, from_step, until)
     hidden = tuple(
         str(values[n])
         for n in resolved.secret
@@ -205,6 +215,7 @@ def run(
             "end": None,
             "duration": None,
             "command": list(command) if command is not None else None,
+            "cwd": os.getcwd(),
             "workdir": str(workdir),
             "store": str(store_path),
             "options": {
@@ -226,6 +237,7 @@ def run(
             },
             "notebook": pipeline.notebook,
             "notebook_sha256": pipeline.notebook_sha256,
+            "notebook_stale": bool(stale),
             "generated_by": pipeline.generated_by,
             "spec_version": pipeline.spec_version,
             "versions": {},
@@ -339,12 +351,20 @@ def _versions(ctx: KeyContext) -> dict[str, Any]:
     }
 
 
-def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
+def main(
+    pipeline: Pipeline,
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+    command: Sequence[str] | None = None,
+) -> int:
     """``python -m <package> [options]``: 0 ok, 1 a step or gate failed, 2 bad usage,
-    130 interrupted."""
+    130 interrupted. ``command``: the command line to record (default: this process's, as
+    typed, when ``argv`` is None)."""
     from nb2pipe.runtime.options import build_parser
+    from nb2pipe.runtime.records import typed_command
 
-    parser = build_parser(prog=f"python -m {pipeline.package}")
+    parser = build_parser(prog=prog or f"python -m {pipeline.package}", pipeline=pipeline)
     try:
         ns = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
@@ -374,7 +394,12 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
             max_regression=ns.max_regression,
             register=ns.register,
             promote=ns.promote,
-            command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
+            strict=ns.strict or None,
+            command=command
+            if command is not None
+            else typed_command()
+            if argv is None
+            else ["python", "-m", pipeline.package, *argv],
         )
     except UsageError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

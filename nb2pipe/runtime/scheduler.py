@@ -1,10 +1,14 @@
 """The scheduling loop over the DAG.
 
 A step becomes ready when its upstream steps are done. Its cache key is computed then,
-from hashes only (code, parameters, input artifact hashes from the store index, files,
-versions), so a fully cached run loads no artifact and imports none of the steps'
-libraries. A step that misses the cache is submitted to the executor; the worker loads its
-inputs from the store, runs it, saves its outputs and returns their hashes.
+from digests only (code, parameters, its inputs' digests, files, versions), so a fully
+cached run loads no artifact and imports none of the steps' libraries. A step that misses
+the cache is submitted to the executor.
+
+In a sequential run (``-j 1``) steps run in this process and hand their outputs to the
+next steps in memory (:class:`Live`); large arrays and frames are stored by a background
+writer meanwhile, and a step's cache entry is written once all its outputs are durable.
+A worker process (``-j N``) loads its inputs from the store and stores its outputs itself.
 """
 
 from __future__ import annotations
@@ -12,106 +16,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
-from nb2pipe.runtime.errors import UsageError
+from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.execute import StepError, StepOutcome, StepTask, execute, run_in_worker
 from nb2pipe.runtime.executors import Flusher, InlineExecutor, process_pool, stop_pool
+from nb2pipe.runtime.live import Live
 from nb2pipe.runtime.progress import Reporter
+from nb2pipe.runtime.providers import Provided, valid_refs
 from nb2pipe.runtime.records import RunRecord, iso
 from nb2pipe.runtime.spec import Pipeline, Step
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
     for s in secrets:
         text = text.replace(s, "***")
     return text
-
-
-@dataclass
-class Provided:
-    refs: dict[str, ArtifactRef]
-    run_id: str | None
-    exact: bool
-
-
-def valid_refs(
-    store: LocalStore, step: Step, entry: dict[str, Any] | None
-) -> dict[str, ArtifactRef] | None:
-    """The output refs of a cache entry, if it is well formed and its artifacts exist."""
-    if not entry or not isinstance(entry.get("outputs"), dict):
-        return None
-    try:
-        refs = {k: ArtifactRef.from_json(v) for k, v in entry["outputs"].items()}
-    except (KeyError, TypeError, ValueError):
-        return None
-    if any(o not in refs or not store.exists(refs[o]) for o in step.outputs):
-        return None
-    return refs
-
-
-def resolve_providers(
-    pipeline: Pipeline,
-    selected: set[str],
-    store: LocalStore,
-    ctx: KeyContext,
-    values: dict[str, Any],
-    secret: frozenset[str],
-) -> dict[str, Provided]:
-    """Steps outside the selection whose outputs a selected step reads: the cache entry
-    matching the current code and parameters, else the step's latest result (stale).
-    Raises UsageError, before anything runs, when there is neither."""
-    by_name = {s.name: s for s in pipeline.steps}
-    memo: dict[str, Provided | None] = {}
-
-    def resolve(name: str) -> Provided | None:
-        if name in memo:
-            return memo[name]
-        memo[name] = None
-        step = by_name[name]
-        inputs: dict[str, ArtifactRef] | None = {}
-        exact = True
-        for var, prod in step.inputs.items():
-            up = resolve(prod)
-            if up is None or var not in up.refs or inputs is None:
-                inputs = None
-                break
-            inputs[var] = up.refs[var]
-            exact = exact and up.exact
-        found: Provided | None = None
-        if inputs is not None:
-            comps = key_components(pipeline.name, step, ctx, values, inputs, secret)
-            entry = store.get_entry(pipeline.name, name, cache_key(comps))
-            refs = valid_refs(store, step, entry)
-            if refs is not None and entry is not None:
-                found = Provided(refs, entry.get("run_id"), exact)
-        if found is None:
-            latest = store.latest_entry(pipeline.name, name)
-            refs = valid_refs(store, step, latest)
-            if refs is not None and latest is not None:
-                found = Provided(refs, latest.get("run_id"), False)
-        memo[name] = found
-        return found
-
-    provided: dict[str, Provided] = {}
-    for step in pipeline.steps:
-        if step.name not in selected:
-            continue
-        for var, prod in step.inputs.items():
-            if prod in selected or prod in provided:
-                continue
-            found = resolve(prod)
-            if found is None or var not in found.refs:
-                raise UsageError(
-                    f"step {step.name!r} needs {var!r} from step {prod!r}, which is not part "
-                    f"of this run and has no stored result: run it first (--until {prod}) "
-                    "or widen --only/--from"
-                )
-            provided[prod] = found
-    return provided
 
 
 class Scheduler:
@@ -154,9 +77,20 @@ class Scheduler:
         self.executor: Executor | None = None
         self.suspects: set[str] = set()  # steps running when a worker died
         self.flusher = Flusher(record)
+        self.live: Live | None = None  # outputs in memory (sequential runs)
+        self._upstream: dict[str, list[str]] = {}
+        self.entries: dict[str, dict[str, Any]] = {}  # ok steps whose outputs are being written
+        self.written: list[tuple[str, int]] = []  # artifacts workers added to the store
 
     def step_of(self, name: str) -> Step:
         return self.by_name[name]
+
+    def _deps(self, step: Step) -> list[str]:
+        """The selected steps ``step`` waits for (computed once)."""
+        deps = self._upstream.get(step.name)
+        if deps is None:
+            deps = self._upstream[step.name] = [u for u in step.upstream if u in self.selected]
+        return deps
 
     # -- cache --------------------------------------------------------------------------
 
@@ -200,12 +134,26 @@ class Scheduler:
     ) -> None:
         latest = self.store.latest_entry(self.p.name, step.name)
         reason = "--force" if self.force else explain((latest or {}).get("components"), comps)
+        previous = valid_refs(self.store, step, latest) or {}
+        handoff = None
+        if self.live is not None:
+            handoff = self.live.handoff(step, self._durable)
+            try:
+                inputs = {
+                    var: ref if var in handoff.values else self._durable(step.inputs[var], var)
+                    for var, ref in inputs.items()
+                }
+            except CorruptArtifact as exc:  # an upstream output could not be stored
+                self.live.finished(step, None, ran=False)
+                self._fail(step.name, StepError("artifact", f"step {step.name!r}: {exc}"), 0, {})
+                return
         task = replace(
             self.base_task,
             step=replace(step, inputs=dict(step.inputs)),
             kwargs={p: self.values[p] for p in step.params},
             inputs=inputs,
             input_steps=dict(step.inputs),
+            previous=previous,
         )
         if self.executor is None:
             self.executor = InlineExecutor() if self.jobs == 1 else process_pool(self.jobs)
@@ -225,7 +173,7 @@ class Scheduler:
             def fn(t: StepTask) -> StepOutcome:
                 flusher.step_started()
                 try:
-                    return execute(t, store)
+                    return execute(t, store, handoff)
                 finally:
                     flusher.step_ended()
         else:
@@ -246,10 +194,12 @@ class Scheduler:
                 if self.state[name] != "pending":
                     continue
                 step = self.step_of(name)
-                deps = [u for u in step.upstream if u in self.selected]
+                deps = self._deps(step)
                 bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
                 if bad is not None:
                     self._skip_after_failure(name, bad)
+                    if self.live is not None:
+                        self.live.finished(step, None, ran=False)
                     progress = True
                     continue
                 if any(self.state[u] not in ("ok", "cached") for u in deps):
@@ -260,6 +210,8 @@ class Scheduler:
                 refs = valid_refs(self.store, step, entry) if entry else None
                 if refs is not None and entry is not None:
                     self.refs[name] = refs
+                    if self.live is not None:
+                        self.live.finished(step, None, ran=False)
                     metrics = entry.get("metrics") or {}
                     self.metrics.update(metrics)
                     now = iso(time.time())
@@ -272,7 +224,7 @@ class Scheduler:
                         duration=0.0,
                         cache_key=key,
                         cached_from=entry.get("run_id"),
-                        inputs=self._input_record(step, inputs),
+                        inputs=self._input_record(step, inputs) if self.live is None else None,
                         outputs={k: r.to_json() for k, r in refs.items()},
                         metrics=metrics,
                     )
@@ -322,50 +274,134 @@ class Scheduler:
             "log": f"logs/{name}.log",
             "figures": outcome.figures,
             "warnings": [redact(w, self.redact) for w in outcome.warnings],
+            "notes": [redact(n, self.redact) for n in outcome.notes],
+            "timings": {k: round(v, 6) for k, v in outcome.timings.items()},
         }
         for w in fields["warnings"]:
             self.reporter.info(f"warning: {w}")
+        if not isinstance(self.executor, InlineExecutor):
+            self.written += outcome.written
         if outcome.status == "ok":
-            key, comps = self.keys[name]
-            self.refs[name] = outcome.outputs
+            self.refs[name] = {
+                **{v: ArtifactRef("", "", 0, c) for v, c in outcome.contents.items()},
+                **outcome.outputs,
+            }  # outputs being written stand in by their value's digest until they are
             self.metrics.update(outcome.metrics)
-            entry = {
-                "outputs": {k: r.to_json() for k, r in outcome.outputs.items()},
+            self.entries[name] = {
                 "metrics": outcome.metrics,
                 "run_id": self.record.data["run_id"],
                 "created": iso(outcome.end),
                 "duration": duration,
-                "components": comps,
             }
-            self.store.put_entry(self.p.name, name, key, entry)
-            self._set(
-                name,
-                "ok",
-                duration,
-                **fields,
-                inputs=self._input_record(step, self._inputs(step)),
-                outputs=entry["outputs"],
-                metrics=outcome.metrics,
-            )
+            if self.live is not None:
+                self.live.finished(step, outcome)
+            self._set(name, "ok", duration, **fields, metrics=outcome.metrics)
+            if self.live is None or name not in self.live.pending:
+                self._commit(name, {})
         else:
+            if self.live is not None:
+                self.live.finished(step, None)
             err = outcome.error
             assert err is not None
-            message = redact(err.message, self.redact)
-            self.errors.append(message)
-            error = {
-                "kind": err.kind,
-                "message": message,
-                "type": err.exc_type,
-                "cell": err.cell,
-                "line": err.line,
-            }
-            self._set(name, "failed", duration, **fields, error=error)
-            if err.kind == "interrupted":
-                raise KeyboardInterrupt
-            self.reporter.error(message)
-            if self.verbose and err.traceback:
-                self.reporter.info(redact(err.traceback.rstrip(), self.redact))
+            self._fail(name, err, duration, fields)
         self.record.save()
+
+    def _fail(self, name: str, err: StepError, duration: float, fields: dict[str, Any]) -> None:
+        message = redact(err.message, self.redact)
+        self.errors.append(message)
+        error = {
+            "kind": err.kind,
+            "message": message,
+            "type": err.exc_type,
+            "cell": err.cell,
+            "line": err.line,
+        }
+        self._set(name, "failed", duration, **fields, error=error)
+        if err.kind == "interrupted":
+            raise KeyboardInterrupt
+        self.reporter.error(message)
+        if self.verbose and err.traceback:
+            self.reporter.info(redact(err.traceback.rstrip(), self.redact))
+
+    # -- outputs written in the background ----------------------------------------------
+
+    def _commit(self, name: str, written: dict[str, ArtifactRef]) -> None:
+        """Every output of ``name`` is durable: write its cache entry (never before, so a
+        killed run leaves no entry pointing to a missing artifact)."""
+        self.refs[name].update(written)
+        key, comps = self.keys[name]
+        outputs = {k: r.to_json() for k, r in self.refs[name].items()}
+        entry = {"outputs": outputs, **self.entries.pop(name), "components": comps}
+        self.store.put_entry(self.p.name, name, key, entry)
+        self.record.step(name)["outputs"] = outputs
+
+    def _collect(self, wait_for: str | None = None) -> None:
+        """Commit the steps whose background writes are done (``wait_for``: wait for
+        that step's first)."""
+        if self.live is None:
+            return
+        if wait_for is not None:
+            self.live.wait(wait_for)
+        for name in self.live.ready():
+            refs, exc = self.live.take(name)
+            if exc is None:
+                self._commit(name, refs)
+                continue
+            self.entries.pop(name, None)
+            why = " ".join(str(exc).split()) or type(exc).__name__
+            if isinstance(exc, ValueChanged):
+                why += " (a later step changed it in place); the next run recomputes the step"
+            elif isinstance(exc, KeyboardInterrupt):
+                why = "the run was interrupted before it was written"
+            err = StepError(
+                "outputs",
+                f"step {name!r}: an output could not be stored: {why}",
+                type(exc).__name__,
+            )
+            rec = self.record.step(name)
+            self._fail(name, err, float(rec.get("duration") or 0.0), {})
+
+    def _durable(self, step: str, var: str) -> ArtifactRef:
+        """The stored ref of an output, once it is written."""
+        if self.live is not None and step in self.live.pending:
+            self._collect(wait_for=step)
+        ref = self.refs[step][var]
+        if not ref.hash:
+            raise CorruptArtifact(
+                f"output {var!r} of step {step!r} could not be stored",
+                path="",
+                expected="",
+                actual=None,
+            )
+        return ref
+
+    def _close_live(self, cancel: bool = False) -> None:
+        if self.live is None:
+            return
+        try:
+            self.live.close(cancel=cancel)
+        finally:
+            self._collect()
+            self.record.data["storage"] = self._storage()
+
+    def _storage(self) -> dict[str, Any]:
+        """Bytes of this run's outputs (each artifact once) and bytes it added to the store."""
+        refs = {r.hash: r.size for rs in self.refs.values() for r in rs.values() if r.hash}
+        added = dict(self.store.written + self.written)
+        return {
+            "artifacts": len(refs),
+            "bytes": sum(refs.values()),
+            "written": sum(added.values()),
+            "waited": round(self.live.writer.waited, 6) if self.live is not None else 0.0,
+        }
+
+    def _input_records(self) -> None:
+        for name, state in self.state.items():
+            if state in ("ok", "failed", "cached") and "start" in self.record.step(name):
+                step = self.step_of(name)
+                refs = {v: self.refs.get(p, {}).get(v) for v, p in step.inputs.items()}
+                if all(r is not None and r.hash for r in refs.values()):
+                    self.record.step(name)["inputs"] = self._input_record(step, refs)  # type: ignore[arg-type]
 
     def run(self, providers: dict[str, Provided]) -> str:
         order = [s.name for s in self.p.steps if s.name in self.selected]
@@ -394,6 +430,12 @@ class Scheduler:
         for name in order:
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
+        if self.jobs == 1:
+            steps = [self.step_of(n) for n in order]
+            opts = self.base_task
+            self.live = Live(
+                self.store, steps, guard=opts.guard, allow_mutation=opts.allow_mutation
+            )
         self.record.save(force=True)
         running: dict[Future[Any], str] = {}
         try:
@@ -405,10 +447,12 @@ class Scheduler:
                 crowd = len(running)
                 for future in done:
                     self._finish(running.pop(future), future, crowd)
+                self._collect()
                 self.record.flush()
             for name in order:
                 if self.state[name] == "pending":  # pragma: no cover - defensive
                     self._set(name, "skipped", reason="not reachable")
+            self._close_live()  # the run ends when every artifact is durable
             status = "failed" if self.errors else "ok"
         except KeyboardInterrupt:
             status = "interrupted"
@@ -427,8 +471,13 @@ class Scheduler:
             if self.executor is not None and not isinstance(self.executor, InlineExecutor):
                 stop_pool(self.executor)
                 self.executor = None
+            self._close_live(cancel=True)
         finally:
             self.flusher.stop()
             if self.executor is not None:
                 self.executor.shutdown(wait=True)
+            if self.live is not None:  # (after an unexpected error: no more entries)
+                self.live.close(cancel=True)
+            self._input_records()
+            self.record.data.setdefault("storage", self._storage())
         return status

@@ -2,15 +2,19 @@
 
 Layout (``<runs-dir>/store`` by default)::
 
-    objects/<h[:2]>/<sha256>.<json|npy|parquet|joblib>   artifacts, named by their hash
-    steps/<pipeline>/<step>.<cache key>.json             cache entries: the outputs' hashes
-    steps/<pipeline>/<step>.latest.json                  the step's latest successful entry
-    files.json                                           remembered hashes of data files
-    STORE                                                layout version
+    objects/<h[:2]>/<digest>.<json|npy|arrow|joblib|...>   artifacts, named by the digest
+                                                           of their bytes
+    objects/tmp/                                          files being written
+    steps/<pipeline>/<step>.<cache key>.json              cache entries: the outputs' refs
+    steps/<pipeline>/<step>.latest.json                   the step's latest successful entry
+    files.json                                            remembered digests of data files
+    STORE                                                 layout version and digest
 
-Every file is written to a temporary name and renamed into place, so a killed run leaves
-at worst an orphan ``.tmp`` file, never a truncated artifact or entry. An artifact is
-checked against its name when read; one that does not match is moved aside
+Digests are xxh3-128 (32 hex digits); stores written before version 2 hold sha256 names
+(64 hex digits, Parquet for frames), which are still read and checked. Every file is
+written under ``objects/tmp`` and renamed into place once its digest is known, so a
+killed run leaves at worst an orphan there, never a truncated artifact or entry. An
+artifact is checked against its name when read; one that does not match is moved aside
 (``*.corrupt``) and reported, so the next run recomputes it.
 """
 
@@ -18,36 +22,61 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nb2pipe.runtime import formats
+from nb2pipe.runtime import formats, fsutil
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json
-from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.hashing import (
+    DIGEST,
+    digest_algorithm,
+    digest_bytes,
+    digest_file,
+    new_hasher,
+)
 
-STORE_VERSION = 1
+STORE_VERSION = 2
 #: the parts of a cache entry's key that are mappings (read by cache.explain)
 _COMPONENT_MAPS = ("common", "params", "inputs", "distributions", "files")
-_HASH = re.compile(r"^[0-9a-f]{64}$")
+_HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{64})$")
+_FORMAT = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+DATA_FORMATS = ("npy", "arrow")  # named in cache keys by the digest of their values
 
 
 @dataclass(frozen=True)
 class ArtifactRef:
-    """Where a value lives: its sha256 (of the stored bytes), format and size in bytes."""
+    """Where a value lives: the digest of its stored bytes, its format, its size in bytes
+    and, for arrays and frames, ``content``: the digest of the value itself
+    (:func:`nb2pipe.runtime.fingerprint.data_digest`), known before the bytes are."""
 
     hash: str
     format: str
     size: int
+    content: str = ""
+
+    @property
+    def key(self) -> str:
+        """What names the value in the cache keys of the steps that read it."""
+        return self.content or self.hash
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data: dict[str, Any] = {"hash": self.hash, "format": self.format, "size": self.size}
+        if self.content:
+            data["content"] = self.content
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArtifactRef:
-        return cls(hash=str(data["hash"]), format=str(data["format"]), size=int(data["size"]))
+        return cls(
+            hash=str(data["hash"]),
+            format=str(data["format"]),
+            size=int(data["size"]),
+            content=str(data.get("content") or ""),
+        )
 
 
 class ArtifactStore(Protocol):
@@ -70,34 +99,133 @@ class CacheIndex(Protocol):
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None: ...
 
 
+def valid_ref(ref: ArtifactRef) -> bool:
+    return bool(_HASH.fullmatch(ref.hash) and _FORMAT.fullmatch(ref.format))
+
+
+def content_of(value: Any, fmt: str) -> str:
+    """The digest of an array or frame stored as ``fmt`` ("" for other formats, whose
+    bytes' digest names them)."""
+    if fmt not in DATA_FORMATS:
+        return ""
+    from nb2pipe.runtime.fingerprint import data_digest
+
+    return data_digest(value) or ""
+
+
+class HashingFile:
+    """A file being written that digests what goes through it (so the written file is not
+    read again to be named)."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.h = new_hasher()
+        self.count = 0
+
+    def write(self, data: Any) -> int:
+        self.h.update(data)
+        self.count += memoryview(data).nbytes
+        return int(self.f.write(data))
+
+    def truncate(self, size: int | None = None) -> int:
+        if (self.f.tell() if size is None else size) == 0:  # started again from scratch
+            self.h, self.count = new_hasher(), 0
+        return int(self.f.truncate(size))
+
+    def digest(self, size: int) -> str | None:
+        """The digest, if every byte of the file went through ``write``."""
+        return str(self.h.hexdigest()) if self.count == size else None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.f, name)
+
+    def __enter__(self) -> HashingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.f.close()
+
+
+class ValueChanged(Exception):
+    """The value changed while it was being written (a later step changed it in place)."""
+
+
 class LocalStore:
     """Filesystem implementation of :class:`ArtifactStore` and :class:`CacheIndex`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
         self.objects = self.root / "objects"
+        self.written: list[tuple[str, int]] = []  # (digest, size) of files this process added
 
     # -- artifacts ------------------------------------------------------------------------
 
     def path(self, ref: ArtifactRef) -> Path:
-        if not _HASH.fullmatch(ref.hash) or ref.format not in formats.FORMATS:
+        if not valid_ref(ref) or not formats.known(ref.format):
             raise ValueError(f"not an artifact reference: {ref}")
         return self.objects / ref.hash[:2] / f"{ref.hash}.{ref.format}"
 
     def save(self, value: Any) -> ArtifactRef:
-        fmt, data = formats.encode(value)
-        return self.save_bytes(fmt, data)
+        fmt = formats.choose(value)
+        return self.save_value(value, fmt, content_of(value, fmt))
 
-    def save_bytes(self, fmt: str, data: bytes) -> ArtifactRef:
-        ref = ArtifactRef(sha256_bytes(data), fmt, len(data))
+    def save_value(
+        self, value: Any, fmt: str, content: str = "", *, verify: bool = False
+    ) -> ArtifactRef:
+        """Write ``value`` in ``fmt`` straight to a file, then name it by its digest.
+        ``verify``: check afterwards that the value still has digest ``content`` (it was
+        written in the background while later steps ran), else raise ValueChanged."""
+        if fmt == "json":  # small: digest the bytes in memory, one file written
+            return self.save_bytes(fmt, formats.encode_json(value))
+        tmp = self.objects / "tmp" / f"{os.getpid()}-{secrets.token_hex(6)}.tmp"
+        opened: list[HashingFile] = []
+
+        def create(path: Path) -> HashingFile:
+            opened.append(HashingFile(fsutil.create(path)))
+            return opened[-1]
+
+        try:
+            if fmt not in formats.BUILTIN:  # a plugin writes to a path of its own
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+            written = formats.write(value, fmt, tmp, create)
+            if verify and content and content_of(value, fmt) != content:
+                raise ValueChanged("the value changed while it was being stored")
+            if not content and fmt in DATA_FORMATS:
+                content = content_of(value, fmt)
+            size = tmp.stat().st_size
+            hashed = opened[0].digest(size) if opened else None
+            ref = ArtifactRef(hashed or digest_file(tmp), written, size, content)
+            self._place(tmp, ref)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return ref
+
+    def _place(self, tmp: Path, ref: ArtifactRef) -> None:
         target = self.path(ref)
         try:
             if target.stat().st_size == ref.size:
                 _touch(target)  # reused: fresh again, so `runs gc` spares it (see _touch)
-                return ref  # same content already stored (content-addressed)
+                return  # same content already stored (content-addressed)
+        except OSError:
+            pass
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        self.written.append((ref.hash, ref.size))
+
+    def save_bytes(self, fmt: str, data: bytes, content: str = "") -> ArtifactRef:
+        ref = ArtifactRef(digest_bytes(data), fmt, len(data), content)
+        target = self.path(ref)
+        try:
+            if target.stat().st_size == ref.size:
+                _touch(target)
+                return ref
         except OSError:
             pass
         atomic_write_bytes(target, data)
+        self.written.append((ref.hash, ref.size))
         return ref
 
     def exists(self, ref: ArtifactRef) -> bool:
@@ -106,37 +234,50 @@ class LocalStore:
         except (OSError, ValueError):
             return False
 
-    def read_bytes(self, ref: ArtifactRef) -> bytes:
-        """The artifact's bytes, checked against its hash."""
+    def _check(self, ref: ArtifactRef, actual: str | None) -> None:
         path = self.path(ref)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
+        if actual == ref.hash:
+            return
+        if actual is None:
             raise CorruptArtifact(
                 f"artifact {path} is missing", path=str(path), expected=ref.hash, actual=None
-            ) from None
-        actual = sha256_bytes(data)
-        if actual != ref.hash:
-            aside = path.with_name(f"{path.name}.{int(time.time())}.corrupt")
-            try:
-                os.replace(path, aside)
-            except OSError:
-                aside = path
-            raise CorruptArtifact(
-                f"artifact {path} is corrupted (sha256 {actual[:12]}..., expected "
-                f"{ref.hash[:12]}...); moved aside to {aside.name}, the next run recomputes it",
-                path=str(path),
-                expected=ref.hash,
-                actual=actual,
             )
+        aside = path.with_name(f"{path.name}.{int(time.time())}.corrupt")
+        try:
+            os.replace(path, aside)
+        except OSError:
+            aside = path
+        raise CorruptArtifact(
+            f"artifact {path} is corrupted (digest {actual[:12]}..., expected "
+            f"{ref.hash[:12]}...); moved aside to {aside.name}, the next run recomputes it",
+            path=str(path),
+            expected=ref.hash,
+            actual=actual,
+        )
+
+    def read_bytes(self, ref: ArtifactRef) -> bytes:
+        """The artifact's bytes, checked against its digest."""
+        try:
+            data = self.path(ref).read_bytes()
+        except FileNotFoundError:
+            data = None
+        algorithm = digest_algorithm(ref.hash) or DIGEST
+        self._check(ref, None if data is None else digest_bytes(data, algorithm))
+        assert data is not None
         return data
 
     def load(self, ref: ArtifactRef) -> Any:
-        data = self.read_bytes(ref)
+        """The value, read from its file (memory-mapped for Arrow) once its digest is
+        checked."""
+        path = self.path(ref)
         try:
-            return formats.decode(data, ref.format)
-        except Exception as exc:  # noqa: BLE001 - right hash, unreadable: say which file
-            path = self.path(ref)
+            actual: str | None = digest_file(path, digest_algorithm(ref.hash) or DIGEST)
+        except FileNotFoundError:
+            actual = None
+        self._check(ref, actual)
+        try:
+            return formats.read(path, ref.format)
+        except Exception as exc:  # noqa: BLE001 - right digest, unreadable: say which file
             raise CorruptArtifact(
                 f"artifact {path} cannot be read back: {type(exc).__name__}: {exc}",
                 path=str(path),
@@ -163,10 +304,21 @@ class LocalStore:
         return self.root / "files.json"
 
     def mark(self) -> None:
-        """Record the store's layout version once (for future migrations)."""
+        """Record the store's layout version and digest (older versions are still read)."""
         marker = self.root / "STORE"
-        if not marker.exists():
-            atomic_write_bytes(marker, f"nb2pipe artifact store v{STORE_VERSION}\n".encode())
+        try:
+            current = marker.read_text(encoding="utf-8")
+        except OSError:
+            current = ""
+        if not current.startswith(f"nb2pipe artifact store v{STORE_VERSION}\n"):
+            atomic_write_bytes(marker, marker_text().encode())
+
+
+def marker_text() -> str:
+    return (
+        f"nb2pipe artifact store v{STORE_VERSION}\n"
+        f"digest: {DIGEST} (sha256 for artifacts named by 64 hex digits, before v2)\n"
+    )
 
 
 def _touch(path: Path) -> None:

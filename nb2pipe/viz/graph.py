@@ -99,16 +99,17 @@ def build(
     target: str | os.PathLike[str],
     *,
     run: str | None = None,
-    runs_dir: str | os.PathLike[str] = "runs",
+    runs_dir: str | os.PathLike[str] | None = None,
     split_on: str | None = None,
 ) -> tuple[DagView, list[str]]:
     """What `nb2pipe graph` draws: the DAG of `target`, coloured by `run` if given."""
     dag = load(target, split_on)
     if run is None:
         return dag, []
+    from nb2pipe.runs import resolve
     from nb2pipe.viz import runs
 
-    return with_run(dag, runs.load_record(runs.resolve(run, runs_dir)))
+    return with_run(dag, runs.load_record(resolve(run, runs_dir)[0]))
 
 
 def number(value: Any) -> float | None:

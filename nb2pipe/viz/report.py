@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2pipe.codegen.mermaid import StepState, duration_text
+from nb2pipe.runs import command_line
 from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.viz import graph, runs
 from nb2pipe.viz.drawing import draw
@@ -133,7 +134,7 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
             )  # fmt: skip
         },
         "duration": duration_text(graph.number(record.get("duration"))),
-        "command": " ".join(map(str, record.get("command") or [])),
+        "command": command_line(dict(record)),
         "rows": rows,
         "gates": [
             (s, dag.state(s.name) or StepState("not run"), _gate_result(dag.state(s.name)))
@@ -153,11 +154,13 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
 def report(
     run: str,
     *,
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = None,
     pipeline: str | Path | None = None,
 ) -> tuple[str, Path, list[str]]:
     """The report page of a run: (html, run folder, warnings)."""
-    run_dir = runs.resolve(run, runs_dir)
+    from nb2pipe.runs import resolve
+
+    run_dir, _ = resolve(run, runs_dir)
     record = runs.load_record(run_dir)
     ctx = context(run_dir, record, pipeline)
     return render("report.html.j2", **ctx), run_dir, list(ctx["warnings"])

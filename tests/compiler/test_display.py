@@ -60,9 +60,21 @@ def test_display_settings_replayed_only_where_the_library_is_used(convert_cells)
         assert "matplotlib inline" not in text
 
 
+@pytest.fixture
+def isolated_imports(monkeypatch):
+    """load_package puts the package's root on sys.path and imports it: undone after."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.split(".")[0] == "display_cache_pkg":
+            del sys.modules[name]
+
+
+@pytest.mark.usefixtures("isolated_imports")
 def test_a_display_setting_is_no_part_of_a_cache_key(write_nb, tmp_path):
     nb = write_nb(CELLS)
-    out = tmp_path / "pkg"
+    out = tmp_path / "display_cache_pkg"
     runs = tmp_path / "runs"
     api.convert(nb, out)
     first = runner.run(api.load_package(out), runs_dir=runs, quiet=True)

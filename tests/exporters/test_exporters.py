@@ -115,7 +115,10 @@ def test_airflow_dag_file(packages, tmp_path):
     assert "from airflow.sdk import Param, dag, get_current_context, task" in text
     assert 'STORE = "s3://bucket/prefix"' in text
     assert 'schedule="0 3 * * *"' in text and '"retries": 2' in text
-    assert f'PACKAGE = "{pkg.name}"' in text and f'PACKAGE_PATH = "{pkg.parent}"' in text
+    assert f'PACKAGE = "{pkg.name}"' in text and 'PACKAGE_PATH = "."' in text
+    assert 'ROOT_FROM_DAG = "pkgs"' in text  # no project marker: the import root is the root
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert str(tmp_path) not in code  # no path of this machine
     # typed DAG params with JSON-schema types and the help text
     params = _dag_params(tree)
     assert params["n_estimators"] == (
@@ -163,7 +166,7 @@ def test_airflow_defaults_and_bad_options(packages, tmp_path, monkeypatch):
     (out,) = result.files
     assert out == Path("tiny_gate_dag.py")
     text = out.read_text()
-    assert f'STORE = "{tmp_path / "runs" / "store"}"' in text  # absolute
+    assert 'STORE = "runs/store"' in text  # relative to the project root (here: pkgs/)
     assert "schedule=None" in text and '"retries": 0' in text and "CACHE = True" in text
     params = _dag_params(ast.parse(text))
     assert params["features"] == ([0, 1, 2, 3], {"type": "array", "description": "columns used"})
@@ -355,7 +358,10 @@ def test_github_workflow(tmp_path):
         'nb2pipe convert "$NB2PIPE_NOTEBOOK" -o "$NB2PIPE_PACKAGE" --name "$NB2PIPE_PIPELINE" '
         "--check" in runs
     )
-    assert 'nb2pipe run "$NB2PIPE_PACKAGE" --runs-dir runs --run-id "$RUN_ID"' in runs
+    assert 'nb2pipe run "$NB2PIPE_PACKAGE" --run-id "$RUN_ID" "${args[@]}"' in runs
+    assert env["NB2PIPE_RUNS_DIR"] == "runs" and env["NB2PIPE_REQUIREMENT"] == "nb2pipe==0.1.0"
+    cache = next(s for s in steps if s.get("uses") == "actions/cache@v4")
+    assert cache["with"]["path"].split() == ["runs/store", "runs/registry"]
     for text in [pkg.name, "tiny_gate", *inputs]:  # the notebook's text reaches run: via env only
         assert text not in runs, text
     uses = [s.get("uses", "") for s in steps]

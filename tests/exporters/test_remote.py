@@ -205,9 +205,9 @@ def test_kfp_steps_pass_values_as_artifact_files(packages, tmp_path):
         run_kfp_step(pkg.name, "check_load", params={"min_rows": 999}, inputs={"X": arts["X"]},
                      **common)  # fmt: skip
     assert info.value.kind == "gate"
-    # a file that does not match the sha256 in its metadata is refused
+    # a file that does not match the digest in its metadata is refused
     Path(arts["X"].path).write_bytes(Path(arts["y"].path).read_bytes())
-    with pytest.raises(StepFailed, match="sha256"):
+    with pytest.raises(StepFailed, match="does not match its digest"):
         run_kfp_step(pkg.name, "check_load", inputs={"X": arts["X"]}, **common)
 
 

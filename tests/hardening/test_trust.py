@@ -1,6 +1,6 @@
 """The trust model (README, "Trust model") and the output side of `convert`:
 
-- an artifact is unpickled only after its bytes match the sha256 it is named by: a
+- an artifact is unpickled only after its bytes match the digest it is named by: a
   planted pickle, even one padded to the size of the real object, never runs;
 - `convert` writes a new package aside and moves it into place whole, and replaces the
   files of an existing one each atomically: a full disk or a read-only folder is one line

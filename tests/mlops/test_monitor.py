@@ -162,7 +162,7 @@ def test_monitor_command_bad_input_is_one_line(tmp_path: Path) -> None:
     none = nb2pipe(tmp_path, "monitor", "wine")
     assert none.returncode == 2
     assert none.stderr.strip() == (
-        f"error: no prediction log at {Path('runs') / 'predictions.db'} "
+        f"error: no prediction log at {tmp_path / 'runs' / 'predictions.db'} "
         "(start `nb2pipe serve` first)"
     )
     log = open_log(None, tmp_path / "runs")

@@ -25,7 +25,10 @@ def test_every_subpackage_is_listed_in_pyproject():
     folders = {
         ".".join(("nb2pipe", *p.relative_to(ROOT).parts))
         for p in (ROOT / "templates").rglob("*")
-        if p.is_dir() and p.name != "__pycache__"
+        if p.is_dir()
+        and not any(
+            part == "__pycache__" or part.startswith(".") for part in p.parts[len(ROOT.parts) :]
+        )
     }
     assert folders - listed == set(), "add these to [tool.setuptools] packages"
     data = config["tool"]["setuptools"]["package-data"]

@@ -149,7 +149,7 @@ def test_guard_passes_on_read_only_use_of_rich_objects(make_pkg: Any) -> None:
     pkg = make_pkg([make, use])
     r = pkg.run()
     assert r.ok, r.error
-    assert {o.format for o in r.outputs["make"].values()} == {"parquet", "npy", "joblib"}
+    assert {o.format for o in r.outputs["make"].values()} == {"arrow", "npy", "joblib"}
 
 
 def test_bad_returns(make_pkg: Any) -> None:

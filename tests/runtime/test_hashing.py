@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
-from nb2pipe.runtime.hashing import FileHasher, canonical, code_hash, common_hashes, sha256_file
+from nb2pipe.runtime.hashing import (
+    FileHasher,
+    canonical,
+    code_hash,
+    common_hashes,
+    digest_algorithm,
+    digest_bytes,
+    digest_file,
+    matches,
+    sha256_bytes,
+    sha256_file,
+)
 from nb2pipe.runtime.tracemap import cell_of
 
 STEP = '''
@@ -73,13 +85,34 @@ def test_file_hasher_remembers_and_notices(tmp_path: Path) -> None:
     cache = tmp_path / "files.json"
     hasher = FileHasher(cache)
     first = hasher.hash(data)
-    assert first == sha256_file(data)
+    assert first == digest_file(data) and len(first) == 32  # xxh3-128
     hasher.save()
     assert cache.exists()
     data.write_text("a,b\n1,3\n")  # same size, new mtime
     assert FileHasher(cache).hash(data) != first
     assert FileHasher(cache).hash(tmp_path / "missing.csv") is None
     assert FileHasher(None).hash(tmp_path) is None  # a directory
+
+
+def test_file_hasher_rehashes_entries_of_another_algorithm(tmp_path: Path) -> None:
+    """A files.json written with sha256 (stores before v2) is not taken for xxh3."""
+    data = tmp_path / "data.csv"
+    data.write_text("a,b\n1,2\n")
+    old = time.time() - 60
+    os.utime(data, (old, old))
+    st = data.stat()
+    cache = tmp_path / "files.json"
+    stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+    cache.write_text(json.dumps({os.path.realpath(data): [stamp, sha256_file(data)]}))
+    assert FileHasher(cache).hash(data) == digest_file(data)
+
+
+def test_digests_by_length() -> None:
+    data = b"nb2pipe"
+    assert digest_algorithm(sha256_bytes(data)) == "sha256"
+    assert digest_algorithm(digest_bytes(data)) == "xxh3_128"
+    assert matches(data, sha256_bytes(data)) and matches(data, digest_bytes(data))
+    assert not matches(b"other", digest_bytes(data)) and not matches(data, "ab" * 20)
 
 
 def test_cell_markers(tmp_path: Path) -> None:

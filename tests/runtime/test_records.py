@@ -26,7 +26,7 @@ def test_run_json(diamond: Any) -> None:
     assert set(join["inputs"]) == {"left_out", "right_out"}
     assert join["inputs"]["left_out"]["step"] == "left"
     out = join["outputs"]["total"]
-    assert len(out["hash"]) == 64 and out["size"] == 1 and out["format"] == "json"
+    assert len(out["hash"]) == 32 and out["size"] == 1 and out["format"] == "json"
     assert data["metrics"] == {"total": 7} and join["metrics"] == {"total": 7}
     assert r.steps == data["steps"]
     with pytest.raises(UsageError, match="already exists"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -78,8 +79,11 @@ def test_tag_command(samples_dir: Path, tmp_path: Path):
     r = invoke("tag", str(src))
     assert r.exit_code == 0, r.output
     assert "cell   5  step:load" in r.output and "d.tagged.ipynb (5 step tag(s)" in r.output
+    assert "cell   2  imports" in r.output and "1 role tag(s)" in r.output
     r = invoke("tag", str(src))
     assert r.exit_code == 2 and "exists" in r.output
     r = invoke("tag", str(tmp_path / "d.tagged.ipynb"), "--clear", "--in-place")
-    assert r.exit_code == 0 and "removed 5" in r.output
-    assert (tmp_path / "d.tagged.ipynb").read_bytes() == Path(src).read_bytes()
+    assert r.exit_code == 0 and "removed 5" in r.output  # step tags; role tags stay
+    cleared = json.loads((tmp_path / "d.tagged.ipynb").read_text())
+    assert cleared["cells"][1]["metadata"].pop("tags") == ["imports"]
+    assert cleared == json.loads(Path(src).read_text())

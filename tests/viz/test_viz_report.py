@@ -7,21 +7,25 @@ from pathlib import Path
 import pytest
 from viz_helpers import HOSTILE, fake_run
 
+from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runs import resolve
 from nb2pipe.viz import report, runs
 from nb2pipe.viz.graph import VizError
 
 
-def test_resolve_by_path_id_and_latest(tmp_path: Path):
+def test_resolve_by_path_id_prefix_and_latest(tmp_path: Path):
+    """The report and `graph --run` name runs as `runs show` does: one resolver."""
     d = fake_run(tmp_path)
     fake_run(tmp_path, "20250102-000000-000-bbbb")
-    assert runs.resolve(str(d)) == d
-    assert runs.resolve(d.name, tmp_path / "runs") == tmp_path / "runs" / d.name
-    assert runs.resolve("latest", tmp_path / "runs").name == "20250102-000000-000-bbbb"
-    for bad in ("../runs", "nope", "/etc"):
-        with pytest.raises(VizError):
-            runs.resolve(bad, tmp_path / "runs")
-    with pytest.raises(VizError):
-        runs.resolve("latest", tmp_path / "empty")
+    assert resolve(str(d))[0] == d
+    assert resolve(d.name, tmp_path / "runs")[0] == tmp_path / "runs" / d.name
+    assert resolve("20250101", tmp_path / "runs")[0] == d  # a unique prefix
+    assert resolve("latest", tmp_path / "runs")[0].name == "20250102-000000-000-bbbb"
+    for bad in ("../runs", "nope", "/etc", "2025"):  # 2025: matches two runs
+        with pytest.raises(Nb2pipeError):
+            resolve(bad, tmp_path / "runs")
+    with pytest.raises(Nb2pipeError):
+        resolve("latest", tmp_path / "empty")
 
 
 def test_bad_records_are_errors(tmp_path: Path):

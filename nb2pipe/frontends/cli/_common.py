@@ -10,6 +10,7 @@ import typer
 
 from nb2pipe import __version__
 from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runtime.errors import UsageError
 
 app = typer.Typer(
     name="nb2pipe",
@@ -30,10 +31,10 @@ def guard(fn: Callable[[], Any]) -> Any:
     """Run a command body: our errors become one line and an exit code, never a traceback."""
     try:
         return fn()
-    except Nb2pipeError as exc:
+    except (Nb2pipeError, UsageError) as exc:  # UsageError: the runtime's (settings, options)
         if state["debug"]:
             raise
-        err(f"error: {exc}")
+        err(f"error: {' '.join(str(exc).split())}")
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err("interrupted")
@@ -85,5 +86,42 @@ SplitOpt = Annotated[
 
 
 RunsDirOpt = Annotated[
-    Path, typer.Option("--runs-dir", help="Where runs are recorded (for a run id).")
+    Path | None,
+    typer.Option(
+        "--runs-dir",
+        help="Where runs are recorded (default: $NB2PIPE_RUNS_DIR, else the project's runs "
+        "folder: see `nb2pipe run --help`).",
+        show_default=False,
+    ),
 ]
+
+
+def runs_folder(given: Path | None, *, say: bool) -> Path:
+    """The runs folder (``--runs-dir``, else the project's); with ``say``, one line on
+    stdout saying which and why (errors name it too)."""
+    from nb2pipe.runtime.project import runs_location
+
+    where = runs_location(given)
+    if say:
+        typer.echo(f"runs folder: {where}")
+    return where.path
+
+
+def registry_folder(
+    tracking: str | None, registry: Path | None, given: Path | None, *, say: bool
+) -> Path:
+    """The runs folder for the registry commands; with ``say``, which registry they read."""
+    import os
+
+    from nb2pipe.runtime.project import runs_location
+    from nb2pipe.runtime.registry import REGISTRY_ENV, default_tracking
+
+    where = runs_location(given)
+    if say and (tracking or default_tracking()).lower() == "local":
+        if registry is not None:
+            typer.echo(f"registry: {registry} (--registry)")
+        elif os.environ.get(REGISTRY_ENV):
+            typer.echo(f"registry: {os.environ[REGISTRY_ENV]} (${REGISTRY_ENV})")
+        else:
+            typer.echo(f"registry: {where.path / 'registry'} (runs folder: {where.why})")
+    return where.path

@@ -21,7 +21,12 @@ def convert(
     notebook: NotebookArg,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Package folder to write (default: pipelines/<name>)."),
+        typer.Option(
+            "-o",
+            "--output",
+            help="Package folder to write (default: <output>/<name> when the project's "
+            "settings give `output`, else pipelines/<name>).",
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option(help="Pipeline name (default: the notebook's).")
@@ -32,8 +37,13 @@ def convert(
         typer.Option("--check", help="Write nothing; exit 1 if the package is out of date."),
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail on any equivalence warning.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Fail on any equivalence warning (default: the project's `strict` setting).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -100,20 +110,23 @@ def inspect(
 def run(
     ctx: typer.Context,
     directory: Annotated[
-        Path | None, typer.Argument(help="The generated package folder.", show_default=False)
+        Path | None,
+        typer.Argument(
+            help="The generated package folder, or a notebook (converted first into a "
+            "cached package under the runs folder).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
-    """Run a generated pipeline: the same options as `python -m <package>` (see --help)."""
+    """Run a generated pipeline (or a notebook): the same options as `python -m <package>`;
+    `nb2pipe run DIR --help` lists the pipeline's parameters."""
 
     def body() -> int:
-        from nb2pipe import api
-        from nb2pipe.runtime import build_parser, main
+        from nb2pipe.frontends.run import run_command
 
         args = list(ctx.args)
-        if directory is None or str(directory) in ("-h", "--help"):
-            build_parser(prog="nb2pipe run DIR").print_help()
-            return 0 if directory is not None or "--help" in args else 2
-        return main(api.load_package(directory), args)
+        typed = ["nb2pipe", "run", *([str(directory)] if directory else []), *args]
+        return run_command(directory, args, command=typed)
 
     raise typer.Exit(guard(body))
 

@@ -12,6 +12,8 @@ from nb2pipe.frontends.cli._common import (
     RunsDirOpt,
     app,
     guard,
+    registry_folder,
+    runs_folder,
 )
 
 runs_app = typer.Typer(
@@ -44,7 +46,7 @@ RegistryOpt = Annotated[
 
 @runs_app.command("list")
 def runs_list(
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     pipeline: Annotated[
         str | None, typer.Option("--pipeline", help="Only runs of this pipeline.")
     ] = None,
@@ -56,7 +58,9 @@ def runs_list(
     def body() -> None:
         from nb2pipe import runs
 
-        found = runs.list_runs(runs_dir, pipeline=pipeline, limit=limit or None)
+        found = runs.list_runs(
+            runs_folder(runs_dir, say=not as_json), pipeline=pipeline, limit=limit or None
+        )
         if as_json:
             typer.echo(runs.dumps(found))
         else:
@@ -70,7 +74,7 @@ def runs_show(
     run_id: Annotated[
         str, typer.Argument(metavar="RUN", help="A run id (or a prefix), a run folder, or latest.")
     ],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """One run: parameters, metrics, steps, registered models."""
@@ -78,7 +82,7 @@ def runs_show(
     def body() -> None:
         from nb2pipe import runs
 
-        info = runs.show(run_id, runs_dir)
+        info = runs.show(run_id, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(info["record"]))
         else:
@@ -90,7 +94,7 @@ def runs_show(
 @runs_app.command("compare")
 def runs_compare(
     run_ids: Annotated[list[str], typer.Argument(metavar="RUN RUN...", help="Two runs or more.")],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Runs side by side: status, parameters, metrics (best marked), step durations."""
@@ -98,7 +102,7 @@ def runs_compare(
     def body() -> None:
         from nb2pipe import runs
 
-        data = runs.compare(run_ids, runs_dir)
+        data = runs.compare(run_ids, runs_folder(runs_dir, say=not as_json))
         if as_json:
             typer.echo(runs.dumps(data))
         else:
@@ -110,7 +114,7 @@ def runs_compare(
 @runs_app.command("gc")
 def runs_gc(
     keep: Annotated[int, typer.Option("--keep", help="Runs to keep per pipeline (newest).")],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     store: Annotated[
         Path | None, typer.Option("--store", help="Artifact store (default: RUNS_DIR/store).")
     ] = None,
@@ -124,7 +128,7 @@ def runs_gc(
     def body() -> None:
         from nb2pipe import runs
 
-        result = runs.gc(runs_dir, keep, store=store, dry_run=dry_run)
+        result = runs.gc(runs_folder(runs_dir, say=not as_json), keep, store=store, dry_run=dry_run)
         if as_json:
             typer.echo(runs.dumps(result.to_json()))
         else:
@@ -135,7 +139,7 @@ def runs_gc(
 
 @models_app.command("list")
 def models_list(
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -147,7 +151,8 @@ def models_list(
         from nb2pipe import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
+            reg = models._open(tracking, registry, where, tracking_uri)
             rows = models.list_models(reg)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
@@ -162,7 +167,7 @@ def models_show(
     ref: Annotated[
         str, typer.Argument(metavar="NAME[:VERSION]", help="A model, a version or an alias.")
     ],
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -174,7 +179,8 @@ def models_show(
         from nb2pipe import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
+            reg = models._open(tracking, registry, where, tracking_uri)
             info = models.show_model(reg, ref)
         if as_json:
             typer.echo(json.dumps(info, indent=2, default=str))
@@ -188,7 +194,7 @@ def models_show(
 def models_promote(
     ref: Annotated[str, typer.Argument(metavar="NAME:VERSION", help="The version to point to.")],
     alias: Annotated[str, typer.Option("--alias", help="The pointer to move.")] = "champion",
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -199,7 +205,8 @@ def models_promote(
         from nb2pipe import models
 
         with models.user_errors():
-            reg = models._open(tracking, registry, runs_dir, tracking_uri)
+            where = registry_folder(tracking, registry, runs_dir, say=True)
+            reg = models._open(tracking, registry, where, tracking_uri)
             v = models.promote(reg, ref, alias)
         typer.echo(f"{v['name']}:{v['version']} is now {alias}")
 
@@ -221,7 +228,7 @@ def drift(
         float | None,
         typer.Option("--threshold", help="Drift above this (default: PSI 0.2, KS 0.1)."),
     ] = None,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -237,7 +244,8 @@ def drift(
         with models.user_errors():
             report = drift_mod.check(
                 ref, data, method=method, threshold=threshold, tracking=tracking,
-                registry=registry, runs_dir=runs_dir, uri=tracking_uri,
+                registry=registry, runs_dir=registry_folder(tracking, registry, runs_dir, say=not as_json),
+                uri=tracking_uri,
             )  # fmt: skip
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2, default=str))

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from nb2pipe.errors import Nb2pipeError
-from nb2pipe.frontends.cli._common import RunsDirOpt, app, err, guard
+from nb2pipe.frontends.cli._common import RunsDirOpt, app, err, guard, registry_folder
 from nb2pipe.frontends.cli.ops import JsonOpt, RegistryOpt, TrackingOpt, TrackingUriOpt
 
 LogUrlOpt = Annotated[
@@ -85,7 +85,7 @@ def serve(
         list[str] | None,
         typer.Option("--redact", help="A feature never written to the log (repeatable)."),
     ] = None,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -105,8 +105,9 @@ def serve(
             ) from None
         if workers < 1 or max_batch < 1 or poll <= 0:
             raise ServeError("--workers and --max-batch must be >= 1, --poll > 0")
+        where_runs = registry_folder(tracking, registry, runs_dir, say=False)
         cfg = ServeConfig(
-            ref=ref, runs_dir=str(runs_dir), registry=str(registry) if registry else None,
+            ref=ref, runs_dir=str(where_runs), registry=str(registry) if registry else None,
             tracking=tracking, tracking_uri=tracking_uri, log_url=log_url, poll=poll,
             max_batch=max_batch, redact=list(redact or []), batching=batching,
             fsync=fsync,
@@ -115,7 +116,7 @@ def serve(
             service = Service(cfg)  # the model loads here: a bad name is one line, exit 2
             from nb2pipe.mlops.predlog import open_log
 
-            where = open_log(log_url, runs_dir)
+            where = open_log(log_url, where_runs)
             where.close()
         follows = f"following {service.follow}" if service.follow else "pinned"
         err(
@@ -169,7 +170,7 @@ def monitor(
         typer.Option("--label-column", help="Label column of --export (default: the target)."),
     ] = None,
     log_url: LogUrlOpt = None,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     registry: RegistryOpt = None,
     tracking: TrackingOpt = None,
     tracking_uri: TrackingUriOpt = None,
@@ -192,8 +193,9 @@ def monitor(
             if period is not None and period.kind != "time":
                 raise mon.MonitorError("--since takes a period such as 24h or 7d")
             start = time.time() - period.size if period is not None else None
-            reg = open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=tracking_uri)
-            log = open_log(log_url, runs_dir, create=False)
+            where_runs = registry_folder(tracking, registry, runs_dir, say=False)
+            reg = open_registry(tracking, registry=registry, runs_dir=where_runs, uri=tracking_uri)
+            log = open_log(log_url, where_runs, create=False)
             try:
                 rows = log.read(check_name(name), start)
             finally:

@@ -14,6 +14,7 @@ from nb2pipe.frontends.cli._common import (
     app,
     err,
     guard,
+    runs_folder,
 )
 
 
@@ -41,7 +42,7 @@ def graph(
             "--run", help="Colour steps by this run: its folder, its id in --runs-dir, or latest."
         ),
     ] = None,
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     split_on: SplitOpt = None,
 ) -> None:
     """Draw the DAG: steps, the variables on its edges, the parameters each step reads."""
@@ -50,7 +51,8 @@ def graph(
         from nb2pipe.viz import graph as viz
 
         kind = viz.format_for(output, fmt)
-        dag, warnings = viz.build(target, run=run_id, runs_dir=runs_dir, split_on=split_on)
+        where = runs_folder(runs_dir, say=False) if run_id is not None else None
+        dag, warnings = viz.build(target, run=run_id, runs_dir=where, split_on=split_on)
         for w in warnings:
             err(f"warning: {w}")
         text = viz.render(dag, kind)
@@ -72,7 +74,7 @@ def report(
     output: Annotated[Path, typer.Option("-o", "--output", help="The HTML file to write.")] = Path(
         "report.html"
     ),
-    runs_dir: RunsDirOpt = Path("runs"),
+    runs_dir: RunsDirOpt = None,
     pipeline: Annotated[
         Path | None,
         typer.Option(
@@ -89,7 +91,9 @@ def report(
         from nb2pipe.viz import graph as viz
         from nb2pipe.viz.report import report as build_report
 
-        html, run_dir, warnings = build_report(run_id, runs_dir=runs_dir, pipeline=pipeline)
+        html, run_dir, warnings = build_report(
+            run_id, runs_dir=runs_folder(runs_dir, say=False), pipeline=pipeline
+        )
         for w in warnings:
             err(f"warning: {w}")
         viz.write_text(output, html)

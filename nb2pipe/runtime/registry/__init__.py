@@ -196,7 +196,10 @@ class Registry(ABC):
 
 
 def default_tracking() -> str:
-    return os.environ.get(TRACKING_ENV, "").strip().lower() or "local"
+    """``$NB2PIPE_TRACKING``, else the project's ``tracking`` setting, else local."""
+    from nb2pipe.runtime.project import setting
+
+    return os.environ.get(TRACKING_ENV, "").strip().lower() or setting("tracking") or "local"
 
 
 def open_registry(
@@ -208,17 +211,21 @@ def open_registry(
 ) -> Registry:
     """The backend for ``tracking`` ("local" or "mlflow"; default ``$NB2PIPE_TRACKING`` or
     local). Local: folder ``registry``, else ``$NB2PIPE_REGISTRY``, else
-    ``<runs_dir or ./runs>/registry``. MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``."""
+    ``<runs_dir>/registry`` (default: the project's runs folder, see
+    :mod:`nb2pipe.runtime.project`). MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``, else
+    the project's ``tracking_uri``."""
+    from nb2pipe.runtime.project import runs_location, setting
+
     kind = (tracking or default_tracking()).lower()
     if kind == "local":
         from nb2pipe.runtime.registry.local import LocalRegistry
 
-        folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
-        return LocalRegistry(folder)
+        folder = registry or os.environ.get(REGISTRY_ENV)
+        return LocalRegistry(folder or runs_location(runs_dir).path / "registry")
     if kind == "mlflow":
         from nb2pipe.runtime.registry.mlflow import MlflowRegistry
 
-        return MlflowRegistry(uri or os.environ.get(URI_ENV) or None)
+        return MlflowRegistry(uri or os.environ.get(URI_ENV) or setting("tracking_uri") or None)
     raise UsageError(f"unknown tracking backend {kind!r} (use {' or '.join(BACKENDS)})")
 
 

@@ -3,7 +3,7 @@
     <registry>/REGISTRY                          layout version
     <registry>/<name>/versions/000001.json       a version's record (ModelVersion)
     <registry>/<name>/versions/000001.reference.json   reference statistics (drift)
-    <registry>/<name>/artifacts/<sha256>.<fmt>   the model, named by the hash of its bytes
+    <registry>/<name>/artifacts/<digest>.<fmt>   the model, named by the digest of its bytes
     <registry>/<name>/aliases.json               {"champion": 1}
 
 The registry holds its own copy (a hard link when it can) of each model, so it does not
@@ -22,7 +22,7 @@ from typing import Any
 
 from nb2pipe.runtime import formats
 from nb2pipe.runtime.fsutil import atomic_write_bytes, atomic_write_json, read_json, tmp_name
-from nb2pipe.runtime.hashing import sha256_bytes, sha256_file
+from nb2pipe.runtime.hashing import digest_algorithm, digest_file, matches
 from nb2pipe.runtime.records import iso
 from nb2pipe.runtime.registry import (
     CHAMPION,
@@ -56,7 +56,7 @@ class LocalRegistry(Registry):
 
     def _artifact(self, name: str, artifact: dict[str, Any]) -> Path:
         digest, fmt = str(artifact.get("hash", "")), str(artifact.get("format", ""))
-        if len(digest) != 64 or fmt not in formats.FORMATS:
+        if digest_algorithm(digest) is None or not formats.known(fmt):
             raise RegistryError(f"model {name}: malformed artifact reference {artifact!r}")
         return self._model(name) / "artifacts" / f"{digest}.{fmt}"
 
@@ -120,7 +120,7 @@ class LocalRegistry(Registry):
             data = path.read_bytes()
         except OSError as exc:
             raise RegistryError(f"cannot read {version.label}: {exc.strerror or exc}") from None
-        if sha256_bytes(data) != version.artifact.get("hash"):
+        if not matches(data, str(version.artifact.get("hash"))):
             raise RegistryError(f"{path} does not match its hash: the registry is corrupted")
         return formats.decode(data, str(version.artifact["format"]))
 
@@ -150,7 +150,8 @@ class LocalRegistry(Registry):
                 os.link(source, tmp)  # same file system: no copy
             except OSError:
                 shutil.copyfile(source, tmp)
-            if sha256_file(tmp) != meta.artifact.get("hash"):
+            expected = str(meta.artifact.get("hash"))
+            if digest_file(tmp, digest_algorithm(expected) or "sha256") != expected:
                 raise RegistryError(f"the stored artifact {source} does not match its hash")
             os.replace(tmp, target)
         finally:

@@ -32,7 +32,7 @@ from typing import Any
 
 from nb2pipe.runtime import formats
 from nb2pipe.runtime.errors import UsageError
-from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.hashing import matches
 from nb2pipe.runtime.registry import (
     CHAMPION,
     Candidate,
@@ -288,13 +288,13 @@ class MlflowRegistry(Registry):
 
     def load(self, version: ModelVersion) -> Any:
         fmt = str(version.artifact.get("format", ""))
-        if fmt not in formats.FORMATS:
+        if not formats.known(fmt):
             raise RegistryError(
                 f"{version.label} was not registered by nb2pipe (no artifact format)"
             )
         with tempfile.TemporaryDirectory(prefix="nb2pipe-mlflow-") as folder:
             data = self._download(version, f"model.{fmt}", folder).read_bytes()
-        if sha256_bytes(data) != version.artifact.get("hash"):
+        if not matches(data, str(version.artifact.get("hash"))):
             raise RegistryError(f"{version.label}: the downloaded model does not match its hash")
         return formats.decode(data, fmt)
 

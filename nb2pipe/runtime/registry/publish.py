@@ -113,9 +113,14 @@ class Publisher:
             raise UsageError(
                 "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"
             )
-        self.uri = tracking_uri
         if self.kind == "mlflow":
-            _check_reachable(tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "")
+            from nb2pipe.runtime.project import setting
+
+            tracking_uri = (
+                tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or setting("tracking_uri")
+            )
+            _check_reachable(tracking_uri or "")
+        self.uri = tracking_uri
         self.registry_dir = registry
         self.runs_dir = runs_dir
         self.limits = parse_limits(max_regression)
