@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat import v4
+from notebooks import build_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL = {"name": "python3", "language": "python", "display_name": "Python 3"}
@@ -82,22 +82,6 @@ SKLEARN = [
     ("metrics", "accuracy  # higher\nloss"),
     ("validate", 'assert accuracy >= min_accuracy, f"accuracy {accuracy:.3f} below the gate"'),
 ]
-
-
-def build_notebook(cells: Iterable[tuple[str, str]]) -> Any:
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNEL)
-    nb.metadata["language_info"] = {"name": "python"}
-    for n, (tags, source) in enumerate(cells):
-        if tags == "md":
-            cell = v4.new_markdown_cell(source)
-        else:
-            cell = v4.new_code_cell(source)
-            if tags:
-                cell.metadata["tags"] = tags.split()
-        cell["id"] = f"cell-{n}"
-        nb.cells.append(cell)
-    return nb
 
 
 def convert(folder: Path, cells: Sequence[tuple[str, str]], name: str | None = None) -> str:
