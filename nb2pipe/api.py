@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nb2pipe import __version__, analysis, codegen, notebook, tags
-from nb2pipe.errors import AnalysisError
-from nb2pipe.model import Pipeline
-from nb2pipe.packages import load_package
+from nb2pipe import __version__, compiler
+from nb2pipe.codegen import package as codegen
+from nb2pipe.codegen.location import load_package
+from nb2pipe.compiler.model import Pipeline
 
 __all__ = ["convert", "default_output", "load", "load_package"]
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
-    """Read, tag and analyse a notebook: the whole compiler front end."""
-    nb = notebook.read(path)
-    layout = tags.assign(nb, split_on=split_on)
-    try:
-        return analysis.analyze(layout, strict=strict)
-    except RecursionError:
-        raise AnalysisError(
-            "the code is nested too deeply to analyse",
-            file=str(path),
-            hint="split the deepest expression into several statements",
-        ) from None
+    """The Pipeline model of a notebook (``nb2pipe.compiler.compile``'s)."""
+    return compiler.compile(path, split_on=split_on, strict=strict).pipeline
 
 
 def default_output(pipe: Pipeline) -> Path:
@@ -55,7 +46,7 @@ def convert(
     if name:
         from dataclasses import replace
 
-        from nb2pipe.tags import step_name
+        from nb2pipe.compiler.tags import step_name
 
         pipe = replace(pipe, name=step_name(name, file=str(path), cell=0, what="--name"))
     out = Path(out_dir) if out_dir else default_output(pipe)

@@ -149,8 +149,8 @@ def inspect(
 ) -> dict[str, Any]:
     """What the panel shows: the inspect data, each cell's role and step, and the DAG drawn
     by nb2pipe's own renderer (the HTML fragment of ``%nb2pipe graph``)."""
-    from nb2pipe import analysis, notebook, tags
-    from nb2pipe.report import inspect_data
+    from nb2pipe import compiler
+    from nb2pipe.compiler.summary import inspect_data
     from nb2pipe.viz.graph import from_pipeline
     from nb2pipe.viz.pages import dag_fragment
 
@@ -160,10 +160,9 @@ def inspect(
     result: dict[str, Any] = {"ok": False, "path": shown, "cells": None}
     with tempfile.TemporaryDirectory(prefix="nb2pipe-lab-") as folder:
         try:
-            nb = notebook.read(_read_content(path, content, folder))
-            layout = tags.assign(nb)
+            layout = compiler.front(_read_content(path, content, folder))
             result["cells"] = cell_plans(layout)
-            pipe = analysis.analyze(layout)
+            pipe = compiler.compile(layout).pipeline
         except Nb2pipeError as exc:
             result["error"] = error_json(exc, shown)
             result["seconds"] = round(time.perf_counter() - started, 3)

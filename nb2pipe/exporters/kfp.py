@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import nb2pipe.runtime
-from nb2pipe import render
+from nb2pipe.codegen import render
 from nb2pipe.exporters.airflow import topological
 from nb2pipe.exporters.base import (
     ExportContext,

@@ -1,7 +1,7 @@
 """``nb2pipe runs list|show|compare|gc``: past runs from their ``run.json``.
 
 A RUN is a run folder, a run id in ``--runs-dir``, a unique prefix of one, or ``latest``.
-The facts come back as data; the CLI draws them (rich tables: nb2pipe/cli/runs_tables.py),
+The facts come back as data; the CLI draws them (rich tables: nb2pipe/frontends/cli/runs_tables.py),
 ``--json`` prints them for scripts.
 
 ``gc --keep N`` keeps the N newest runs of each pipeline (and every run still marked

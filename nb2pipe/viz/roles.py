@@ -17,8 +17,8 @@ import ast
 import re
 from dataclasses import dataclass
 
-from nb2pipe import magics, params, tags
-from nb2pipe.model import Notebook
+from nb2pipe.compiler import magics, params, tags
+from nb2pipe.compiler.model import Notebook
 from nb2pipe.runtime.metrics import LOWER_WORDS
 
 PLOT_MODULES = {"plt", "sns", "px", "go", "alt", "pyplot", "seaborn", "plotly"}

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import analysis, magics, notebook, tags
-from nb2pipe.model import Notebook
+from nb2pipe import compiler
+from nb2pipe.compiler import magics, notebook, tags
+from nb2pipe.compiler.model import Notebook
 from nb2pipe.viz import roles
 from nb2pipe.viz.graph import VizError, write_text
 from nb2pipe.viz.roles import RoleProposal
@@ -143,7 +144,7 @@ def from_flow(nb: Notebook, layout: Any) -> list[Proposal]:
     if not candidates:
         return []
     per_cell = _with_tags(nb, {c.index: f"cell_{c.index}" for c in candidates})
-    pipe = analysis.analyze(tags.assign(per_cell))
+    pipe = compiler.compile(per_cell).pipeline
     out: list[Proposal] = []
     used: set[str] = set()
     for c in candidates:
@@ -161,12 +162,12 @@ def from_flow(nb: Notebook, layout: Any) -> list[Proposal]:
 def propose(nb: Notebook, split_on: str | None = None) -> tuple[list[Proposal], str]:
     """Step tags for an untagged notebook and how they were found."""
     heading_split = split_on if split_on in ("h1", "h2", "h3") else None
-    layout = tags.assign(nb, split_on=heading_split)
+    layout = compiler.front(nb, split_on=heading_split)
     if split_on != "flow" and layout.split.startswith("h"):
         return from_headings(nb, layout), f"headings ({layout.split})"
     proposals = from_flow(nb, layout)
     check = _with_tags(nb, {p.cell: p.step for p in proposals})
-    analysis.analyze(tags.assign(check))  # the proposal must convert: raise if not
+    compiler.compile(check)  # the proposal must convert: raise if not
     return proposals, "data flow"
 
 

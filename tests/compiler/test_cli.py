@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from nb2pipe import __version__
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 SIMPLE = [
     ("imports", "import math"),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe import notebook, tags
+from nb2pipe.compiler import notebook, tags
+from nb2pipe.compiler.model import Layout
 from nb2pipe.errors import TagError
-from nb2pipe.model import Layout
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from exporter_helpers import REPO, TINY, WINE, convert
 from typer.testing import CliRunner
 
 import nb2pipe.exporters as exporters
-from nb2pipe.cli import app
 from nb2pipe.exporters import Exporter, ExportError, export
 from nb2pipe.exporters.base import ascii_id, py_literal, yaml_str
 from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
+from nb2pipe.frontends.cli import app
 
 # --- plugins ------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def test_a_plugins_declared_options_are_cli_options(toy_plugin, packages, tmp_pa
 
     pkg = packages(TINY, "tiny")
     env = {**__import__("os").environ, "PYTHONPATH": str(toy_plugin), "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "nb2pipe.cli"]
+    cli = [sys.executable, "-m", "nb2pipe.frontends.cli"]
     shown = subprocess.run([*cli, "export", "--help"], capture_output=True, text=True, env=env)
     assert "--sep" in shown.stdout and "toy: what joins the steps' names" in shown.stdout
     assert "--loud / --no-loud" in shown.stdout
@@ -129,7 +129,7 @@ def test_exporters_are_imported_only_when_asked_for():
     import sys
 
     code = (
-        "import sys, nb2pipe.cli, nb2pipe.exporters;"
+        "import sys, nb2pipe.frontends.cli, nb2pipe.exporters;"
         "print(sorted(m for m in sys.modules if m.startswith('nb2pipe.exporters.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -18,11 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 from exporter_helpers import REPO, engine_envs
 from gha_runner import fresh_python, run_job, workflow_env
-from nbformat import v4
+from notebooks import write_notebook
 
 import nb2pipe
 
@@ -48,15 +47,7 @@ def nb2pipe_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def project(repo: Path) -> None:
     """A notebook and its data in repo/notebooks, converted into repo/pipelines/tiny."""
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
-    for n, (tags, source) in enumerate(CELLS):
-        cell = v4.new_code_cell(source)
-        cell.metadata["tags"] = tags.split()
-        cell["id"] = f"c{n}"
-        nb.cells.append(cell)
-    (repo / "notebooks").mkdir(parents=True)
-    nbformat.write(nb, repo / "notebooks" / "tiny.ipynb")
+    write_notebook(repo / "notebooks" / "tiny.ipynb", CELLS)
     (repo / "notebooks" / "data.json").write_text(json.dumps({"values": [1, 2, 3, 7, 8, 9]}))
     nb2pipe_cli(repo, "convert", "notebooks/tiny.ipynb", "-o", "pipelines/tiny", "-q")
 

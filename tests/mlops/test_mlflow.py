@@ -159,7 +159,7 @@ def pipeline(python: str, uri: str, folder: Path, package: str, *args: str):
 
 
 def cli(python: str, uri: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    base = ["-c", "from nb2pipe.cli import main; main()"]
+    base = ["-c", "from nb2pipe.frontends.cli import main; main()"]
     return run(python, folder, *base, *args, "--tracking", "mlflow", "--tracking-uri", uri)
 
 
@@ -363,7 +363,7 @@ def test_registered_models_load_and_serve_in_mlflow(
     again = pipeline(python, uri, tmp_path, package, "-p", "C=0.01", "--promote", "never")
     assert "model wine:2 registered; champion stays wine:1" in again.stdout, again.stderr
     port = _free_port()
-    cmd = [python, "-c", "from nb2pipe.cli import main; main()", "serve", "wine", "--tracking",
+    cmd = [python, "-c", "from nb2pipe.frontends.cli import main; main()", "serve", "wine", "--tracking",
            "mlflow", "--tracking-uri", uri, "--port", str(port), "--poll", "0.5",
            "--runs-dir", "runs"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat import v4
+from notebooks import build_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -31,23 +31,6 @@ TINY = [
     ("step:evaluate", "error = sum((v > model['cut']) != (v > 5) for v in values) / len(values)"),
     ("metrics", "error  # lower"),
 ]
-
-
-def build_notebook(cells: Iterable[tuple[Any, str]]) -> Any:
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNEL)
-    nb.metadata["language_info"] = {"name": "python"}
-    for n, (tags, source) in enumerate(cells):
-        if tags == "md":
-            cell = v4.new_markdown_cell(source)
-        else:
-            cell = v4.new_code_cell(source)
-            words = tags.split() if isinstance(tags, str) else list(tags)  # a list: spaces kept
-            if words:
-                cell.metadata["tags"] = words
-        cell["id"] = f"cell-{n}"
-        nb.cells.append(cell)
-    return nb
 
 
 def write_notebook(path: Path, cells: Iterable[tuple[Any, str]] = TINY) -> Path:

@@ -11,7 +11,9 @@ import nbformat
 import pytest
 from project_helpers import environ, make_project, record, run_ids, sh
 
-from nb2pipe import api, codegen, notebook
+from nb2pipe import api
+from nb2pipe.codegen import package as codegen
+from nb2pipe.compiler import notebook
 from nb2pipe.runtime import freshness
 
 

@@ -142,7 +142,7 @@ def test_storage_is_recorded_and_nothing_is_stored_twice(make_pkg: Any) -> None:
 def test_runs_show_reports_the_storage(make_pkg: Any) -> None:
     from typer.testing import CliRunner
 
-    from nb2pipe.cli import app
+    from nb2pipe.frontends.cli import app
 
     pkg = make_pkg([S("a", f"x = np.arange({N}.0)", outputs=("x",), imports=NP)])
     r = pkg.run(run_id="one")

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 from viz_helpers import fake_run
 
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 runner = CliRunner()
 

@@ -82,8 +82,8 @@ def test_report_escapes_everything_from_the_run(tmp_path: Path, monkeypatch):
 def test_dag_from_record_uses_recorded_inputs_and_gate_errors(tmp_path: Path):
     record = read_run(fake_run(tmp_path))
     dag = report.dag_from_record(record)
-    assert [n.name for n in dag.nodes][:3] == ["load", "plot", "check_plot"]
-    assert dag.node("check_plot").kind == "gate"
+    assert [s.name for s in dag.steps][:3] == ["load", "plot", "check_plot"]
+    assert dag.pipeline.step("check_plot").kind == "gate"
     assert {(e.src, e.dst, e.variables) for e in dag.edges} == {
         ("load", "plot", ("df",)), ("load", "check_plot", ("df",))}  # fmt: skip
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import viz_helpers as nbs
+from notebooks import write_notebook
 
 from nb2pipe import api
 from nb2pipe.viz import tagger
@@ -97,11 +98,11 @@ def test_already_tagged_writes_nothing(samples_dir: Path, tmp_path: Path):
 
 
 def test_clear_removes_structure_only_including_directives(tmp_path: Path):
-    src = nbs.write(tmp_path / "t.ipynb", [
-        nbs.code("x = 1", "parameters", "Step:Load", "hide-input"),
-        nbs.code("#| nb2pipe: step:train after:load metrics\ny = x", "prev:load"),
-        nbs.code("#| nb2pipe: block:end\nz = y"),
-        nbs.code("#| nb2pipe: skip\nprint(z)"),
+    src = write_notebook(tmp_path / "t.ipynb", [
+        ("parameters Step:Load hide-input", "x = 1"),
+        ("prev:load", "#| nb2pipe: step:train after:load metrics\ny = x"),
+        ("", "#| nb2pipe: block:end\nz = y"),
+        ("", "#| nb2pipe: skip\nprint(z)"),
     ])  # fmt: skip
     result = tagger.run(src, in_place=True, clear=True)
     assert result.out == src and result.removed == 5
