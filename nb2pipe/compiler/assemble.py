@@ -202,7 +202,7 @@ def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
             common.add(n)
     loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
     used_imports |= loads & w.facts.imported & set(an.pool)
-    for name in w.hoisted:
+    for name in [*w.hoisted, *w.copied]:
         info = an.funcs[name]
         used_imports |= (info.free | info.def_reads) & set(an.pool)
         common |= (info.free | info.def_reads) & an.common_names

@@ -42,10 +42,6 @@ class Case:
 
 CASES: dict[str, Case] = {
     # --- convert refuses: equivalence impossible, asserted -------------------------------
-    "shared_function_param": Case(
-        convert_error=r"cell 3, line 1: shared function 'scale' reads the parameter "
-        r"'factor' as a global \(pass factor as an argument"
-    ),
     "global_across_steps": Case(
         convert_error=r"cell 2, line 5: 'record' is defined inside step 'setup' because it "
         r"uses calls, log, so step 'work' cannot use it"
@@ -80,6 +76,7 @@ CASES: dict[str, Case] = {
     "random_explicit_draws": Case(then=({"from_step": "second", "jobs": 2, "force": True},)),
     # --- parameters given to both runs ---------------------------------------------------
     "seed_parameter": Case(runs=({}, {"params": {"seed": 5}})),
+    "shared_function_param": Case(runs=({}, {"params": {"factor": 5}})),
     "kale_tuple_params": Case(
         runs=({}, {"args": ["sizes=[3, 1]", "limit=7", "name=other", 'weights={"c": 0.5}']})
     ),
