@@ -10,9 +10,17 @@ from nb2pipe.codegen import package as codegen
 from nb2pipe.compiler.model import Pipeline
 
 
-def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
+def load(
+    path: str | Path,
+    *,
+    split_on: str | None = None,
+    strict: bool = False,
+    include_skip_definitions: bool = False,
+) -> Pipeline:
     """The Pipeline model of a notebook (``nb2pipe.compiler.compile``'s)."""
-    return compiler.compile(path, split_on=split_on, strict=strict).pipeline
+    return compiler.compile(
+        path, split_on=split_on, strict=strict, include_skip_definitions=include_skip_definitions
+    ).pipeline
 
 
 def load_package(directory: str | Path) -> Any:
@@ -62,10 +70,13 @@ def convert(
     strict: bool = False,
     force: bool = False,
     check: bool = False,
+    include_skip_definitions: bool = False,
 ) -> tuple[Pipeline, Path, list[str]]:
     """Convert a notebook into a package. With `check`, write nothing and return the stale
     files instead of the written ones."""
-    pipe = load(path, split_on=split_on, strict=strict)
+    pipe = load(
+        path, split_on=split_on, strict=strict, include_skip_definitions=include_skip_definitions
+    )
     if name:
         from dataclasses import replace
 

@@ -81,6 +81,12 @@ class StepWork:
         )
 
 
+SKIP_HINT = (
+    "remove the skip tag from that cell, define the name in the pipeline, or convert with "
+    "--include-skip-definitions"
+)
+
+
 class Analyzer:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
@@ -641,7 +647,7 @@ class Analyzer:
                     f"{n!r} is defined only in a skip cell (cell {self.skip_binds[n][0]})",
                     r.cell,
                     r.line,
-                    "remove the skip tag from that cell, or define the name in the pipeline",
+                    SKIP_HINT,
                 )
             elif self.stars:
                 self.warn(f"{n!r} is undefined unless a star import provides it", r.cell, r.line)
@@ -791,7 +797,7 @@ class Analyzer:
             f"name {name!r} is used but " + (f"defined{where}" if where else "never defined"),
             cell,
             line,
-            "define it in an earlier cell, or remove the line",
+            SKIP_HINT if where else "define it in an earlier cell, or remove the line",
         )
 
     def _check_step_functions(self) -> None:
@@ -813,7 +819,7 @@ class Analyzer:
                             f"cell (cell {self.skip_binds[n][0]})",
                             info.cell,
                             node.lineno,
-                            "remove the skip tag from that cell, or define the name in the pipeline",
+                            SKIP_HINT,
                         )
                     if self.stars:
                         self.warn(

@@ -43,6 +43,13 @@ def convert(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
 ) -> None:
     """Write the pipeline package for a notebook (only the files nb2pipe generated change)."""
 
@@ -51,8 +58,9 @@ def convert(
         from nb2pipe.errors import StaleError
 
         pipe, out, files = api.convert(
-            notebook, output, name=name, split_on=split_on, strict=strict, force=force, check=check
-        )
+            notebook, output, name=name, split_on=split_on, strict=strict, force=force,
+            check=check, include_skip_definitions=include_skip_definitions,
+        )  # fmt: skip
         if not quiet:
             print_diagnostics(pipe.diagnostics)
         if check:
@@ -76,6 +84,13 @@ def inspect(
     notebook: NotebookArg,
     split_on: SplitOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
 ) -> None:
     """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
 
@@ -146,6 +161,13 @@ def verify(
         bool, typer.Option("--keep", help="Keep the scratch folder (printed) for inspection.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Print the verdict and differences only.")
     ] = False,
@@ -162,6 +184,7 @@ def verify(
         result = run_verify(
             notebook, pipeline, None, timeout, param_args=list(param or []),
             tolerance=Tolerance(rtol=rtol, atol=atol), split_on=split_on, keep=keep,
+            include_skip_definitions=include_skip_definitions,
         )  # fmt: skip
         if as_json:
             typer.echo(render_json(result))
