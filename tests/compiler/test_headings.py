@@ -1,0 +1,57 @@
+"""The heading split reads headings as real notebooks write them (issue 14 item 3)."""
+
+from __future__ import annotations
+
+from nb2pipe.compiler.headings import parse, step_text
+
+
+def test_setext_headings_and_the_text_around_them():
+    found, body = parse("Data and space\n--------------\n\nSome text.\n\nTitle\n=====")
+    assert found == [(2, "Data and space"), (1, "Title")]
+    assert body == "Some text."
+
+
+def test_rst_title_with_an_overline_as_sphinx_gallery_writes_it():
+    text = "=====================\nGrid search of an SVC\n=====================\n\nIntro."
+    assert parse(text) == ([(1, "Grid search of an SVC")], "Intro.")
+
+
+def test_html_headings_with_attributes_and_inner_tags():
+    found, body = parse('<h2 id="x">Model <b>training</b></h2>\nthen text')
+    assert found == [(2, "Model training")] and body == "then text"
+
+
+def test_a_heading_in_the_first_lines_of_a_cell_that_also_holds_text():
+    found, body = parse("Some words first.\n## Evaluation\nMore words.")
+    assert found == [(2, "Evaluation")]
+    assert body == "Some words first.\nMore words."
+
+
+def test_what_is_not_a_heading():
+    assert parse("- item\n---")[0] == []  # a list item and a rule
+    assert parse("| a | b |\n|---|---|")[0] == []  # a table
+    assert parse("```\n# comment\ntext\n---\n```")[0] == []  # inside a fence
+    assert parse("\n---\n")[0] == []  # a rule after a blank line
+
+
+def test_numbered_headings_name_their_step_without_the_number():
+    assert step_text("2. Training") == "Training"
+    assert step_text("3.1 Grid search") == "Grid search"
+    assert step_text("Step 4: Report") == "Report"
+    assert step_text("2024 results") == "2024 results"
+
+
+def test_heading_split_cuts_at_setext_and_numbered_headings(load_cells):
+    cells = [
+        ("md", "=====\nTitle\n=====\n\nAn intro."),
+        ("", "x = 1"),
+        ("md", "## 1. Load"),
+        ("", "y = x + 1"),
+        ("md", "Fit the model\n-------------\nWith words under it."),
+        ("", "z = y * 2"),
+        ("md", "<h2>Report</h2>"),
+        ("", "print(z)"),
+    ]
+    pipe = load_cells(cells)
+    assert [s.name for s in pipe.steps] == ["setup", "load", "fit_the_model", "report"]
+    assert pipe.step("fit_the_model").doc == "With words under it."
