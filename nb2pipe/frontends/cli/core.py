@@ -91,6 +91,15 @@ def inspect(
             help="Keep the assignments of skip cells that define names the pipeline reads.",
         ),
     ] = False,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="NAME",
+            help="Say why NAME is an input or output of each step: the cells that write, "
+            "read and change it.",
+        ),
+    ] = None,
 ) -> None:
     """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
 
@@ -99,7 +108,18 @@ def inspect(
         from nb2pipe.compiler import summary
         from nb2pipe.frontends.cli import inspect_view
 
-        pipe = api.load(notebook, split_on=split_on)
+        if explain:
+            from nb2pipe import compiler
+            from nb2pipe.compiler.explain import explain as why
+
+            comp = compiler.compile(notebook, split_on=split_on,
+                                    include_skip_definitions=include_skip_definitions)  # fmt: skip
+            for line in why(comp, explain):
+                typer.echo(line)
+            return
+        pipe = api.load(
+            notebook, split_on=split_on, include_skip_definitions=include_skip_definitions
+        )
         if as_json:
             typer.echo(summary.inspect_json(pipe))
         else:
