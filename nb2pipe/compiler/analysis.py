@@ -406,20 +406,16 @@ class Analyzer:
             for n in sorted(info.free):
                 if n in allowed or (self.stars and n not in self.origin):
                     continue
-                kind = self.origin.get(n, ("", ""))[0]
-                what = "the parameter " if kind in ("param", "derived") else ""
-                what += "" if what or n in defined else "never defined "
-                if info.is_class or info.global_writes or what.startswith("never"):
+                param = self.origin.get(n, ("", ""))[0] in ("param", "derived")
+                never = n not in defined and not param
+                if info.is_class or info.global_writes or never:
+                    what = "the parameter" if param else "a variable of the steps"
                     self.error(
                         f"shared {'class' if info.is_class else 'function'} {name!r} reads "
-                        + (
-                            f"{n!r}, which is {what.strip()}"
-                            if what.startswith("never")
-                            else f"{what}{n!r}" + ("" if what else ", a step's variable")
-                        ),
+                        + (f"{n!r}, which is never defined" if never else f"{what} {n!r}"),
                         info.cell,
                         info.line,
-                        f"pass {n} as an argument, or define the function in the step using it",
+                        f"pass {n} as an argument" if not never else "define it in an earlier cell",
                     )
                 local.setdefault(name, []).append(n)
         changed = True
@@ -601,7 +597,9 @@ class Analyzer:
                     f"{', '.join(outside) or 'its variables'}, so step {work.name!r} cannot use it",
                     cell,
                     line,
-                    "pass those values as arguments, or define it in a functions cell",
+                    "return the new values instead of assigning globals"
+                    if getattr(self.funcs.get(n), "global_writes", None)
+                    else "pass those values as arguments, or define it in a functions cell",
                 )
             if kind == "step" and n in self.works[src].facts.imported:
                 replay = _block_import(self.works[src], n)

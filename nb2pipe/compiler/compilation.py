@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from nb2pipe.compiler import analysis, assemble, hazards, notebook, skipdefs, tags
+from nb2pipe.compiler import analysis, assemble, hazards, merge, notebook, skipdefs, tags
 from nb2pipe.compiler.model import Diagnostic, Layout, Notebook, Pipeline
 from nb2pipe.errors import AnalysisError, StrictError
 
@@ -36,7 +36,8 @@ def front(
     ``include_skip_definitions``: keep the assignments of skip cells the pipeline needs."""
     nb = source if isinstance(source, Notebook) else notebook.read(source)
     layout = tags.assign(nb, split_on=split_on)
-    return skipdefs.include(layout) if include_skip_definitions else layout
+    layout = skipdefs.include(layout) if include_skip_definitions else layout
+    return merge.apply(layout)
 
 
 def compile(

@@ -49,9 +49,45 @@ def test_heading_split_cuts_at_setext_and_numbered_headings(load_cells):
         ("", "y = x + 1"),
         ("md", "Fit the model\n-------------\nWith words under it."),
         ("", "z = y * 2"),
+        ("", "w = z + 1"),
         ("md", "<h2>Report</h2>"),
         ("", "print(z)"),
+        ("", "print(w)"),
     ]
     pipe = load_cells(cells)
     assert [s.name for s in pipe.steps] == ["setup", "load", "fit_the_model", "report"]
     assert pipe.step("fit_the_model").doc == "With words under it."
+
+
+ONE_PER_CELL = [
+    ("md", "# Title"),
+    ("", "import statistics"),
+    ("md", "## Load"),
+    ("", "xs = [3, 1, 2]"),
+    ("md", "## Look"),
+    ("", "print(len(xs))"),
+    ("md", "## Sort"),
+    ("", "ys = sorted(xs)"),
+    ("md", "## Peek"),
+    ("", "print(ys[:2])"),
+    ("md", "## Mean"),
+    ("", "m = statistics.mean(ys)"),
+]
+
+
+def test_one_step_per_cell_is_merged_into_the_steps_that_carry_data(load_cells):
+    pipe = load_cells(ONE_PER_CELL)
+    assert [(s.name, s.cells) for s in pipe.steps] == [
+        ("load", (4, 6)),  # 'look' carries nothing to another step: it joins 'load'
+        ("sort", (8, 10, 12)),  # so do 'peek' and 'mean', the last step (read by none)
+    ]
+    assert pipe.step("sort").inputs == {"xs": "load"}
+    assert any(d.code == "merged-steps" and "look -> load" in d.message for d in pipe.diagnostics)
+
+
+def test_a_split_with_several_cells_per_step_is_not_merged(load_cells):
+    cells = [*ONE_PER_CELL[:4], ("", "n = len(xs)"), *ONE_PER_CELL[4:6], ("", "k = 1"),
+             *ONE_PER_CELL[6:]]  # fmt: skip
+    cells = [c for c in cells if c[1] not in ("## Peek", "print(ys[:2])")]
+    names = [s.name for s in load_cells(cells).steps]
+    assert names == ["load", "look", "sort", "mean"]
