@@ -12,9 +12,17 @@ from nb2pipe.compiler.model import Pipeline
 __all__ = ["convert", "default_output", "load", "load_package"]
 
 
-def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
+def load(
+    path: str | Path,
+    *,
+    split_on: str | None = None,
+    strict: bool = False,
+    include_skip_definitions: bool = False,
+) -> Pipeline:
     """The Pipeline model of a notebook (``nb2pipe.compiler.compile``'s)."""
-    return compiler.compile(path, split_on=split_on, strict=strict).pipeline
+    return compiler.compile(
+        path, split_on=split_on, strict=strict, include_skip_definitions=include_skip_definitions
+    ).pipeline
 
 
 def default_output(pipe: Pipeline) -> Path:
@@ -35,6 +43,7 @@ def convert(
     strict: bool | None = None,
     force: bool = False,
     check: bool = False,
+    include_skip_definitions: bool = False,
 ) -> tuple[Pipeline, Path, list[str]]:
     """Convert a notebook into a package. With `check`, write nothing and return the stale
     files instead of the written ones. ``strict=None``: the project's ``strict`` setting."""
@@ -42,7 +51,9 @@ def convert(
         from nb2pipe.runtime.project import setting
 
         strict = bool(setting("strict", Path(path).resolve().parent))
-    pipe = load(path, split_on=split_on, strict=strict)
+    pipe = load(
+        path, split_on=split_on, strict=strict, include_skip_definitions=include_skip_definitions
+    )
     if name:
         from dataclasses import replace
 

@@ -76,6 +76,7 @@ class StepAnalysis:
     extra_imports: frozenset[str]
     defs: Mapping[str, ast.stmt]
     aliases: Mapping[str, frozenset[str]]  # at the step's end
+    copied: Mapping[str, Fragment] = field(default_factory=_empty)  # defs it generates
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ returns is frozen (nb2pipe.compiler.analysed); hazards, assemble and lowering re
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from nb2pipe.compiler import magics, mlops_tags, params, randomness, tagcheck
+from nb2pipe.compiler import copies, magics, mlops_tags, params, randomness, tagcheck
 from nb2pipe.compiler.analysed import (
     Analysis,
     ImportLine,
@@ -56,6 +57,7 @@ class StepWork:
     extra_imports: set[str] = field(default_factory=set)
     defs: dict[str, ast.stmt] = field(default_factory=dict)
     aliases: dict[str, set[str]] = field(default_factory=dict)  # at the step's end
+    copied: dict[str, Fragment] = field(default_factory=dict)  # defs it generates (copies)
 
     def freeze(self) -> StepAnalysis:
         return StepAnalysis(
@@ -75,7 +77,14 @@ class StepWork:
             extra_imports=frozenset(self.extra_imports),
             defs=frozen_map(self.defs),
             aliases=frozen_map((k, frozenset(v)) for k, v in self.aliases.items()),
+            copied=frozen_map(self.copied),
         )
+
+
+SKIP_HINT = (
+    "remove the skip tag from that cell, define the name in the pipeline, or convert with "
+    "--include-skip-definitions"
+)
 
 
 class Analyzer:
@@ -102,6 +111,7 @@ class Analyzer:
         self.skip_binds: dict[str, list[int]] = {}  # name -> skip cells that set it
         self.works: dict[str, StepWork] = {}
         self.nested: dict[str, tuple[str, int | None, int, list[str]]] = {}
+        self.copyable: dict[str, copies.Copyable] = {}
 
     # ------------------------------------------------------------ helpers
     def warn(self, message: str, cell: int | None = None, line: int | None = None, code: str = ""):
@@ -346,8 +356,12 @@ class Analyzer:
             self.common.append(Fragment(c.plan.cell.index, text))
 
     def _check_common(self) -> None:
-        """Shared code may use only imports, other shared code and builtins."""
+        """Shared code may use only imports, other shared code and builtins. A shared
+        function reading a parameter or a step's variable is generated inside each step
+        that uses it instead (nb2pipe.compiler.copies)."""
         allowed = set(self.pool) | self.common_names | BUILTIN_NAMES
+        defined = _bound_anywhere(self.cells.values())
+        local = self._local_functions(allowed, defined)
         checks: list[tuple[str, int, int, str]] = []
         for cell, facts in self._pending_common_reads:
             checks += [(n, r.cell or cell, r.line, "") for n, r in facts.reads.items()]
@@ -357,29 +371,83 @@ class Analyzer:
                 for n, r in facts.reads.items()
                 if self.origin.get(n, ("", ""))[0] not in ("param", "derived")
             ]
-        for name, info in self.common_funcs.items():
-            checks += [(n, info.cell, info.line, name) for n in sorted(info.free)]
+        checks.sort(key=lambda check: check[0] not in local)  # the call, then what it reads
         for n, cell, line, func in checks:
-            if n in allowed or (self.stars and n not in self.origin):
+            if (n in allowed and n not in local) or (self.stars and n not in self.origin):
                 continue
-            who = f"shared function {func!r}" if func else "shared code"
-            who = "a process-wide setting" if func == "-" else who
-            kind, step = self.origin.get(n, ("", ""))
+            who = "a process-wide setting" if func == "-" else "shared code"
+            kind = self.origin.get(n, ("", ""))[0]
+            if n in local:
+                self.error(
+                    f"{who} calls {n!r}, a shared function that reads "
+                    f"{', '.join(local[n])}, which shared code cannot see",
+                    cell,
+                    line,
+                    "move this line into the step that needs it",
+                )
             if kind in ("param", "derived"):
                 self.error(
                     f"{who} reads the parameter {n!r} as a global",
                     cell,
                     line,
-                    f"pass {n} as an argument, or define the function in the step that uses it",
+                    "move this line into the step that needs it",
                 )
-            if kind:
+            if n in defined:
                 self.error(
-                    f"{who} reads {n!r}, a variable of step {step!r}",
+                    f"{who} reads {n!r}, a variable the steps define (cell {defined[n]})",
                     cell,
                     line,
-                    f"pass {n} as an argument",
+                    "move this line into the step that needs it",
                 )
             self.error(f"{who} reads {n!r}, which is never defined", cell, line)
+        self._localize(local)
+
+    def _local_functions(self, allowed: set[str], defined: dict[str, int]) -> dict[str, list]:
+        """Shared functions (and those calling them) that read names shared code cannot
+        see: the parameters and the steps' variables. Name -> those names."""
+        local: dict[str, list[str]] = {}
+        for name, info in self.common_funcs.items():
+            for n in sorted(info.free):
+                if n in allowed or (self.stars and n not in self.origin):
+                    continue
+                param = self.origin.get(n, ("", ""))[0] in ("param", "derived")
+                never = n not in defined and not param
+                if info.is_class or info.global_writes or never:
+                    what = "the parameter" if param else "a variable of the steps"
+                    self.error(
+                        f"shared {'class' if info.is_class else 'function'} {name!r} reads "
+                        + (f"{n!r}, which is never defined" if never else f"{what} {n!r}"),
+                        info.cell,
+                        info.line,
+                        f"pass {n} as an argument" if not never else "define it in an earlier cell",
+                    )
+                local.setdefault(name, []).append(n)
+        changed = True
+        while changed:  # a shared function calling a local one is local too
+            changed = False
+            for name, info in self.common_funcs.items():
+                if name not in local and info.free & set(local):
+                    local[name] = sorted(info.free & set(local))
+                    changed = True
+        return local
+
+    def _localize(self, local: dict[str, list[str]]) -> None:
+        """Take the local shared functions out of common.py: the steps define them."""
+        for name in local:
+            info = self.common_funcs.pop(name)
+            self.common_names.discard(name)
+            self.origin[name] = ("copy", "")
+            c = self.cells[info.cell]
+            node = next(s for s in c.tree.body if getattr(s, "name", None) == name)
+            self.copyable[name] = copies.make(name, "", info.cell, c.source, node)
+        for i, frag in enumerate(self.common):
+            tree = ast.parse(frag.source)
+            ed = Editor(frag.source)
+            for s in tree.body:
+                if getattr(s, "name", None) in local:
+                    ed.remove(s, tree.body)
+            self.common[i] = Fragment(frag.cell, ed.result())
+        self.common = [f for f in self.common if f.source.strip()]
 
     # ------------------------------------------------------------ steps
     def _metrics_cell(self, work: StepWork, c: PreparedCell) -> None:
@@ -529,8 +597,11 @@ class Analyzer:
     def _resolve_reads(self, work: StepWork) -> None:
         f = work.facts
         written = {n.id for c in work.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
+        work.copied = copies.pull(f, self.copyable, self.funcs, self.origin)
         for n, r in f.reads.items():
             kind, src = self.origin.get(n, ("", ""))
+            if n in work.copied:
+                continue
             if kind == "step" and self.nested.get(n, ("",))[0] == src:
                 _, cell, line, outside = self.nested[n]
                 self.error(
@@ -538,9 +609,15 @@ class Analyzer:
                     f"{', '.join(outside) or 'its variables'}, so step {work.name!r} cannot use it",
                     cell,
                     line,
-                    "pass those values as arguments, or define it in a functions cell",
+                    "return the new values instead of assigning globals"
+                    if getattr(self.funcs.get(n), "global_writes", None)
+                    else "pass those values as arguments, or define it in a functions cell",
                 )
             if kind == "step" and n in self.works[src].facts.imported:
+                replay = _block_import(self.works[src], n)
+                if replay:  # the step imports the module itself
+                    work.extra_imports.add(replay)
+                    continue
                 self.error(
                     f"{n!r} is a module imported inside a block of step {src!r}; "
                     f"step {work.name!r} cannot receive it",
@@ -580,7 +657,7 @@ class Analyzer:
                     f"{n!r} is defined only in a skip cell (cell {self.skip_binds[n][0]})",
                     r.cell,
                     r.line,
-                    "remove the skip tag from that cell, or define the name in the pipeline",
+                    SKIP_HINT,
                 )
             elif self.stars:
                 self.warn(f"{n!r} is undefined unless a star import provides it", r.cell, r.line)
@@ -621,6 +698,9 @@ class Analyzer:
             outside = sorted(((info.free | info.def_reads) if info else set()) - module_level)
             cell = info.cell if info else None
             self.nested[name] = (work.name, cell, node.lineno, outside)
+            if info is not None and not info.is_class and not info.global_writes:
+                source = self.cells[cell].source
+                self.copyable[name] = copies.make(name, work.name, cell, source, node)
             if isinstance(node, ast.ClassDef):
                 self.warn(
                     f"class {name!r} uses {', '.join(outside) or 'step variables'}, so it stays "
@@ -727,7 +807,9 @@ class Analyzer:
             f"name {name!r} is used but " + (f"defined{where}" if where else "never defined"),
             cell,
             line,
-            self._did_you_mean(name, "define it in an earlier cell, or remove the line"),
+            SKIP_HINT
+            if where
+            else self._did_you_mean(name, "define it in an earlier cell, or remove the line"),
         )
 
     def _check_step_functions(self) -> None:
@@ -749,7 +831,7 @@ class Analyzer:
                             f"cell (cell {self.skip_binds[n][0]})",
                             info.cell,
                             node.lineno,
-                            "remove the skip tag from that cell, or define the name in the pipeline",
+                            SKIP_HINT,
                         )
                     if self.stars:
                         self.warn(
@@ -809,6 +891,32 @@ class Analyzer:
 def _starts_step(c: PreparedCell) -> bool:
     words = list(c.plan.cell.tags) + directive_words(c.plan.cell.source)
     return any(w.lower().startswith(("step:", "block:")) for w in words)
+
+
+def _bound_anywhere(cells: Iterable[PreparedCell]) -> dict[str, int]:
+    """Every name a kept cell binds somewhere -> the first such cell."""
+    out: dict[str, int] = {}
+    for c in cells:
+        for node in ast.walk(c.tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                out.setdefault(node.id, c.plan.cell.index)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                out.setdefault(node.name, c.plan.cell.index)
+    return out
+
+
+def _block_import(work: StepWork, name: str) -> str:
+    """The one import statement binding `name` inside a block of the step ("" if none or
+    several differ), for a later step to run itself."""
+    found = set()
+    for c in work.cells:
+        for node in ast.walk(c.tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and not getattr(node, "level", 0):
+                for a in node.names:
+                    if (a.asname or a.name).split(".")[0] == name and a.name != "*":
+                        one = ast.Import([a]) if isinstance(node, ast.Import) else None
+                        found.add(ast.unparse(one or ast.ImportFrom(node.module, [a], 0)))
+    return found.pop() if len(found) == 1 else ""
 
 
 def _top_binds(tree: ast.Module) -> list[str]:

@@ -205,7 +205,7 @@ def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
             common.add(n)
     loads = {n.id for c in w.cells for n in ast.walk(c.tree) if isinstance(n, ast.Name)}
     used_imports |= loads & w.facts.imported & set(an.pool)
-    for name in w.hoisted:
+    for name in [*w.hoisted, *w.copied]:
         info = an.funcs[name]
         used_imports |= (info.free | info.def_reads) & set(an.pool)
         common |= (info.free | info.def_reads) & an.common_names
@@ -347,7 +347,7 @@ def _pipeline(an: Analysis, steps: list[Step], log: Log) -> Pipeline:
     }
     effect = _effect_imports(an, steps, needed | derive_needed | display_needed, log)
     if effect:
-        steps = [replace(s, imports=tuple(dict.fromkeys(s.imports + tuple(effect)))) for s in steps]
+        steps = [replace(s, imports=_notebook_order(an, effect + list(s.imports))) for s in steps]
         requirements |= {distribution(t.split()[1]) for t in effect if _is_dist(an, t.split()[1])}
     return Pipeline(
         name=identifier(an.notebook.name, "pipeline"),
@@ -370,6 +370,14 @@ def _pipeline(an: Analysis, steps: list[Step], log: Log) -> Pipeline:
             an.pool[n].text for n in sorted(display_needed, key=lambda n: _import_order(an, n))
         ),
     )
+
+
+def _notebook_order(an: Analysis, texts: list[str]) -> tuple[str, ...]:
+    """Import statements in the notebook's order (an effect import such as
+    ``enable_halving_search_cv`` must come before the import it enables); others after."""
+    seq = {imp.text: imp.seq for imp in an.pool.values()}
+    unique = list(dict.fromkeys(texts))
+    return tuple(sorted(unique, key=lambda t: (t not in seq, seq.get(t, 0), unique.index(t))))
 
 
 def _effect_imports(an: Analysis, steps: list[Step], needed: set[str], log: Log) -> list[str]:

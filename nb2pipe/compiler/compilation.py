@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from nb2pipe.compiler import analysis, assemble, display, hazards, notebook, tags
+from nb2pipe.compiler import analysis, assemble, display, hazards, merge, notebook, skipdefs, tags
 from nb2pipe.compiler.model import Diagnostic, Layout, Notebook, Pipeline
 from nb2pipe.errors import AnalysisError, StrictError
 
@@ -26,16 +26,34 @@ class Compilation:
     diagnostics: tuple[Diagnostic, ...]  # the pipeline's: warnings and notes, in order
 
 
-def front(source: str | os.PathLike[str] | Notebook, *, split_on: str | None = None) -> Layout:
-    """Read (unless given a Notebook) and tag: every cell's role and step."""
+def front(
+    source: str | os.PathLike[str] | Notebook,
+    *,
+    split_on: str | None = None,
+    include_skip_definitions: bool = False,
+) -> Layout:
+    """Read (unless given a Notebook) and tag: every cell's role and step.
+    ``include_skip_definitions``: keep the assignments of skip cells the pipeline needs."""
     nb = source if isinstance(source, Notebook) else notebook.read(source)
-    return tags.assign(nb, split_on=split_on)
+    layout = tags.assign(nb, split_on=split_on)
+    layout = skipdefs.include(layout) if include_skip_definitions else layout
+    return merge.apply(layout)
 
 
-def compile(source: Source, *, split_on: str | None = None, strict: bool = False) -> Compilation:
+def compile(
+    source: Source,
+    *,
+    split_on: str | None = None,
+    strict: bool = False,
+    include_skip_definitions: bool = False,
+) -> Compilation:
     """Compile a notebook: a path, a Notebook already read, or the Layout ``front`` made
     (``split_on`` then is the Layout's). ``strict``: the first warning is an error."""
-    layout = source if isinstance(source, Layout) else front(source, split_on=split_on)
+    layout = (
+        source
+        if isinstance(source, Layout)
+        else front(source, split_on=split_on, include_skip_definitions=include_skip_definitions)
+    )
     try:
         analysed = display.split(hazards.check(analysis.analyze(layout)))
         pipeline = assemble.assemble(analysed)

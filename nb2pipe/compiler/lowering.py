@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from nb2pipe.compiler.analysed import Analysis, PreparedCell, StepAnalysis
+from nb2pipe.compiler.copies import def_text
 from nb2pipe.compiler.display import PLOTTING, reach
 from nb2pipe.compiler.model import Fragment
 from nb2pipe.compiler.rules import is_import
@@ -48,7 +49,7 @@ def fragments(an: Analysis, w: StepAnalysis) -> Lowered:
             elif isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 if s.name in w.hoisted:
                     if ed.remove(s, stmts):
-                        hoisted.append(Fragment(c.plan.cell.index, _def_text(c.source, s)))
+                        hoisted.append(Fragment(c.plan.cell.index, def_text(c.source, s)))
         kept = [s for s in stmts if id(s) not in w.dropped]
         if c.plan.role in ("step", "metrics") and kept and is_display(kept[-1]):
             ed.remove(kept[-1], stmts)
@@ -59,6 +60,7 @@ def fragments(an: Analysis, w: StepAnalysis) -> Lowered:
     show, names, more = cell_end(an, w) if len(body) > 1 else (None, set(), set())
     if show:  # Jupyter shows and closes a cell's figures when it ends
         body[:-1] = [_end(f, show) for f in body[:-1]]
+    body[:0] = w.copied.values()  # functions it defines again (nb2pipe.compiler.copies)
     return Lowered(tuple(body), tuple(hoisted), frozenset(names), frozenset(needs | more))
 
 
@@ -127,12 +129,6 @@ def rewrite(an: Analysis, w: StepAnalysis, c: PreparedCell, ed: Editor) -> set[s
             ed.replace(node, call)
             needs.add("from nb2pipe.runtime import check")
     return needs
-
-
-def _def_text(source: str, node: ast.stmt) -> str:
-    lines = source.split("\n")
-    first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "\n".join(lines[first - 1 : node.end_lineno])
 
 
 def _value_names(expr: ast.AST) -> set[str]:

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from nb2pipe.compiler import magics, params, tagcheck
+from nb2pipe.compiler import headings, magics, params, tagcheck
 from nb2pipe.compiler.model import Cell, CellPlan, Diagnostic, Layout, Notebook
 from nb2pipe.compiler.rules import is_setting
 from nb2pipe.errors import Nb2pipeError, TagError
@@ -227,28 +227,17 @@ def _only_imports(source: str) -> bool:
 
 
 def _headings(markdown: str) -> list[tuple[int, str]]:
-    found, fenced = [], False
-    for line in markdown.split("\n"):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        elif not fenced and (m := HEADING.fullmatch(line)):
-            found.append((len(m.group(1)), m.group(2)))
-    return found
+    return headings.parse(markdown)[0]
 
 
 def _doc(markdown_cells: list[Cell]) -> str:
     """Markdown just above a step, without heading lines (the heading if nothing else)."""
-    text_lines: list[str] = []
-    heading = ""
+    text, heading = [], ""
     for c in markdown_cells:
-        for line in c.source.split("\n"):
-            m = HEADING.fullmatch(line)
-            if m:
-                heading = heading or m.group(2)
-            else:
-                text_lines.append(line)
-    body = "\n".join(text_lines).strip()
-    return body or heading
+        found, body = headings.parse(c.source)
+        heading = heading or (found[0][1] if found else "")
+        text.append(body)
+    return "\n".join(t for t in text if t).strip() or heading
 
 
 def identifier(text: str, fallback: str = "step") -> str:
@@ -496,7 +485,7 @@ def _heading_starts(
         )
         if first is None:
             continue
-        name = identifier(text)
+        name = identifier(headings.step_text(text))
         used[name] = used.get(name, 0) + 1
         if used[name] > 1:
             name = f"{name}_{used[name]}"

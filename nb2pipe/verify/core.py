@@ -39,6 +39,7 @@ def verify(
     keep: bool = False,
     runs_dir: str | Path | None = None,
     run_options: Mapping[str, Any] | None = None,
+    include_skip_definitions: bool = False,
 ) -> VerifyResult:
     """Verify that the pipeline computes what the notebook computes.
 
@@ -56,7 +57,9 @@ def verify(
 
     started = time.perf_counter()
     nb_path = Path(notebook)
-    layout = compiler.front(nb_path, split_on=split_on)
+    layout = compiler.front(
+        nb_path, split_on=split_on, include_skip_definitions=include_skip_definitions
+    )
     model = layout.notebook
     scratch = Path(tempfile.mkdtemp(prefix="nb2pipe-verify-"))
     result = VerifyResult(str(notebook), str(pipeline_dir) if pipeline_dir else None)

@@ -676,13 +676,6 @@ def test_class_reading_step_variables_stays_inside_with_a_warning(load_cells, wa
     assert "'C'" in w and "cell 2" in w
 
 
-def test_local_function_passed_to_a_later_step_is_reported(load_cells):
-    cells = [("step:a", "k = 2\ndef f(x):\n    return x * k"), ("step:b", "r = f(3)")]
-    err = _error(load_cells, cells)
-    assert "'f'" in err.message and "step 'a'" in err.message and "'k'" not in err.message
-    assert (err.cell, err.line) == (1, 2)
-
-
 def test_import_in_a_step_cell_is_kept(load_cells):
     pipe = load_cells(
         [("step:a", "import math\nfrom os import path as p\nr = math.sqrt(p.sep.count('/'))")]

@@ -304,7 +304,7 @@ def test_heading_names_made_identifiers(layout):
         ("", "z = y"),
     ]
     lay = layout(cells)
-    assert lay.step_order == ("step_1_load", "step_class", "unicode_stuff")
+    assert lay.step_order == ("load", "step_class", "unicode_stuff")
     for name in lay.step_order:
         assert name.isidentifier()
 

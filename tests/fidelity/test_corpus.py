@@ -38,20 +38,18 @@ class Case:
     # verified again on the same runs folder (its cache) with these runner options, e.g.
     # {"jobs": 2, "force": True} or {"from_step": "b", "force": True}
     then: tuple[dict[str, Any], ...] = ()
+    verify: dict[str, Any] = field(default_factory=dict)  # more keywords for verify()
 
 
 CASES: dict[str, Case] = {
     # --- convert refuses: equivalence impossible, asserted -------------------------------
-    "shared_function_param": Case(
-        convert_error=r"cell 3, line 1: shared function 'scale' reads the parameter "
-        r"'factor' as a global \(pass factor as an argument"
-    ),
     "global_across_steps": Case(
         convert_error=r"cell 2, line 5: 'record' is defined inside step 'setup' because it "
         r"uses calls, log, so step 'work' cannot use it"
     ),
     "skip_defined_name": Case(
-        convert_error=r"cell 3, line 2: 'threshold' is defined only in a skip cell \(cell 2\)"
+        convert_error=r"cell 3, line 2: 'threshold' is defined only in a skip cell \(cell 2\) "
+        r"\(.*convert with --include-skip-definitions\)"
     ),
     "dynamic_globals": Case(
         convert_error=r"cell 3, line 1: name 'dynamic' is used but never defined"
@@ -80,6 +78,8 @@ CASES: dict[str, Case] = {
     "random_explicit_draws": Case(then=({"from_step": "second", "jobs": 2, "force": True},)),
     # --- parameters given to both runs ---------------------------------------------------
     "seed_parameter": Case(runs=({}, {"params": {"seed": 5}})),
+    "shared_function_param": Case(runs=({}, {"params": {"factor": 5}})),
+    "skip_definitions_included": Case(verify={"include_skip_definitions": True}),
     "kale_tuple_params": Case(
         runs=({}, {"args": ["sizes=[3, 1]", "limit=7", "name=other", 'weights={"c": 0.5}']})
     ),
@@ -119,9 +119,8 @@ def test_fidelity(name: str, run: dict[str, Any], tmp_path: Path) -> None:
 
     runs_dir = tmp_path / "runs"
     try:
-        result = verify(
-            notebook, params=run.get("params"), param_args=run.get("args", ()), runs_dir=runs_dir
-        )
+        result = verify(notebook, params=run.get("params"), param_args=run.get("args", ()),
+                        runs_dir=runs_dir, **case.verify)  # fmt: skip
     except Nb2pipeError as exc:
         if case.refusal and re.search(case.refusal, str(exc)):
             return  # an honest refusal at convert time

@@ -53,6 +53,13 @@ def convert(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
 ) -> None:
     """Write the pipeline package for a notebook (only the files nb2pipe generated change)."""
 
@@ -61,8 +68,9 @@ def convert(
         from nb2pipe.errors import StaleError
 
         pipe, out, files = api.convert(
-            notebook, output, name=name, split_on=split_on, strict=strict, force=force, check=check
-        )
+            notebook, output, name=name, split_on=split_on, strict=strict, force=force,
+            check=check, include_skip_definitions=include_skip_definitions,
+        )  # fmt: skip
         if not quiet:
             print_diagnostics(pipe.diagnostics)
         if check:
@@ -86,6 +94,22 @@ def inspect(
     notebook: NotebookArg,
     split_on: SplitOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
+    explain: Annotated[
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="NAME",
+            help="Say why NAME is an input or output of each step: the cells that write, "
+            "read and change it.",
+        ),
+    ] = None,
 ) -> None:
     """Show the steps, cells, inputs, outputs, parameters and diagnostics; write nothing."""
 
@@ -94,7 +118,18 @@ def inspect(
         from nb2pipe.compiler import summary
         from nb2pipe.frontends.cli import inspect_view
 
-        pipe = api.load(notebook, split_on=split_on)
+        if explain:
+            from nb2pipe import compiler
+            from nb2pipe.compiler.explain import explain as why
+
+            comp = compiler.compile(notebook, split_on=split_on,
+                                    include_skip_definitions=include_skip_definitions)  # fmt: skip
+            for line in why(comp, explain):
+                typer.echo(line)
+            return
+        pipe = api.load(
+            notebook, split_on=split_on, include_skip_definitions=include_skip_definitions
+        )
         if as_json:
             typer.echo(summary.inspect_json(pipe))
         else:
@@ -159,6 +194,13 @@ def verify(
         bool, typer.Option("--keep", help="Keep the scratch folder (printed) for inspection.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    include_skip_definitions: Annotated[
+        bool,
+        typer.Option(
+            "--include-skip-definitions",
+            help="Keep the assignments of skip cells that define names the pipeline reads.",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Print the verdict and differences only.")
     ] = False,
@@ -175,6 +217,7 @@ def verify(
         result = run_verify(
             notebook, pipeline, None, timeout, param_args=list(param or []),
             tolerance=Tolerance(rtol=rtol, atol=atol), split_on=split_on, keep=keep,
+            include_skip_definitions=include_skip_definitions,
         )  # fmt: skip
         if as_json:
             typer.echo(render_json(result))
