@@ -69,6 +69,7 @@ class Handoff:
     writer: Writer | None = None
     consumed: frozenset[str] = frozenset()
     ref_of: Callable[[str], ArtifactRef] | None = None
+    alone: bool = False  # no other step can run meanwhile (the fork executor runs it here)
 
 
 @dataclass

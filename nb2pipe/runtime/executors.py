@@ -4,11 +4,12 @@ a future of the step's :class:`StepOutcome`.
 
 An executor is a plugin, a :class:`StepExecutor` subclass registered under the entry-point
 group ``nb2pipe.executors`` and chosen with ``--executor NAME`` (default: ``inline`` for
-``-j 1``, else ``process``)::
+``-j 1``, else ``fork`` on Linux and ``process`` elsewhere)::
 
     [project.entry-points."nb2pipe.executors"]
     inline = "nb2pipe.runtime.executors:InlineExecutor"
     process = "nb2pipe.runtime.executors:ProcessExecutor"
+    fork = "nb2pipe.runtime.forking:ForkExecutor"
 
 An executor that runs steps in the scheduler's process (``in_process = True``) gets each
 step's inputs in memory (a :class:`Handoff`) and the run's store; any other runs
@@ -19,6 +20,7 @@ store and stores its outputs there, and the outcome names the artifacts it wrote
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from concurrent.futures import Executor, Future
@@ -46,6 +48,7 @@ class StepExecutor:
     """The interface. ``submit`` must not block on the step unless ``in_process``."""
 
     in_process = False  # steps run in this process (they get their inputs in memory)
+    in_memory = False  # gets each step's inputs in memory (a Handoff), in process or not
 
     def __init__(self, context: ExecutorContext) -> None:
         self.context = context
@@ -73,6 +76,7 @@ class InlineExecutor(StepExecutor):
     written meanwhile when a step takes longer than the record's interval."""
 
     in_process = True
+    in_memory = True
 
     def __init__(self, context: ExecutorContext) -> None:
         super().__init__(context)
@@ -130,8 +134,9 @@ class ProcessExecutor(StepExecutor):
 
 
 def executor_class(name: str | None, jobs: int) -> type[StepExecutor]:
-    """The executor registered as ``name`` (None: inline for one job, else process)."""
-    name = name or ("inline" if jobs <= 1 else "process")
+    """The executor registered as ``name`` (None: inline for one job, else fork on Linux,
+    process elsewhere: macOS frameworks are not fork-safe)."""
+    name = name or ("inline" if jobs <= 1 else "fork" if sys.platform == "linux" else "process")
     try:
         cls = entrypoints.load(GROUP, name)
     except KeyError:

@@ -69,7 +69,7 @@ def build_parser(
     a(
         "--executor",
         metavar="NAME",
-        help="where steps run: an executor plugin (default: inline for -j 1, else process)",
+        help="where steps run: an executor plugin (default: inline for -j 1, else fork on Linux, process elsewhere)",
     )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(

@@ -122,13 +122,16 @@ class Scheduler:
         key: str,
         comps: dict[str, Any],
         running: dict[Future[Any], str],
+        alone: bool = False,
     ) -> None:
+        """``alone``: no other step can run meanwhile."""
         latest = self.store.latest_entry(self.p.name, step.name)
         reason = "--force" if self.force else explain((latest or {}).get("components"), comps)
         previous = valid_refs(self.store, step, latest) or {}
         handoff = None
         if self.live is not None:
             handoff = self.live.handoff(step, self._durable)
+            handoff.alone = alone
             try:
                 inputs = {
                     var: ref if var in handoff.values else self._durable(step.inputs[var], var)
@@ -217,8 +220,18 @@ class Scheduler:
                     continue  # a step that may crash its worker runs alone
                 if name in self.suspects and running:
                     continue
-                self._submit(step, inputs, key, comps, running)
+                alone = not running and name not in self.suspects and self._ready(order) == 1
+                self._submit(step, inputs, key, comps, running, alone)
                 progress = True
+
+    def _ready(self, order: list[str]) -> int:
+        """How many pending steps could start now."""
+        return sum(
+            1
+            for n in order
+            if self.state[n] == "pending"
+            and all(self.state[u] in ("ok", "cached") for u in self._deps(self.step_of(n)))
+        )
 
     def _input_record(self, step: Step, inputs: dict[str, ArtifactRef]) -> dict[str, Any]:
         return {v: {"step": step.inputs[v], **r.to_json()} for v, r in inputs.items()}
@@ -260,8 +273,7 @@ class Scheduler:
         }
         for w in fields["warnings"]:
             self.reporter.info(f"warning: {w}")
-        if not self.plan.executor.in_process:
-            self.written += outcome.written
+        self.written += outcome.written  # by a worker (empty for a step run here)
         if outcome.status == "ok":
             self.refs[name] = {
                 **{v: ArtifactRef("", "", 0, c) for v, c in outcome.contents.items()},
@@ -411,7 +423,7 @@ class Scheduler:
         for name in order:
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
-        if self.plan.executor.in_process:  # outputs handed over in memory
+        if self.plan.executor.in_memory:  # outputs handed over in memory
             steps = [self.step_of(n) for n in order]
             config = self.plan.config
             self.live = Live(

@@ -42,9 +42,13 @@ def test_outputs_are_handed_over_in_memory(make_pkg: Any) -> None:
     np.testing.assert_array_equal(r.load("a", "x"), np.arange(N, dtype=float))
     assert r.outputs["a"]["x"].content == data_digest(np.arange(N, dtype=float))
     assert r.steps["b"]["inputs"]["x"]["hash"] == r.outputs["a"]["x"].hash
-    par = pkg.run(jobs=2, force=True)  # workers read the stored value
+    par = pkg.run(jobs=2, force=True, executor="process")  # spawned workers read the store
     assert par.ok and par.load("b", "idb") != par.load("a", "ida")
     assert par.outputs["a"]["x"] == r.outputs["a"]["x"]  # the same artifact either way
+    # -j 2's default executor (fork) runs a step alone in this process: a chain stays in memory
+    chain = pkg.run(jobs=2, force=True)
+    assert chain.ok and chain.load("b", "idb") == chain.load("a", "ida")
+    assert chain.outputs["a"]["x"] == r.outputs["a"]["x"]
 
 
 FRAME = S("a", f"df = pd.DataFrame({{'v': np.arange({N}.0)}})", outputs=("df",), imports=PD)
@@ -238,3 +242,38 @@ def test_an_undeclared_change_during_a_write_never_stores_a_wrong_value(make_pkg
     pkg.write_step(S("b", "y = float(x.max())", inputs={"x": "a"}, outputs=("y",)))
     again = pkg.run()
     assert again.ok and again.load("b", "y") == 0.0
+
+
+def test_fork_executor_keeps_memory_handover_around_parallel_steps(make_pkg: Any) -> None:
+    """-j 2 (fork): a step alone runs here and hands its outputs over in memory; the two
+    branches run in forked processes at once, reading x from memory; the join gets x
+    from memory again and the branches' outputs from the store."""
+    steps = [
+        S("a", f"x = np.arange({N}.0)\nida = id(x)", outputs=("x", "ida"), imports=NP),
+        S(
+            "b",
+            "pb = os.getpid()\nsb = float(x.sum())",
+            inputs={"x": "a"},
+            outputs=("pb", "sb"),
+            imports="import os",
+        ),  # fmt: skip
+        S(
+            "c",
+            "pc = os.getpid()\nsc = float(x.sum())",
+            inputs={"x": "a"},
+            outputs=("pc", "sc"),
+            imports="import os",
+        ),  # fmt: skip
+        S(
+            "d",
+            "idd = id(x)\ntotal = sb + sc + float(x[0])",
+            inputs={"x": "a", "sb": "b", "sc": "c"},
+            outputs=("idd", "total"),
+        ),  # fmt: skip
+    ]
+    r = make_pkg(steps).run(jobs=2)
+    assert r.ok, r.error
+    assert r.steps["a"]["pid"] == r.steps["d"]["pid"] == os.getpid()
+    assert len({r.steps["b"]["pid"], r.steps["c"]["pid"], os.getpid()}) == 3
+    assert r.load("d", "idd") == r.load("a", "ida")  # the very object, not a copy
+    assert r.load("d", "total") == 2 * float(np.arange(N).sum())

@@ -30,7 +30,8 @@ while not os.path.exists('{other}.started') and time.monotonic() < deadline:
 """
 
 
-def test_parallel_branches_overlap(make_pkg: Any) -> None:
+@pytest.mark.parametrize("executor", ["fork", "process"])
+def test_parallel_branches_overlap(make_pkg: Any, executor: str) -> None:
     """The two branches wait for each other (up to a minute), so with -j 2 they must be
     running at the same time, however slowly the workers start; run.json must show it."""
     steps = diamond_steps()
@@ -43,7 +44,7 @@ def test_parallel_branches_overlap(make_pkg: Any) -> None:
                  outputs=("right_out",), imports=imports)  # fmt: skip
     pkg = make_pkg(steps, [("k", int, 2)])
     (pkg.workdir / "data.csv").write_text("a\nb\n")
-    par = pkg.run(jobs=2)
+    par = pkg.run(jobs=2, executor=executor)
     assert par.ok, par.error
     assert par.load("left", "left_out") == [True] and par.load("right", "right_out") == 1
     left_rec, right_rec = par.steps["left"], par.steps["right"]
@@ -62,16 +63,17 @@ def test_sequential_and_parallel_make_the_same_artifacts(make_pkg: Any) -> None:
     assert par.outputs == seq.outputs
 
 
-def test_parallel_failure_and_resume(make_pkg: Any) -> None:
+@pytest.mark.parametrize("executor", ["fork", "process"])
+def test_parallel_failure_and_resume(make_pkg: Any, executor: str) -> None:
     steps = diamond_steps()
     steps[1] = S(**{**steps[1].__dict__, "body": "# cell 4\nleft_out = rows[10]"})
     pkg = make_pkg(steps, [("k", int, 2)])
     (pkg.workdir / "data.csv").write_text("a\nb\n")
-    r = pkg.run(jobs=2)
+    r = pkg.run(jobs=2, executor=executor)
     assert statuses(r) == {"load": "ok", "left": "failed", "right": "ok", "join": "skipped"}
     assert r.steps["left"]["error"]["message"].startswith("step 'left' failed at cell 4, line 1")
     pkg.write_step(diamond_steps()[1])
-    r = pkg.run(jobs=2)
+    r = pkg.run(jobs=2, executor=executor)
     assert statuses(r) == {"load": "cached", "left": "ok", "right": "cached", "join": "ok"}
 
 
@@ -291,13 +293,14 @@ def test_live_display_on_a_terminal(diamond: Any) -> None:
     assert "[nb2pipe] run " in out and " ok in " in out
 
 
-def test_a_worker_that_dies_fails_its_step_only(make_pkg: Any) -> None:
+@pytest.mark.parametrize("executor", ["fork", "process"])
+def test_a_worker_that_dies_fails_its_step_only(make_pkg: Any, executor: str) -> None:
     steps = [
         S("crash", "os._exit(3)\nx = 1", outputs=("x",), imports="import os"),
         S("fine", "y = 2", outputs=("y",)),
         S("after", "z = y + 1", inputs={"y": "fine"}, outputs=("z",)),
     ]
-    r = make_pkg(steps).run(jobs=2)
+    r = make_pkg(steps).run(jobs=2, executor=executor)
     assert r.exit_code == 1 and r.steps["crash"]["status"] == "failed"
     assert "worker process died" in r.steps["crash"]["error"]["message"]
     assert r.steps["after"]["status"] == "ok"  # the bystander ran again, alone, and passed
