@@ -66,4 +66,4 @@ def run_command(directory: str | Path | None, args: list[str]) -> int:
     if directory is None or str(directory) in ("-h", "--help"):
         build_parser(prog="nb2pipe run DIR").print_help()
         return 0 if directory is not None or "--help" in args else 2
-    return main(load_package(directory), args)
+    return main(load_package(directory), args, supervised=True)

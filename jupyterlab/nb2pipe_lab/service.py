@@ -326,7 +326,11 @@ def read_record(run_dir: Path) -> dict[str, Any] | None:
         data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    from nb2pipe.runtime.supervise import observed
+
+    return observed(data, run_dir)  # a dead run's process: crashed, not running
 
 
 def step_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:

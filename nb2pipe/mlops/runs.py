@@ -22,6 +22,7 @@ from typing import Any
 
 from nb2pipe.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
+from nb2pipe.runtime.supervise import alive, observed
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
@@ -49,7 +50,7 @@ def _read(run_dir: Path) -> dict[str, Any] | None:
             data[key] = {}
     if not isinstance(data.get("run_id"), str):
         data["run_id"] = run_dir.name
-    return data
+    return observed(data, run_dir)  # a dead run's process: crashed, not running
 
 
 def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
@@ -248,23 +249,8 @@ def _hashes(refs: Any) -> set[str]:
 
 
 def _running(rec: dict[str, Any]) -> bool:
-    """Marked running, and not known dead (a process of this host that no longer exists:
-    killed with SIGKILL, or the machine restarted)."""
-    if rec.get("status") != "running":
-        return False
-    import os
-    import socket
-
-    pid = rec.get("pid")
-    if rec.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    """Marked running, and not known dead (its process is gone or its pid reused)."""
+    return rec.get("status") == "running" and alive(rec)
 
 
 def gc(
@@ -389,7 +375,13 @@ def _dur(value: Any) -> str:
     return f"{value:.2f}s" if isinstance(value, (int, float)) else ""
 
 
-_STATUS = {"ok": "green", "failed": "red", "running": "yellow", "interrupted": "yellow"}
+_STATUS = {
+    "ok": "green",
+    "failed": "red",
+    "crashed": "red",
+    "running": "yellow",
+    "interrupted": "yellow",
+}
 
 
 def _status(s: Any) -> str:

@@ -436,8 +436,12 @@ _STORES: dict[str, LocalStore] = {}
 
 
 def init_worker() -> None:
-    """Workers ignore Ctrl-C while idle; the parent stops them (see ``run_in_worker``)."""
+    """Workers ignore Ctrl-C while idle; the parent stops them (see ``run_in_worker``),
+    and they die with it."""
+    from nb2pipe.runtime.supervise import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def run_in_worker(task: StepTask) -> StepOutcome:

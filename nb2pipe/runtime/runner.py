@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime import signals, supervise
 from nb2pipe.runtime.cache import KeyContext
-from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import FileHasher
 from nb2pipe.runtime.hooks import FinishedRun, call, installed
@@ -82,6 +83,7 @@ def run(
     call(hooks, "before_run", plan)
     run_dir = _open(runs_path, store, run_id)
     record = RunRecord(run_dir, _new_record(plan, run_id, started, store_path))
+    supervise.announce(run_dir)
     reporter = make_reporter(config.progress, quiet=config.quiet, verbose=config.verbose)
     scheduler = Scheduler(plan=plan, store=store, ctx=ctx, record=record, reporter=reporter)
     status = _run_steps(scheduler, providers, run_id)
@@ -105,7 +107,7 @@ def run(
     return RunResult(
         run_id=run_id,
         status=finished.status,
-        exit_code={"ok": EXIT_OK, "failed": EXIT_FAILED}.get(finished.status, EXIT_INTERRUPTED),
+        exit_code={"ok": EXIT_OK, "failed": EXIT_FAILED}.get(finished.status, signals.exit_code()),
         run_dir=run_dir,
         store_dir=store_path,
         steps=record.data["steps"],
@@ -270,28 +272,38 @@ def _versions(ctx: KeyContext) -> dict[str, Any]:
     }
 
 
-def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
-    """``python -m <package> [options]``: 0 ok, 1 a step or gate failed, 2 bad usage,
-    130 interrupted."""
+def main(
+    pipeline: Pipeline, argv: Sequence[str] | None = None, *, supervised: bool | None = None
+) -> int:
+    """``python -m <package> [options]``: 0 ok, 1 a step or gate failed (or the run
+    crashed), 2 bad usage, 128 + N stopped by signal N (130: Ctrl-C). ``supervised``
+    (default: when ``argv`` is None, as from ``python -m``): run it in a supervised child
+    process (:mod:`nb2pipe.runtime.supervise`)."""
     from nb2pipe.runtime.options import build_parser, config_from_args
 
+    if (argv is None if supervised is None else supervised) and os.name == "posix":
+        if not supervise.supervised():
+            _, root = package_dir(pipeline)
+            args = list(sys.argv[1:] if argv is None else argv)
+            return supervise.supervise(root, pipeline.package, args)
     parser = build_parser(prog=f"python -m {pipeline.package}")
     try:
         ns = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     try:
-        result = run(
-            pipeline,
-            config=config_from_args(ns),
-            command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
-        )
+        with signals.handling():
+            result = run(
+                pipeline,
+                config=config_from_args(ns),
+                command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
+            )
     except UsageError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("[nb2pipe] interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     except OSError as exc:  # the runs dir or the store cannot be written (disk full, ...)
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILED

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
+from nb2pipe.runtime import signals
 from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.execute import StepError, StepOutcome
@@ -29,6 +30,8 @@ from nb2pipe.runtime.providers import Provided, valid_refs
 from nb2pipe.runtime.records import RunRecord, iso
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
+
+_EVENT = ("submitted", "start", "end", "duration", "pid", "reason", "error")
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -103,6 +106,7 @@ class Scheduler:
         rec = self.record.step(name)
         rec["status"] = status
         rec.update({k: v for k, v in fields.items() if v is not None})
+        self.record.event(name, status=status, **{k: rec[k] for k in _EVENT if k in rec})
         self.reporter.update(name, status, elapsed, note)
 
     def _skip_after_failure(self, name: str, bad: str) -> None:
@@ -437,6 +441,8 @@ class Scheduler:
             status = "failed" if self.errors else "ok"
         except KeyboardInterrupt:
             status = "interrupted"
+            if signals.received():
+                self.record.data["signal"] = signals.received()
             now = iso(time.time())
             for name in running.values():
                 if self.state.get(name) == "running":

@@ -53,7 +53,9 @@ def load_record(run_dir: Path) -> dict[str, Any]:
         raise VizError(f"the run record is not valid JSON ({exc})", file=str(path)) from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
         raise VizError("not an nb2pipe run record (no 'steps')", file=str(path))
-    return data
+    from nb2pipe.runtime.supervise import observed
+
+    return observed(data, run_dir)  # a dead run's process: crashed, not running
 
 
 def inside(run_dir: Path, relative: Any) -> Path | None:
