@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import figures, formats, guard, randomstate
+from nb2pipe.runtime import figures, formats, guard, limits, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fingerprint import stateless
@@ -54,6 +54,8 @@ class StepTask:
     redact: tuple[str, ...] = ()  # secret values never written to logs
     notebook: str = ""  # absolute path of the source notebook, to map lines back
     previous: dict[str, ArtifactRef] = field(default_factory=dict)  # latest result's outputs
+    timeout: float | None = None  # seconds the step's function may run (limits.py)
+    max_memory: int | None = None  # bytes more it may allocate (a worker's RLIMIT_AS)
 
 
 @dataclass
@@ -72,7 +74,7 @@ class Handoff:
 
 @dataclass
 class StepError:
-    kind: str  # exception | gate | mutation | artifact | outputs | interrupted
+    kind: str  # exception | gate | mutation | artifact | outputs | interrupted | timed_out | out_of_memory
     message: str  # one line, names step, cell and line
     exc_type: str = ""
     cell: int | None = None
@@ -186,21 +188,30 @@ def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         )
     detail = " ".join(str(exc).split())
-    if gate:
+    kind = "gate" if gate else "exception"
+    if isinstance(exc, limits.StepTimeout):
+        kind, detail = "timed_out", f"over its time limit of {task.timeout:g} s"
+    elif isinstance(exc, MemoryError) and task.max_memory:
+        kind = "out_of_memory"
+        detail = f"out of memory (--max-memory {limits.describe_size(task.max_memory)})"
+    if kind in ("timed_out", "out_of_memory"):
+        what, summary = f"step {step.name!r} stopped", detail
+    elif gate:
         what = f"gate {step.name!r} failed"
         summary = detail or (loc.code if loc else "assertion failed")
     else:
         what = f"step {step.name!r} failed"
         summary = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    exc_type = type(exc).__name__
     where = ""
     if loc is not None:
         where = f" at {loc.describe()}"
         if loc.code and loc.code not in summary:
             where += f" ({loc.code})"
     return StepError(
-        kind="gate" if gate else "exception",
+        kind=kind,
         message=f"{what}{where}: {summary}",
-        exc_type=type(exc).__name__,
+        exc_type=exc_type,
         cell=loc.cell if loc else None,
         line=loc.line if loc else None,
         traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
@@ -235,9 +246,10 @@ def _call(task: StepTask, inputs: dict[str, Any], outcome: StepOutcome, log: Pat
             figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
             function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
             streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
-            result = function(**inputs, **task.kwargs)
+            with limits.time_limit(task.timeout):
+                result = function(**inputs, **task.kwargs)
             randomstate.leave(streams, result, outcome.warnings)
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit, limits.StepTimeout) as exc:
             traceback.print_exc()
             raise _Failed(_describe_exception(task, exc)) from None
         finally:
@@ -453,7 +465,8 @@ def run_in_worker(task: StepTask) -> StepOutcome:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     first = len(store.written)
     try:
-        outcome = execute(task, store)
+        with limits.memory_limit(task.max_memory):
+            outcome = execute(task, store)
         outcome.written = store.written[first:]
         return outcome
     finally:

@@ -241,7 +241,9 @@ def _write(run: FinishedRun, dirs: dict[str, str]) -> None:
 
 def _summary(run: FinishedRun, counts: dict[str, int], seconds: float) -> str:
     summary = ", ".join(
-        f"{counts[k]} {k}" for k in ("ok", "cached", "failed", "skipped") if counts.get(k)
+        f"{counts[k]} {k}"
+        for k in ("ok", "cached", "failed", "timed_out", "out_of_memory", "skipped")
+        if counts.get(k)
     )
     run_dir = run.record.run_dir
     try:

@@ -31,6 +31,8 @@ from nb2pipe.runtime.records import RunRecord, iso
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
 
+STOPPED = ("timed_out", "out_of_memory")  # failed steps recorded with their own status
+_BAD = ("failed", "skipped", *STOPPED)
 _EVENT = ("submitted", "start", "end", "duration", "pid", "reason", "error")
 
 
@@ -180,7 +182,7 @@ class Scheduler:
                     continue
                 step = self.step_of(name)
                 deps = self._deps(step)
-                bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
+                bad = next((u for u in deps if self.state[u] in _BAD), None)
                 if bad is not None:
                     self._skip_after_failure(name, bad)
                     if self.live is not None:
@@ -301,7 +303,8 @@ class Scheduler:
             "cell": err.cell,
             "line": err.line,
         }
-        self._set(name, "failed", duration, **fields, error=error)
+        status = err.kind if err.kind in STOPPED else "failed"
+        self._set(name, status, duration, **fields, error=error)
         if err.kind == "interrupted":
             raise KeyboardInterrupt
         self.reporter.error(message)
@@ -382,7 +385,7 @@ class Scheduler:
 
     def _input_records(self) -> None:
         for name, state in self.state.items():
-            if state in ("ok", "failed", "cached") and "start" in self.record.step(name):
+            if state in ("ok", "cached", *_BAD) and "start" in self.record.step(name):
                 step = self.step_of(name)
                 refs = {v: self.refs.get(p, {}).get(v) for v, p in step.inputs.items()}
                 if all(r is not None and r.hash for r in refs.values()):

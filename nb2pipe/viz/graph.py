@@ -17,7 +17,7 @@ from typing import Any
 
 from nb2pipe.errors import Nb2pipeError
 
-STATUSES = ("ok", "cached", "failed", "skipped", "running", "pending")
+STATUSES = ("ok", "cached", "failed", "timed_out", "out_of_memory", "skipped", "running", "pending")
 FORMATS = {".html": "html", ".htm": "html", ".mmd": "mermaid", ".mermaid": "mermaid",
            ".dot": "dot", ".gv": "dot"}  # fmt: skip
 

@@ -1,0 +1,131 @@
+"""Step limits (issue 16): --timeout S, the cell option `#| nb2pipe: timeout=S`,
+--max-memory SIZE; their parsing, their way through convert into the package and the
+Airflow export, and real runs over them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from runtime_helpers import S
+
+from nb2pipe import api
+from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runtime import limits
+from nb2pipe.runtime.records import load_run
+from nb2pipe.runtime.spec import Step
+
+
+def test_sizes_and_seconds() -> None:
+    assert limits.size("512M") == 512 << 20 and limits.size("2g") == 2 << 30
+    assert limits.size("1.5GiB") == 3 << 29 and limits.size("4096") == 4096
+    assert limits.seconds("2.5") == 2.5
+    for bad in ("0", "-1", "nan", "inf", "soon"):
+        with pytest.raises(ValueError):
+            limits.seconds(bad)
+    for bad in ("0", "12X", "", "M"):
+        with pytest.raises(ValueError):
+            limits.size(bad)
+    step = Step("s", tags=("limit:cpu:1", "timeout=3"))
+    assert limits.step_timeout(step, 10.0) == 3.0
+    assert limits.step_timeout(Step("t"), 10.0) == 10.0
+
+
+def _notebook(folder: Path, option: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "P"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("#| nb2pipe: step:load\nx = 1"),
+        nbformat.v4.new_code_cell(
+            f"#| nb2pipe: step:slow {option}\nimport time\nwhile x:\n    time.sleep(0.01)\ny = x"
+        ),
+        nbformat.v4.new_code_cell("#| nb2pipe: step:last\nz = y + 1"),
+    ]
+    path = folder / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_the_timeout_cell_option_reaches_the_package_and_airflow(tmp_path: Path) -> None:
+    from nb2pipe.exporters import export
+
+    nb = _notebook(tmp_path, "timeout=90")
+    pipe, out, _ = api.convert(nb, tmp_path / "pkg")
+    text = (out / "pipeline.py").read_text()
+    assert 'tags=("timeout=90",)' in text
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from pkg.pipeline import PIPELINE
+
+        dag = tmp_path / "dag.py"
+        export("airflow", out, dag, {"timeout": 30.0})
+        dag_text = dag.read_text()
+        assert dag_text.count("execution_timeout=timedelta(seconds=30.0)") == 2  # load, last
+        assert dag_text.count("execution_timeout=timedelta(seconds=90.0)") == 1  # slow
+        assert limits.step_timeout(PIPELINE.step("slow"), None) == 90.0
+    finally:
+        sys.path.remove(str(tmp_path))
+        for mod in [m for m in sys.modules if m == "pkg" or m.startswith("pkg.")]:
+            del sys.modules[mod]
+    with pytest.raises(Nb2pipeError, match="positive number of seconds"):
+        api.load(_notebook(tmp_path, "timeout=-5"))
+
+
+@pytest.mark.integration
+def test_a_step_over_its_cell_timeout_is_stopped(tmp_path: Path) -> None:
+    nb = _notebook(tmp_path, "timeout=1")
+    api.convert(nb, tmp_path / "pkg")
+    r = subprocess.run([sys.executable, "-m", "nb2pipe.cli", "run", "pkg", "--run-id", "t"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "step 'slow' stopped at cell 2, line 4" in r.stderr, r.stderr
+    assert "over its time limit of 1 s" in r.stderr
+    rec = load_run(tmp_path / "runs" / "t")
+    assert rec["status"] == "failed"
+    assert {n: s["status"] for n, s in rec["steps"].items()} == {
+        "load": "ok", "slow": "timed_out", "last": "skipped"}  # fmt: skip
+    assert rec["steps"]["slow"]["error"]["kind"] == "timed_out"
+
+
+LOOP = "open('started', 'w').close()\nwhile True:\n    time.sleep(0.01)\nb = a"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_step_over_timeout_is_stopped(make_pkg: Any, jobs: str) -> None:
+    pkg = make_pkg([
+        S("first", "a = 1", outputs=("a",)),
+        S("spin", LOOP, inputs={"a": "first"}, outputs=("b",), imports="import time", cell=3),
+        S("last", "c = b", inputs={"b": "spin"}, outputs=("c",)),
+    ])  # fmt: skip
+    r = pkg.cli("--timeout", "1.5", "-j", jobs, "--run-id", "t")
+    assert r.returncode == 1, r.stderr
+    rec = load_run(pkg.runs / "t")
+    assert [s["status"] for s in rec["steps"].values()] == ["ok", "timed_out", "skipped"]
+    assert rec["steps"]["spin"]["error"]["cell"] == 3
+    assert 1.4 < rec["steps"]["spin"]["duration"] < 30
+    assert pkg.cli("--timeout", "0").returncode == 2
+
+
+@pytest.mark.integration
+def test_a_step_over_max_memory_is_recorded_out_of_memory(make_pkg: Any) -> None:
+    hog = "big = np.ones(2**31, dtype=np.uint8)\nb = int(big[0]) + a"
+    pkg = make_pkg([
+        S("first", "a = 1", outputs=("a",)),
+        S("hog", hog, inputs={"a": "first"}, outputs=("b",), imports="import numpy as np",
+          cell=5),
+        S("last", "c = b", inputs={"b": "hog"}, outputs=("c",)),
+    ])  # fmt: skip
+    r = pkg.cli("--max-memory", "256M", "--run-id", "m")
+    assert r.returncode == 1, r.stderr
+    assert "step 'hog' stopped at cell 5, line 1" in r.stderr
+    assert "out of memory (--max-memory 256M)" in r.stderr
+    rec = load_run(pkg.runs / "m")
+    assert [s["status"] for s in rec["steps"].values()] == ["ok", "out_of_memory", "skipped"]
+    assert rec["steps"]["hog"]["pid"] != rec["pid"]  # ran in a worker
+    assert pkg.cli("--max-memory", "lots").returncode == 2
+    assert pkg.cli("--max-memory", "1G", "--executor", "inline").returncode == 2
