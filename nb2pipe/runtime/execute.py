@@ -9,6 +9,7 @@ outputs in the background while the next steps run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -431,15 +432,39 @@ def execute(task: StepTask, store: ArtifactStore, handoff: Handoff | None = None
     return outcome
 
 
-def _redact_log(log: Path, secrets: tuple[str, ...]) -> None:
+def _redact_log(log: Path, secrets: tuple[str, ...], chunk: int = 1 << 20) -> None:
+    """Secret values out of a log, streaming (a step may print gigabytes): each chunk is
+    redacted with the previous one's last characters, so a value split between two chunks
+    is found too; the log is replaced only when it held one."""
+    keep = max(map(len, secrets)) - 1
+    tmp = log.with_name(log.name + ".redacting")
+    found = False
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        with (
+            open(log, encoding="utf-8", errors="replace") as src,
+            open(tmp, "w", encoding="utf-8") as dst,
+        ):
+            carry = ""
+            while True:
+                piece = src.read(chunk)
+                text = carry + piece
+                for s in secrets:
+                    if s in text:
+                        found = True
+                        text = text.replace(s, "***")
+                if not piece:
+                    dst.write(text)
+                    break
+                cut = max(len(text) - keep, 0)
+                dst.write(text[:cut])
+                carry = text[cut:]
+        if found:
+            os.replace(tmp, log)
     except OSError:
-        return
-    if any(s in text for s in secrets):
-        for s in secrets:
-            text = text.replace(s, "***")
-        log.write_text(text, encoding="utf-8")
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 # --- worker processes -------------------------------------------------------------------

@@ -129,3 +129,57 @@ def test_a_step_over_max_memory_is_recorded_out_of_memory(make_pkg: Any) -> None
     assert rec["steps"]["hog"]["pid"] != rec["pid"]  # ran in a worker
     assert pkg.cli("--max-memory", "lots").returncode == 2
     assert pkg.cli("--max-memory", "1G", "--executor", "inline").returncode == 2
+
+
+def test_log_redaction_streams_and_finds_split_values(tmp_path: Path) -> None:
+    from nb2pipe.runtime.execute import _redact_log
+
+    log = tmp_path / "s.log"
+    log.write_text("abc hunter2-secret def\n" * 50 + "tail hunter2-secret")
+    _redact_log(log, ("hunter2-secret",), chunk=7)  # every value crosses a chunk boundary
+    assert log.read_text() == "abc *** def\n" * 50 + "tail ***"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.log"]
+
+
+FLOOD = "line = 'x' * 1023\nfor _ in range(n):\n    print(line)\nb = a"
+
+
+def _max_rss_kib(pkg: Any, *args: str) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """The largest RSS of the run's processes (the supervisor and the process running the
+    steps), as the kernel accounts it to their parent."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)\n"
+        "notes = [x for x in r.stdout.splitlines() if x.startswith('[nb2pipe]')]\n"
+        "sys.stderr.write(f'{len(r.stdout)}\\n' + '\\n'.join(notes) + r.stderr[-3000:])\n"
+    )
+    cmd = [sys.executable, "-c", probe, sys.executable, "-m", pkg.name,
+           "--runs-dir", str(pkg.runs), *args]  # fmt: skip
+    r = subprocess.run(cmd, cwd=pkg.root, env=pkg.env(), capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    rss, code = map(int, r.stdout.split())
+    return rss, subprocess.CompletedProcess(cmd, code, r.stderr, "")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_step_printing_100_mb_does_not_grow_the_runner(make_pkg: Any, verbose: bool) -> None:
+    pkg = make_pkg([
+        S("first", "a = 1", outputs=("a",)),
+        S("talk", FLOOD, inputs={"a": "first"}, outputs=("b",), params=("n",)),
+    ], [("n", int, 1)])  # fmt: skip
+    flags = ["-v"] if verbose else []
+    small, r1 = _max_rss_kib(pkg, *flags, "--run-id", "small", "-p", "n=10")
+    big, r2 = _max_rss_kib(pkg, *flags, "--run-id", "big", "-p", "n=100000")
+    assert r1.returncode == 0 and r2.returncode == 0, r2.stdout
+    log = pkg.runs / "big" / "logs" / "talk.log"
+    assert log.stat().st_size >= 100_000_000  # all of it in the log
+    print(f"max RSS: {small} KiB printing 10 KB, {big} KiB printing 100 MB")
+    assert big - small < 40 * 1024, (small, big)  # KiB: flat, not 100 MB more
+    echoed = int(r2.stdout.split()[0])  # characters the terminal got
+    if verbose:  # the first MiB and where the rest is
+        assert f"the rest is in {log}" in r2.stdout
+        assert 1 << 20 <= echoed < (1 << 20) + 10_000
+    else:
+        assert echoed < 10_000
