@@ -12,6 +12,7 @@ models are not affected: the registry holds its own copies.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import time
@@ -559,5 +560,17 @@ def print_gc(result: GcResult) -> None:
     )
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a parameter or metric may be one) as strings: JSON has none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    """Strict JSON (``--json``): NaN and infinities become "nan", "inf", "-inf"."""
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False)

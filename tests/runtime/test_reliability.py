@@ -27,7 +27,7 @@ def _runs_json(pkg: Any) -> list[dict[str, Any]]:
     r = subprocess.run([*NB2PIPE, "runs", "list", "--json", "--runs-dir", str(pkg.runs)],
                        capture_output=True, text=True, env=pkg.env(), timeout=60)  # fmt: skip
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return _strict(r.stdout)  # type: ignore[no-any-return]
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -205,3 +205,42 @@ def test_sigterm_during_a_background_artifact_write(make_pkg: Any) -> None:
         assert len(entries) == 1
     else:  # dropped whole: no entry
         assert "interrupted" in make["error"]["message"] and not entries
+
+
+def _strict(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_nan_parameters_keep_runs_list_json_valid(make_pkg: Any) -> None:
+    pkg = make_pkg([S("one", "y = x * 2", outputs=("y",), params=("x",), metrics=("y",))],
+                   [("x", float, 1.0)])  # fmt: skip
+    assert pkg.cli("-p", "x=nan", "--run-id", "n").returncode == 0
+    assert pkg.cli("-p", "x=inf", "--run-id", "i").returncode == 0
+    runs = {r["run_id"]: r for r in _runs_json(pkg)}
+    assert runs["n"]["parameters"] == {"x": "nan"} and runs["i"]["metrics"] == {"y": "inf"}
+    r = subprocess.run([*NB2PIPE, "runs", "show", "n", "--json", "--runs-dir", str(pkg.runs)],
+                       capture_output=True, text=True, env=pkg.env(), timeout=60)  # fmt: skip
+    assert _strict(r.stdout)["parameters"] == {"x": "nan"}
+
+
+@pytest.mark.parametrize("leftover", ["thread", "process"])
+def test_a_step_leaving_a_thread_or_process_does_not_hold_the_run(
+    make_pkg: Any, leftover: str
+) -> None:
+    start = {
+        "thread": "threading.Thread(target=time.sleep, args=(120,)).start()",
+        "process": "multiprocessing.get_context('fork').Process(target=time.sleep, args=(120,)).start()",
+    }[leftover]
+    pkg = make_pkg(
+        three(f"{start}\nb = a", "import multiprocessing\nimport threading\nimport time")
+    )
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", pkg.name, "--runs-dir", str(pkg.runs),
+                             "--run-id", "left"], cwd=pkg.root, env=pkg.env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert proc.wait(timeout=60) == 0
+    assert time.monotonic() - t0 < 60
+    assert load_run(pkg.runs / "left")["status"] == "ok"
