@@ -80,8 +80,11 @@ def jsonable(value: Any) -> Any:
 
 
 class RunRecord:
-    """The run.json of one run. ``save()`` writes at most every ``interval`` seconds unless
-    forced; the final write is always forced."""
+    """The run.json of one run. ``save()`` writes at most every ``gap`` seconds unless
+    forced; the final write is always forced. ``gap`` is ``interval``, or 20 times what the
+    last write took when that is longer: the record grows with the steps, and rewriting it
+    whole must not make run time grow with their square (writes stay under ~5% of the run;
+    each step's changes are in ``events.jsonl`` meanwhile)."""
 
     def __init__(self, run_dir: Path, data: dict[str, Any], interval: float = 0.2) -> None:
         self.run_dir = run_dir
@@ -93,6 +96,7 @@ class RunRecord:
         self.data["pid_started"] = process_started(pid)
         self.data.setdefault("steps", {})
         self.interval = interval
+        self.gap = interval
         self._last = 0.0
         self.dirty = False
         self._events: Any = None
@@ -111,15 +115,16 @@ class RunRecord:
 
     def save(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last < self.interval:
+        if not force and now - self._last < self.gap:
             self.dirty = True
             return
         atomic_write_json(self.path, self.data)
-        self._last = now
+        self._last = time.monotonic()
+        self.gap = max(self.interval, 20 * (self._last - now))
         self.dirty = False
 
     def flush(self) -> None:
-        """Write pending changes, at most every ``interval`` seconds."""
+        """Write pending changes, at most every ``gap`` seconds."""
         if self.dirty:
             self.save()
 

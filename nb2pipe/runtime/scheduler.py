@@ -77,6 +77,12 @@ class Scheduler:
         self._upstream: dict[str, list[str]] = {}
         self.entries: dict[str, dict[str, Any]] = {}  # ok steps whose outputs are being written
         self.written: list[tuple[str, int]] = []  # artifacts workers added to the store
+        # Steps to look at in the next pass (their upstream changed), steps ready but held
+        # back (no free job): a pass costs what changed, not the whole DAG.
+        self._check: set[str] = set()
+        self._held: set[str] = set()
+        self._dependents: dict[str, list[str]] = {}
+        self._index: dict[str, int] = {}
 
     def step_of(self, name: str) -> Step:
         return self.by_name[name]
@@ -105,6 +111,9 @@ class Scheduler:
         self, name: str, status: str, elapsed: float | None = None, note: str = "", **fields: Any
     ) -> None:
         self.state[name] = status
+        self._check.update(self._dependents.get(name, ()))
+        if status == "pending":
+            self._check.add(name)
         rec = self.record.step(name)
         rec["status"] = status
         rec.update({k: v for k, v in fields.items() if v is not None})
@@ -173,11 +182,13 @@ class Scheduler:
     def _new_executor(self) -> StepExecutor:
         return self.plan.executor(ExecutorContext(self.jobs, self.store, self.record))
 
-    def _schedule(self, order: list[str], running: dict[Future[Any], str]) -> None:
-        progress = True
-        while progress:
-            progress = False
-            for name in order:
+    def _schedule(self, running: dict[Future[Any], str]) -> None:
+        self._check |= self._held
+        self._held = set()
+        while self._check:
+            names = sorted(self._check, key=self._index.__getitem__)
+            self._check = set()
+            for name in names:
                 if self.state[name] != "pending":
                     continue
                 step = self.step_of(name)
@@ -187,7 +198,6 @@ class Scheduler:
                     self._skip_after_failure(name, bad)
                     if self.live is not None:
                         self.live.finished(step, None, ran=False)
-                    progress = True
                     continue
                 if any(self.state[u] not in ("ok", "cached") for u in deps):
                     continue
@@ -215,16 +225,15 @@ class Scheduler:
                         outputs={k: r.to_json() for k, r in refs.items()},
                         metrics=metrics,
                     )
-                    progress = True
                     continue
-                if len(running) >= self.jobs:
-                    continue
-                if any(n in self.suspects for n in running.values()):
-                    continue  # a step that may crash its worker runs alone
-                if name in self.suspects and running:
+                if (
+                    len(running) >= self.jobs
+                    or any(n in self.suspects for n in running.values())  # it runs alone
+                    or (name in self.suspects and running)
+                ):
+                    self._held.add(name)
                     continue
                 self._submit(step, inputs, key, comps, running)
-                progress = True
 
     def _input_record(self, step: Step, inputs: dict[str, ArtifactRef]) -> dict[str, Any]:
         return {v: {"step": step.inputs[v], **r.to_json()} for v, r in inputs.items()}
@@ -415,9 +424,13 @@ class Scheduler:
             elif s.name not in self.selected:
                 self.state[s.name] = "skipped"
                 self.record.step(s.name).update(status="skipped", reason="not selected")
-        for name in order:
+        for i, name in enumerate(order):
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
+            self._index[name] = i
+            for up in self._deps(self.step_of(name)):
+                self._dependents.setdefault(up, []).append(name)
+        self._check = set(order)
         if self.plan.executor.in_process:  # outputs handed over in memory
             steps = [self.step_of(n) for n in order]
             config = self.plan.config
@@ -428,7 +441,7 @@ class Scheduler:
         running: dict[Future[Any], str] = {}
         try:
             while True:
-                self._schedule(order, running)
+                self._schedule(running)
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
