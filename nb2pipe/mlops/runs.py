@@ -6,7 +6,10 @@ Tables go to the terminal through rich; ``--json`` prints the same facts for scr
 ``gc --keep N`` keeps the N newest runs of each pipeline (and every run still marked
 running), removes the other run folders, the cache entries that only they made or used,
 and the artifacts in the store that no kept run or cache entry refers to. Registered
-models are not affected: the registry holds its own copies.
+models are not affected: the registry holds its own copies. A store shared by several runs
+folders (``--store``) lists them in ``STORE/runs-dirs/`` (each run registers its folder):
+what any of their runs uses is kept, and while a run is running anywhere every cache
+entry stays and no artifact newer than its start goes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from nb2pipe.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
+from nb2pipe.runtime.store import register_runs_dir, registered_runs_dirs
 from nb2pipe.runtime.supervise import alive, observed
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -228,6 +232,7 @@ class GcResult:
     bytes: int = 0
     entries: int = 0
     dry_run: bool = False
+    shared_with: list[str] = field(default_factory=list)  # other runs folders of the store
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -237,6 +242,7 @@ class GcResult:
             "bytes_freed": self.bytes,
             "cache_entries_removed": self.entries,
             "dry_run": self.dry_run,
+            "store_shared_with": self.shared_with,
         }
 
 
@@ -281,11 +287,16 @@ def gc(
     result = GcResult(
         kept=[p.name for p, _ in kept], removed=[p.name for p, _ in removed], dry_run=dry_run
     )
-    kept_ids = {str(r.get("run_id", p.name)) for p, r in kept}
+    # Runs of the other runs folders sharing the store are all kept (they are not ours).
+    here = base.resolve()
+    others = [d for d in registered_runs_dirs(store_dir) if d != here and d.is_dir()]
+    result.shared_with = [str(d) for d in others]
+    shared = [pr for d in others for pr in all_runs(d)]
+    kept_ids = {str(r.get("run_id", p.name)) for p, r in kept + shared}
     live: set[str] = set()
     used_keys: set[str] = set()
     running_since: str | None = None
-    for _, rec in kept:
+    for _, rec in kept + shared:
         for step in (rec.get("steps") or {}).values():
             step = step or {}
             live |= _hashes(step.get("inputs")) | _hashes(step.get("outputs"))
@@ -308,7 +319,9 @@ def gc(
             key = (
                 entry.get("key") if path.name.endswith(".latest.json") else path.name.split(".")[-2]
             )
-            if str(entry.get("run_id")) in kept_ids or key in used_keys:
+            # While a run is running (here or in a folder sharing the store) every entry
+            # stays: the ones it has just used may not be in its record yet.
+            if running_since or str(entry.get("run_id")) in kept_ids or key in used_keys:
                 live |= _hashes(entry.get("outputs"))
             else:
                 doomed_entries.append(path)
@@ -341,6 +354,8 @@ def gc(
     result.entries = len(doomed_entries)
     if dry_run:
         return result
+    if store_dir.is_dir():
+        register_runs_dir(store_dir, base)
     for path, _ in removed:
         shutil.rmtree(path, ignore_errors=True)
     for path in doomed_entries:
@@ -558,6 +573,11 @@ def print_gc(result: GcResult) -> None:
         f"{result.entries} cache entr{'y' if result.entries == 1 else 'ies'}; "
         f"kept {len(result.kept)} run(s)"
     )
+    if result.shared_with:
+        print(
+            f"the store is shared with {len(result.shared_with)} other runs folder(s): "
+            "what their runs use is kept"
+        )
 
 
 def _finite(value: Any) -> Any:

@@ -30,7 +30,7 @@ from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, register_runs_dir
 
 __all__ = ["RunConfig", "RunResult", "main", "package_dir", "run"]
 
@@ -144,6 +144,7 @@ def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
     try:
         store.root.mkdir(parents=True, exist_ok=True)
         store.mark()
+        register_runs_dir(store.root, runs_path)
     except OSError as exc:
         raise UsageError(f"cannot write the store {store.root}: {exc.strerror or exc}") from None
     run_dir = runs_path / run_id
