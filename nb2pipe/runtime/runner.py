@@ -22,7 +22,7 @@ from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import FileHasher
-from nb2pipe.runtime.hooks import FinishedRun, call, installed
+from nb2pipe.runtime.hooks import FinishedRun, call, call_after, installed
 from nb2pipe.runtime.metrics import directions, metrics_document
 from nb2pipe.runtime.plan import RunConfig, RunPlan, package_dir, prepare
 from nb2pipe.runtime.progress import make_reporter
@@ -227,10 +227,10 @@ def _after(run: FinishedRun, hooks: list[Any]) -> None:
         for s in run.plan.pipeline.steps
         if s.kind == "gate"
     }
-    call(hooks, "after_run", run)
+    call_after(hooks, "after_run", run)
     _write(run, dirs)
     status = run.status
-    call(hooks, "after_record", run)
+    call_after(hooks, "after_record", run)
     if run.status != status:
         _write(run, dirs)
 
