@@ -75,6 +75,44 @@ def test_the_timeout_cell_option_reaches_the_package_and_airflow(tmp_path: Path)
         api.load(_notebook(tmp_path, "timeout=-5"))
 
 
+class _Artifact:
+    """What KFP hands a component: a path and a metadata dict."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.metadata = str(path), {}
+
+
+def test_the_kfp_export_timeout_reaches_each_component_and_stops_the_step(
+    tmp_path: Path,
+) -> None:
+    """KFP's DSL has no task timeout (PipelineTask: retries, resources, caching only): the
+    export's --timeout goes to run_kfp_step in each component, and the runtime stops the
+    step there (a step's own `timeout=S` wins, as in the Airflow export)."""
+    from nb2pipe.exporters import ExportError, export
+    from nb2pipe.runtime.remote import StepFailed, run_kfp_step
+
+    pipe, out, _ = api.convert(_notebook(tmp_path, ""), tmp_path / "kpkg")
+    plain = tmp_path / "plain_kfp.py"
+    export("kfp", out, plain, {"compile": False})
+    assert "timeout=" not in plain.read_text()
+    limited = tmp_path / "limited_kfp.py"
+    export("kfp", out, limited, {"compile": False, "timeout": 1.5})
+    assert limited.read_text().count("timeout=1.5,") == 3  # load, slow, last
+    with pytest.raises(ExportError, match="positive number of seconds"):
+        export("kfp", out, tmp_path / "bad_kfp.py", {"compile": False, "timeout": -1.0})
+
+    x, y = _Artifact(tmp_path / "x"), _Artifact(tmp_path / "y")
+    try:
+        run_kfp_step("kpkg", "load", package_path=tmp_path, outputs={"x": x}, timeout=1.5)
+        with pytest.raises(StepFailed, match="over its time limit of 1.5 s") as info:
+            run_kfp_step("kpkg", "slow", package_path=tmp_path, inputs={"x": x},
+                         outputs={"y": y}, timeout=1.5)  # fmt: skip
+        assert info.value.kind == "timed_out"
+    finally:
+        for mod in [m for m in sys.modules if m == "kpkg" or m.startswith("kpkg.")]:
+            del sys.modules[mod]
+
+
 @pytest.mark.integration
 def test_a_step_over_its_cell_timeout_is_stopped(tmp_path: Path) -> None:
     nb = _notebook(tmp_path, "timeout=1")
