@@ -288,7 +288,7 @@ def main(
         if not supervise.supervised():
             _, root = package_dir(pipeline)
             args = list(sys.argv[1:] if argv is None else argv)
-            return supervise.supervise(root, pipeline.package, args)
+            return supervise.supervise(root, pipeline.package, args, pipeline)
     parser = build_parser(prog=f"python -m {pipeline.package}")
     try:
         ns = parser.parse_args(argv)

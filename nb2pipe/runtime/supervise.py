@@ -1,7 +1,8 @@
 """The supervisor: a run from the command line never ends with a record that lies.
 
 ``python -m <package>`` and ``nb2pipe run DIR`` run the pipeline in a child process (its
-own process group) and wait for it. What a step can do to the process that runs it
+own process group; a fork of the command's process, which has imported the pipeline and
+started no thread yet, else a new interpreter) and wait for it. What a step can do to the process that runs it
 (``os._exit()``, a segfault, the kernel's OOM killer) cannot be caught there, so the
 supervisor looks at the run's record when the child ends: a record still ``running``
 becomes ``crashed`` (or ``interrupted`` when a signal stopped it), the steps that were
@@ -25,12 +26,17 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nb2pipe.runtime.errors import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from nb2pipe.runtime.spec import Pipeline
 
 ENV = "NB2PIPE_SUPERVISED"  # set in the child: the file where it names its run folder
 PARENT = "NB2PIPE_SUPERVISOR"  # and the supervisor's pid
@@ -48,28 +54,50 @@ def announce(run_dir: Path) -> None:
             Path(path).write_text(str(run_dir), encoding="utf-8")
 
 
-def supervise(package_root: Path, package: str, argv: Sequence[str]) -> int:
-    """Run ``python -m <package> argv`` in a supervised child; its exit code."""
+def supervise(
+    package_root: Path, package: str, argv: Sequence[str], pipeline: Pipeline | None = None
+) -> int:
+    """Run ``python -m <package> argv`` in a supervised child; its exit code. With the
+    ``pipeline`` already imported and no other thread, the child is a fork of this process
+    (nothing to import again); otherwise a new interpreter."""
     fd, note = tempfile.mkstemp(prefix="nb2pipe-run-", suffix=".txt")
     os.close(fd)
-    cmd = [sys.executable, "-m", __name__, str(package_root), package, sys.argv[0], *argv]
+    parent = os.getpid()
     forwarded: list[int] = []
-    group: dict[str, Any] = (
-        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
-    )
-    env = {**os.environ, ENV: note, PARENT: str(os.getpid())}
-    proc = subprocess.Popen(cmd, env=env, **group)
+    child: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
         forwarded.append(signum)
-        with contextlib.suppress(OSError):
-            proc.send_signal(signum)
+        if child:
+            with contextlib.suppress(OSError):
+                os.kill(child[0], signum)
 
     from nb2pipe.runtime.signals import SIGNALS
 
     saved = {s: signal.signal(s, forward) for s in SIGNALS}
     try:
-        code = proc.wait()
+        if pipeline is not None and hasattr(os, "fork") and threading.active_count() == 1:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()  # (else what is buffered is written twice)
+            pid = os.fork()
+            if pid == 0:
+                for s, old in saved.items():
+                    signal.signal(s, old)
+                _forked(pipeline, note, parent, [sys.argv[0], *argv])
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # (the child does it too: whichever runs first)
+            child.append(pid)
+            code = _wait(pid)
+        else:
+            cmd = [sys.executable, "-m", __name__, str(package_root), package, sys.argv[0], *argv]
+            group: dict[str, Any] = (
+                {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+            )
+            env = {**os.environ, ENV: note, PARENT: str(parent)}
+            proc = subprocess.Popen(cmd, env=env, **group)
+            child.append(proc.pid)
+            code = proc.wait()
     finally:
         for s, old in saved.items():
             signal.signal(s, old)
@@ -78,6 +106,15 @@ def supervise(package_root: Path, package: str, argv: Sequence[str]) -> int:
     finally:
         os.unlink(note)
     return settle(run_dir, code, forwarded[0] if forwarded else None)
+
+
+def _wait(pid: int) -> int:
+    """The exit code of child ``pid`` (negative: the signal that killed it)."""
+    try:
+        _, status = os.waitpid(pid, 0)  # (retried after a signal handler, PEP 475)
+    except ChildProcessError:
+        return EXIT_FAILED
+    return os.waitstatus_to_exitcode(status)
 
 
 def settle(run_dir: Path | None, code: int, signum: int | None) -> int:
@@ -189,26 +226,51 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(128 + int(signal.SIGKILL))
 
 
+def _forked(pipeline: Pipeline, note: str, parent: int, argv: list[str]) -> NoReturn:
+    """The supervised run in a fork of the supervisor."""
+    code = EXIT_FAILED
+    try:
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        os.environ[ENV], os.environ[PARENT] = note, str(parent)
+        die_with_parent(parent)
+        sys.argv = argv
+        from nb2pipe.runtime.runner import main
+
+        code = main(pipeline, argv[1:], supervised=False)
+    except BaseException:  # noqa: BLE001 - say what happened, then leave as always
+        traceback.print_exc()
+    finally:
+        _leave(code)
+
+
 def _child(argv: list[str]) -> None:
+    """The supervised run in a new interpreter (``python -m nb2pipe.runtime.supervise``)."""
     die_with_parent(int(os.environ.get(PARENT) or 0) or None)
     root, package, argv0, *args = argv
     sys.argv = [argv0, *args]
     if root not in sys.path:
         sys.path.insert(0, root)
-    from nb2pipe.runtime.runner import main
-
-    code = 2
+    code = EXIT_FAILED
     try:
+        from nb2pipe.runtime.runner import main
+
         code = main(importlib.import_module(f"{package}.pipeline").PIPELINE, args)
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        if code > 128:  # stopped by a signal: no process of the run outlives it
-            with contextlib.suppress(OSError):
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
-                os.killpg(os.getpid(), signal.SIGTERM)
-        os._exit(code)  # threads and child processes a step left behind do not hold us
+        _leave(code)
+
+
+def _leave(code: int) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if code > 128:  # stopped by a signal: no process of the run outlives it
+        with contextlib.suppress(OSError):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.killpg(os.getpid(), signal.SIGTERM)
+    os._exit(code)  # threads and child processes a step left behind do not hold us
 
 
 if __name__ == "__main__":

@@ -244,3 +244,42 @@ def test_a_step_leaving_a_thread_or_process_does_not_hold_the_run(
     assert proc.wait(timeout=60) == 0
     assert time.monotonic() - t0 < 60
     assert load_run(pkg.runs / "left")["status"] == "ok"
+
+
+WHO = "open('who', 'w').write(open('/proc/self/cmdline').read())\nb = a"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_supervised_run_is_a_fork_of_the_command(make_pkg: Any) -> None:
+    """No second interpreter to start and import into: the child is a fork."""
+    pkg = make_pkg(three(WHO))
+    r = pkg.cli("--run-id", "forked")
+    assert r.returncode == 0, r.stderr
+    cmdline = (pkg.workdir / "who").read_text().split("\0")
+    assert cmdline[1:3] == ["-m", pkg.name], cmdline  # the command's own
+    assert load_run(pkg.runs / "forked")["status"] == "ok"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_with_another_thread_running_the_supervised_run_is_a_new_interpreter(
+    make_pkg: Any,
+) -> None:
+    """Forking a process with threads is unsafe: then the child is a new interpreter."""
+    import threading
+
+    from nb2pipe.runtime.runner import main
+
+    pkg = make_pkg(three(WHO))
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        args = ["--runs-dir", str(pkg.runs), "--run-id", "spawned", "-q"]
+        code = main(pkg.pipeline(), args, supervised=True)
+    finally:
+        stop.set()
+        thread.join()
+    assert code == 0
+    cmdline = (pkg.workdir / "who").read_text().split("\0")
+    assert cmdline[1:3] == ["-m", "nb2pipe.runtime.supervise"], cmdline
+    assert load_run(pkg.runs / "spawned")["status"] == "ok"
