@@ -8,6 +8,7 @@ the work after the steps (registration, ...) in run hooks (:mod:`nb2pipe.runtime
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -144,9 +145,10 @@ def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
     try:
         store.root.mkdir(parents=True, exist_ok=True)
         store.mark()
-        register_runs_dir(store.root, runs_path)
     except OSError as exc:
         raise UsageError(f"cannot write the store {store.root}: {exc.strerror or exc}") from None
+    with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
+        register_runs_dir(store.root, runs_path)
     run_dir = runs_path / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
