@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import signal
 import socket
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 ENV = "NB2PIPE_SUPERVISED"  # set in the child: the file where it names its run folder
 PARENT = "NB2PIPE_SUPERVISOR"  # and the supervisor's pid
+MAIN = "NB2PIPE_SUPERVISED_MAIN"  # a new interpreter: main()'s prog and command (JSON)
 
 
 def supervised() -> bool:
@@ -55,7 +57,13 @@ def announce(run_dir: Path) -> None:
 
 
 def supervise(
-    package_root: Path, package: str, argv: Sequence[str], pipeline: Pipeline | None = None
+    package_root: Path,
+    package: str,
+    argv: Sequence[str],
+    pipeline: Pipeline | None = None,
+    *,
+    prog: str | None = None,
+    command: list[str] | None = None,
 ) -> int:
     """Run ``python -m <package> argv`` in a supervised child; its exit code. With the
     ``pipeline`` already imported and no other thread, the child is a fork of this process
@@ -84,7 +92,7 @@ def supervise(
             if pid == 0:
                 for s, old in saved.items():
                     signal.signal(s, old)
-                _forked(pipeline, note, parent, [sys.argv[0], *argv])
+                _forked(pipeline, note, parent, [sys.argv[0], *argv], prog, command)
             with contextlib.suppress(OSError):
                 os.setpgid(pid, pid)  # (the child does it too: whichever runs first)
             child.append(pid)
@@ -94,7 +102,8 @@ def supervise(
             group: dict[str, Any] = (
                 {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
             )
-            env = {**os.environ, ENV: note, PARENT: str(parent)}
+            main_args = json.dumps({"prog": prog, "command": command})
+            env = {**os.environ, ENV: note, PARENT: str(parent), MAIN: main_args}
             proc = subprocess.Popen(cmd, env=env, **group)
             child.append(proc.pid)
             code = proc.wait()
@@ -132,11 +141,11 @@ def settle(run_dir: Path | None, code: int, signum: int | None) -> int:
 
 
 def _close_record(run_dir: Path, code: int, signum: int | None) -> bool:
-    from nb2pipe.runtime.fsutil import atomic_write_json
-    from nb2pipe.runtime.records import iso, load_run, replay
+    from nb2pipe.runtime.fsutil import atomic_write_json, read_json
+    from nb2pipe.runtime.records import iso, replay
 
-    rec = load_run(run_dir)
-    if rec.get("status") != "running":
+    rec = read_json(run_dir / "run.json")  # the record this run wrote, completed here
+    if not isinstance(rec, dict) or rec.get("status") != "running":
         return False
     replay(run_dir, rec)
     how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with {code}"
@@ -226,7 +235,14 @@ def die_with_parent(parent: int | None = None) -> None:
         os._exit(128 + int(signal.SIGKILL))
 
 
-def _forked(pipeline: Pipeline, note: str, parent: int, argv: list[str]) -> NoReturn:
+def _forked(
+    pipeline: Pipeline,
+    note: str,
+    parent: int,
+    argv: list[str],
+    prog: str | None,
+    command: list[str] | None,
+) -> NoReturn:
     """The supervised run in a fork of the supervisor."""
     code = EXIT_FAILED
     try:
@@ -237,7 +253,7 @@ def _forked(pipeline: Pipeline, note: str, parent: int, argv: list[str]) -> NoRe
         sys.argv = argv
         from nb2pipe.runtime.runner import main
 
-        code = main(pipeline, argv[1:], supervised=False)
+        code = main(pipeline, argv[1:], prog=prog, command=command, supervised=False)
     except BaseException:  # noqa: BLE001 - say what happened, then leave as always
         traceback.print_exc()
     finally:
@@ -255,7 +271,9 @@ def _child(argv: list[str]) -> None:
     try:
         from nb2pipe.runtime.runner import main
 
-        code = main(importlib.import_module(f"{package}.pipeline").PIPELINE, args)
+        given = json.loads(os.environ.pop(MAIN, "") or "{}")
+        pipeline = importlib.import_module(f"{package}.pipeline").PIPELINE
+        code = main(pipeline, args, prog=given.get("prog"), command=given.get("command"))
     except BaseException:  # noqa: BLE001
         traceback.print_exc()
     finally:

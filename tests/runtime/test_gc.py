@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from runtime_helpers import S
 
-from nb2pipe.runtime.records import load_run
+from nb2pipe.mlops.runs import read_run
 
 pytestmark = pytest.mark.integration
 
-NB2PIPE = [sys.executable, "-m", "nb2pipe.cli"]
+NB2PIPE = [sys.executable, "-m", "nb2pipe.frontends.cli"]
 WAIT = "open('started', 'w').close()\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nb = a * 10"
 
 
@@ -60,16 +60,16 @@ def test_gc_of_one_runs_folder_keeps_what_the_other_uses(make_pkg: Any) -> None:
     store, here, there = pkg.root / "shared", pkg.root / "here", pkg.root / "there"
     _run(pkg, here, store, 1, "h1")
     _run(pkg, there, store, 2, "t1")
-    ours = _artifacts(load_run(here / "h1")) - _artifacts(load_run(there / "t1"))
+    ours = _artifacts(read_run(here / "h1")) - _artifacts(read_run(there / "t1"))
     assert ours and ours <= _stored(store)
 
     result = _gc(pkg, here, store)
     assert result["removed"] == ["h1"] and result["store_shared_with"] == [str(there)]
     assert not (here / "h1").exists()
-    assert _artifacts(load_run(there / "t1")) <= _stored(store)  # the other folder's stay
+    assert _artifacts(read_run(there / "t1")) <= _stored(store)  # the other folder's stay
     assert not ours & _stored(store)  # ours, used by no run left, are gone
     _run(pkg, there, store, 2, "t2")  # its cache entries stayed too
-    assert {s["status"] for s in load_run(there / "t2")["steps"].values()} == {"cached"}
+    assert {s["status"] for s in read_run(there / "t2")["steps"].values()} == {"cached"}
 
 
 def test_gc_spares_a_run_still_running_in_another_folder(make_pkg: Any) -> None:
@@ -90,7 +90,7 @@ def test_gc_spares_a_run_still_running_in_another_folder(make_pkg: Any) -> None:
     (pkg.workdir / "go").touch()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    rec = load_run(there / "t1")
+    rec = read_run(there / "t1")
     assert rec["status"] == "ok" and _artifacts(rec) <= _stored(store)
     _run(pkg, there, store, 3, "t2")
-    assert {s["status"] for s in load_run(there / "t2")["steps"].values()} == {"cached"}
+    assert {s["status"] for s in read_run(there / "t2")["steps"].values()} == {"cached"}

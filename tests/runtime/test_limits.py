@@ -15,8 +15,8 @@ from runtime_helpers import S
 
 from nb2pipe import api
 from nb2pipe.errors import Nb2pipeError
+from nb2pipe.mlops.runs import read_run
 from nb2pipe.runtime import limits
-from nb2pipe.runtime.records import load_run
 from nb2pipe.runtime.spec import Step
 
 
@@ -117,12 +117,12 @@ def test_the_kfp_export_timeout_reaches_each_component_and_stops_the_step(
 def test_a_step_over_its_cell_timeout_is_stopped(tmp_path: Path) -> None:
     nb = _notebook(tmp_path, "timeout=1")
     api.convert(nb, tmp_path / "pkg")
-    r = subprocess.run([sys.executable, "-m", "nb2pipe.cli", "run", "pkg", "--run-id", "t"],
+    r = subprocess.run([sys.executable, "-m", "nb2pipe.frontends.cli", "run", "pkg", "--run-id", "t"],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert r.returncode == 1, r.stderr
     assert "step 'slow' stopped at cell 2, line 4" in r.stderr, r.stderr
     assert "over its time limit of 1 s" in r.stderr
-    rec = load_run(tmp_path / "runs" / "t")
+    rec = read_run(tmp_path / "runs" / "t")
     assert rec["status"] == "failed"
     assert {n: s["status"] for n, s in rec["steps"].items()} == {
         "load": "ok", "slow": "timed_out", "last": "skipped"}  # fmt: skip
@@ -142,7 +142,7 @@ def test_a_step_over_timeout_is_stopped(make_pkg: Any, jobs: str) -> None:
     ])  # fmt: skip
     r = pkg.cli("--timeout", "1.5", "-j", jobs, "--run-id", "t")
     assert r.returncode == 1, r.stderr
-    rec = load_run(pkg.runs / "t")
+    rec = read_run(pkg.runs / "t")
     assert [s["status"] for s in rec["steps"].values()] == ["ok", "timed_out", "skipped"]
     assert rec["steps"]["spin"]["error"]["cell"] == 3
     assert 1.4 < rec["steps"]["spin"]["duration"] < 30
@@ -162,7 +162,7 @@ def test_a_step_over_max_memory_is_recorded_out_of_memory(make_pkg: Any) -> None
     assert r.returncode == 1, r.stderr
     assert "step 'hog' stopped at cell 5, line 1" in r.stderr
     assert "out of memory (--max-memory 256M)" in r.stderr
-    rec = load_run(pkg.runs / "m")
+    rec = read_run(pkg.runs / "m")
     assert [s["status"] for s in rec["steps"].values()] == ["ok", "out_of_memory", "skipped"]
     assert rec["steps"]["hog"]["pid"] != rec["pid"]  # ran in a worker
     assert pkg.cli("--max-memory", "lots").returncode == 2

@@ -16,11 +16,11 @@ import psutil
 import pytest
 from runtime_helpers import S
 
-from nb2pipe.runtime.records import load_run
+from nb2pipe.mlops.runs import read_run
 
 pytestmark = pytest.mark.integration
 
-NB2PIPE = [sys.executable, "-m", "nb2pipe.cli"]
+NB2PIPE = [sys.executable, "-m", "nb2pipe.frontends.cli"]
 
 
 def _runs_json(pkg: Any) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ def test_os_exit_in_a_step_is_a_crash_not_a_success(make_pkg: Any, how: str) -> 
                             "--run-id", "gone"], cwd=pkg.root, env=pkg.env(),
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert r.returncode == 1, (r.stdout, r.stderr)
-    rec = load_run(pkg.runs / "gone")
+    rec = read_run(pkg.runs / "gone")
     assert rec["status"] == "crashed"
     steps = {n: s["status"] for n, s in rec["steps"].items()}
     assert steps == {"first": "ok", "middle": "failed", "last": "skipped"}
@@ -72,7 +72,7 @@ def test_sys_exit_in_a_step_fails_it_naming_cell_and_line(make_pkg: Any, call: s
     r = pkg.cli("--run-id", "exits")
     assert r.returncode == 1, r.stderr
     assert "step 'middle' failed at cell 4, line 2" in r.stderr, r.stderr
-    rec = load_run(pkg.runs / "exits")
+    rec = read_run(pkg.runs / "exits")
     assert rec["status"] == "failed"
     assert rec["steps"]["middle"]["error"]["type"] == "SystemExit"
     assert (rec["steps"]["middle"]["error"]["cell"], rec["steps"]["middle"]["error"]["line"]) == (
@@ -89,15 +89,17 @@ def test_a_run_killed_with_sigkill_shows_as_crashed(make_pkg: Any) -> None:
     os.killpg(proc.pid, signal.SIGKILL)  # the supervisor, and with it the run (Linux)
     proc.wait(timeout=30)
     deadline = time.monotonic() + 10
-    while load_run(pkg.runs / "killed")["pid"] and psutil.pid_exists(
-        load_run(pkg.runs / "killed")["pid"]
+    while read_run(pkg.runs / "killed")["pid"] and psutil.pid_exists(
+        read_run(pkg.runs / "killed")["pid"]
     ):
         assert time.monotonic() < deadline, "the run's process outlived its supervisor"
         time.sleep(0.05)
-    assert load_run(pkg.runs / "killed")["status"] == "running"  # as written
+    assert (
+        json.loads((pkg.runs / "killed" / "run.json").read_text())["status"] == "running"
+    )  # as written
     (listed,) = _runs_json(pkg)
     assert listed["status"] == "crashed"
-    shown = load_run(pkg.runs / "killed", observe=True)
+    shown = read_run(pkg.runs / "killed")
     assert shown["status"] == "crashed" and shown["steps"]["first"]["status"] == "ok"
 
 
@@ -136,7 +138,7 @@ def test_sigterm_and_sighup_interrupt_like_ctrl_c(make_pkg: Any, sig: str, jobs:
     _, err = proc.communicate(timeout=30)
     signum = int(getattr(signal, sig))
     assert proc.returncode == 128 + signum, err
-    rec = load_run(pkg.runs / "stopped")
+    rec = read_run(pkg.runs / "stopped")
     assert rec["status"] == "interrupted" and rec["signal"] == sig
     assert rec["steps"]["middle"]["status"] == "failed"
     assert rec["steps"]["middle"]["error"]["kind"] == "interrupted"
@@ -166,7 +168,7 @@ def test_a_second_signal_kills_at_once(make_pkg: Any) -> None:
     proc.communicate(timeout=30)
     assert time.monotonic() - t0 < 10
     assert proc.returncode == 128 + signal.SIGTERM
-    rec = load_run(pkg.runs / "twice")
+    rec = read_run(pkg.runs / "twice")
     assert rec["status"] == "interrupted" and rec["signal"] == "SIGTERM"
     assert rec["steps"]["middle"]["status"] == "failed"
     assert not psutil.wait_procs(family, timeout=10)[1]
@@ -189,7 +191,7 @@ def test_sigterm_during_a_background_artifact_write(make_pkg: Any) -> None:
     os.kill(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    rec = load_run(pkg.runs / "term")
+    rec = read_run(pkg.runs / "term")
     assert rec["status"] == "interrupted"
     check_store(pkg.runs / "store")
     assert not list((pkg.runs / "store" / "objects").glob("tmp/*.tmp"))
@@ -243,7 +245,7 @@ def test_a_step_leaving_a_thread_or_process_does_not_hold_the_run(
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     assert proc.wait(timeout=60) == 0
     assert time.monotonic() - t0 < 60
-    assert load_run(pkg.runs / "left")["status"] == "ok"
+    assert read_run(pkg.runs / "left")["status"] == "ok"
 
 
 WHO = "open('who', 'w').write(open('/proc/self/cmdline').read())\nb = a"
@@ -257,7 +259,7 @@ def test_the_supervised_run_is_a_fork_of_the_command(make_pkg: Any) -> None:
     assert r.returncode == 0, r.stderr
     cmdline = (pkg.workdir / "who").read_text().split("\0")
     assert cmdline[1:3] == ["-m", pkg.name], cmdline  # the command's own
-    assert load_run(pkg.runs / "forked")["status"] == "ok"
+    assert read_run(pkg.runs / "forked")["status"] == "ok"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -282,4 +284,4 @@ def test_with_another_thread_running_the_supervised_run_is_a_new_interpreter(
     assert code == 0
     cmdline = (pkg.workdir / "who").read_text().split("\0")
     assert cmdline[1:3] == ["-m", "nb2pipe.runtime.supervise"], cmdline
-    assert load_run(pkg.runs / "spawned")["status"] == "ok"
+    assert read_run(pkg.runs / "spawned")["status"] == "ok"
