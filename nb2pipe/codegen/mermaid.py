@@ -16,6 +16,8 @@ COLOURS = {  # fill, stroke
     "ok": ("#d8f0dc", "#2e7d32"),
     "cached": ("#dbe8f7", "#1565c0"),
     "failed": ("#f9d6d8", "#c62828"),
+    "timed_out": ("#f9d6d8", "#c62828"),
+    "out_of_memory": ("#f9d6d8", "#c62828"),
     "skipped": ("#eeeeee", "#8a8a8a"),
     "running": ("#fff1c2", "#b08800"),
     "pending": ("#ffffff", "#8a8a8a"),

@@ -87,6 +87,16 @@ def step_name(raw: str, *, file: str, cell: int, what: str = "step name") -> str
     return name
 
 
+def _timeout(word: str, *, file: str, cell: int) -> str:
+    """The cell option ``timeout=S`` (seconds), normalised; kept with the step's tags."""
+    from nb2pipe.runtime.limits import seconds
+
+    try:
+        return f"timeout={seconds(word.split('=', 1)[1]):g}"
+    except ValueError as exc:
+        raise TagError(str(exc), file=file, cell=cell, hint="write timeout=600") from None
+
+
 def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
     out = _CellTags()
     problem = tagcheck.directive_problem(cell.source)
@@ -108,6 +118,8 @@ def _parse(cell: Cell, file: str, diags: list[Diagnostic]) -> _CellTags:
             out.after.append(
                 step_name(t.split(":", 1)[1], file=file, cell=cell.index, what="after: target")
             )
+        elif low.startswith("timeout="):
+            out.foreign.append(_timeout(t, file=file, cell=cell.index))  # read by the runtime
         elif low.startswith(MODEL_PREFIX):
             name = step_name(t.split(":", 1)[1], file=file, cell=cell.index, what="model name")
             if name.lower() in RESERVED_MODELS:

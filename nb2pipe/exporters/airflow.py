@@ -29,6 +29,7 @@ from nb2pipe.exporters.base import (
     ruff_format,
     shown,
 )
+from nb2pipe.runtime.limits import step_timeout
 from nb2pipe.runtime.project import find_root, runs_location
 
 _JSON_TYPES = {
@@ -118,6 +119,12 @@ class AirflowExporter(Exporter):
         Option("schedule", "cron expression or preset such as @daily (default: none, manual)"),
         Option("retries", "retries of a failing task (gates never retry; default 0)", int, 0),
         Option(
+            "timeout",
+            "seconds a task may run (execution_timeout; a step's `timeout=S` option wins)",
+            float,
+            None,
+        ),
+        Option(
             "package_path",
             "folder the workers import the package from (default: where it is in the project)",
         ),
@@ -197,6 +204,7 @@ class AirflowExporter(Exporter):
                     "upstream": upstream,
                     "upstream_results": [f"r_{u}" for u in upstream],
                     "doc": inert(s.doc or f"Step {s.name} of the notebook."),
+                    "timeout": step_timeout(s, options["timeout"]),
                 }
             )
         for s in steps:  # names made of validated identifiers only

@@ -22,6 +22,7 @@ import base64
 import gzip
 import importlib.util
 import io
+import math
 import re
 import subprocess
 import sys
@@ -178,6 +179,13 @@ class KfpExporter(Exporter):
         Option("compile", "compile to YAML (default: when kfp is importable)", bool, None),
         Option("kfp_python", "an interpreter with kfp installed, to compile with"),
         Option("retries", "retries of a failing step (not gates)", int, 0),
+        Option(
+            "timeout",
+            "seconds a step may run (KFP's DSL has no task timeout: the runtime in the "
+            "component stops the step; a step's `timeout=S` option wins)",
+            float,
+            None,
+        ),
     )
 
     def default_output(self, ctx: ExportContext, options: Mapping[str, Any]) -> Path:
@@ -211,6 +219,9 @@ class KfpExporter(Exporter):
         retries = options["retries"]
         if retries < 0:
             raise ExportError("--retries must be >= 0")
+        timeout = options["timeout"]
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise ExportError("--timeout: a positive number of seconds")
 
         # pipeline parameters: native KFP types where faithful, else text read like -p
         pmap = {p.name: p for p in pipeline.parameters}
@@ -282,6 +293,7 @@ class KfpExporter(Exporter):
                     "inputs": [(v, f"in_{v}") for v in s.inputs],
                     "outputs": [(v, f"out_{v}") for v in s.outputs],
                     "metrics": bool(s.metrics),
+                    "timeout": None if timeout is None else float(timeout),
                 }
             )
             body.append(f"t_{s.name} = step_{s.name}({', '.join(call_args)})")

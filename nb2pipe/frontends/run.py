@@ -32,4 +32,10 @@ def run_command(
                 if d.severity != "note":
                     print(d, file=sys.stderr)
             print(f"[nb2pipe] converted {directory} into {folder}", file=sys.stderr)
-    return main(load_package(folder), args, prog=f"nb2pipe run {directory}", command=command)
+    return main(
+        load_package(folder),
+        args,
+        prog=f"nb2pipe run {directory}",
+        command=command,
+        supervised=True,  # in a child process: a crash of a step still ends with a true record
+    )

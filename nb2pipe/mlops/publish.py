@@ -43,6 +43,13 @@ from nb2pipe.runtime.spec import Pipeline
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
 
 
+def _why(exc: Exception) -> str:
+    """One line: an OSError names its file and its cause (``[Errno 30] ...`` left out)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return " ".join(str(exc).split())
+
+
 def _check_reachable(uri: str, timeout: float = 5.0) -> None:
     """An http(s) tracking server must answer before the steps run: MLflow's client would
     otherwise retry for minutes after them."""
@@ -158,16 +165,19 @@ class PublishHook:
                 self.registry.start_run(data, run.record.run_dir)
             if data.get("status") == "ok" and self.active:
                 self._after_success(run, dirs, models)
-        except (RegistryError, UsageError) as exc:
-            run.fail(f"model registry: {' '.join(str(exc).split())}")
+        except (RegistryError, UsageError, OSError) as exc:  # OSError: e.g. a read-only folder
+            why = f"model registry: {_why(exc)}"
+            for m in self.models:
+                models.setdefault(m.name, {"registered": False, "reason": why})
+            run.fail(why)
 
     def after_record(self, run: FinishedRun) -> None:
         """MLflow: end its run (run.json and metrics.json are logged with it)."""
         if self.kind == "mlflow" and self._registry is not None:
             try:
                 self.registry.end_run(run.data, run.record.run_dir)
-            except RegistryError as exc:
-                run.fail(f"model registry: {exc}")
+            except (RegistryError, OSError) as exc:
+                run.fail(f"model registry: {_why(exc)}")
 
     def _eligible(self, run: FinishedRun) -> str | None:
         """Why this run's models cannot be registered, or None."""

@@ -7,12 +7,16 @@ The facts come back as data; the CLI draws them (rich tables: nb2pipe/frontends/
 ``gc --keep N`` keeps the N newest runs of each pipeline (and every run still marked
 running), removes the other run folders, the cache entries that only they made or used,
 and the artifacts in the store that no kept run or cache entry refers to. Registered
-models are not affected: the registry holds its own copies.
+models are not affected: the registry holds its own copies. A store shared by several runs
+folders (``--store``) lists them in ``STORE/runs-dirs/`` (each run registers its folder):
+what any of their runs uses is kept, and while a run is running anywhere every cache
+entry stays and no artifact newer than its start goes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import time
@@ -23,6 +27,8 @@ from typing import Any, TypedDict, cast
 
 from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
+from nb2pipe.runtime.store import register_runs_dir, registered_runs_dirs
+from nb2pipe.runtime.supervise import alive, observed
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
@@ -88,7 +94,7 @@ def read_run(run_dir: str | Path) -> RunDoc:
             data[key] = {}
     if not isinstance(data.get("run_id"), str):
         data["run_id"] = Path(run_dir).name
-    return cast(RunDoc, data)
+    return cast(RunDoc, observed(data, Path(run_dir)))  # a dead run's process: crashed
 
 
 def _read(run_dir: Path) -> RunDoc | None:
@@ -287,6 +293,7 @@ class GcResult:
     bytes: int = 0
     entries: int = 0
     dry_run: bool = False
+    shared_with: list[str] = field(default_factory=list)  # other runs folders of the store
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -296,6 +303,7 @@ class GcResult:
             "bytes_freed": self.bytes,
             "cache_entries_removed": self.entries,
             "dry_run": self.dry_run,
+            "store_shared_with": self.shared_with,
         }
 
 
@@ -309,23 +317,8 @@ def _hashes(refs: Any) -> set[str]:
 
 
 def _running(rec: dict[str, Any]) -> bool:
-    """Marked running, and not known dead (a process of this host that no longer exists:
-    killed with SIGKILL, or the machine restarted)."""
-    if rec.get("status") != "running":
-        return False
-    import os
-    import socket
-
-    pid = rec.get("pid")
-    if rec.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    """Marked running, and not known dead (its process is gone or its pid reused)."""
+    return rec.get("status") == "running" and alive(rec)
 
 
 def gc(
@@ -355,11 +348,16 @@ def gc(
     result = GcResult(
         kept=[p.name for p, _ in kept], removed=[p.name for p, _ in removed], dry_run=dry_run
     )
-    kept_ids = {str(r.get("run_id", p.name)) for p, r in kept}
+    # Runs of the other runs folders sharing the store are all kept (they are not ours).
+    here = base.resolve()
+    others = [d for d in registered_runs_dirs(store_dir) if d != here and d.is_dir()]
+    result.shared_with = [str(d) for d in others]
+    shared = [pr for d in others for pr in all_runs(d)]
+    kept_ids = {str(r.get("run_id", p.name)) for p, r in kept + shared}
     live: set[str] = set()
     used_keys: set[str] = set()
     running_since: str | None = None
-    for _, rec in kept:
+    for _, rec in kept + shared:
         for step in (rec.get("steps") or {}).values():
             step = step or {}
             live |= _hashes(step.get("inputs")) | _hashes(step.get("outputs"))
@@ -382,7 +380,9 @@ def gc(
             key = (
                 entry.get("key") if path.name.endswith(".latest.json") else path.name.split(".")[-2]
             )
-            if str(entry.get("run_id")) in kept_ids or key in used_keys:
+            # While a run is running (here or in a folder sharing the store) every entry
+            # stays: the ones it has just used may not be in its record yet.
+            if running_since or str(entry.get("run_id")) in kept_ids or key in used_keys:
                 live |= _hashes(entry.get("outputs"))
             else:
                 doomed_entries.append(path)
@@ -415,6 +415,8 @@ def gc(
     result.entries = len(doomed_entries)
     if dry_run:
         return result
+    if store_dir.is_dir():
+        register_runs_dir(store_dir, base)
     for path, _ in removed:
         shutil.rmtree(path, ignore_errors=True)
     for path in doomed_entries:
@@ -429,5 +431,17 @@ def gc(
     return result
 
 
+def _finite(value: Any) -> Any:
+    """NaN and infinities (a parameter or metric may be one) as strings: JSON has none."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
+    """Strict JSON (``--json``): NaN and infinities become "nan", "inf", "-inf"."""
+    return json.dumps(_finite(data), indent=2, default=str, allow_nan=False)

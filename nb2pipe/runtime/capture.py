@@ -10,12 +10,24 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+#: bytes of a step's output echoed to the terminal (``-v``); all of it goes to its log
+ECHO_CAP = 1 << 20
 
-def _tee(read_fd: int, log_fd: int, out_fd: int) -> None:
+
+def _tee(read_fd: int, log_fd: int, out_fd: int, log: Path) -> None:
+    """Copy the step's output to its log, streaming (64 KiB at a time, whatever it
+    prints), and its first ECHO_CAP bytes to the terminal, then a note of where the rest is."""
+    echoed, noted = 0, False
     while chunk := os.read(read_fd, 65536):
         os.write(log_fd, chunk)
-        with contextlib.suppress(OSError):
-            os.write(out_fd, chunk)
+        part = chunk[: max(ECHO_CAP - echoed, 0)]
+        echoed += len(part)
+        if len(part) < len(chunk) and not noted:
+            noted = True
+            part += f"\n[nb2pipe] output cut after {ECHO_CAP >> 20} MiB: the rest is in {log}\n".encode()
+        if part:
+            with contextlib.suppress(OSError):
+                os.write(out_fd, part)
     os.close(read_fd)
 
 
@@ -33,7 +45,7 @@ def capture_output(log: Path, *, echo: bool = False) -> Iterator[None]:
     target = log_fd
     if echo and saved is not None:
         read_fd, target = os.pipe()
-        thread = threading.Thread(target=_tee, args=(read_fd, log_fd, saved[0]), daemon=True)
+        thread = threading.Thread(target=_tee, args=(read_fd, log_fd, saved[0], log), daemon=True)
         thread.start()
     old = sys.stdout, sys.stderr
     text = open(os.dup(target), "w", buffering=1, encoding="utf-8", errors="replace")

@@ -9,6 +9,7 @@ outputs in the background while the next steps run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import figures, formats, guard, randomstate
+from nb2pipe.runtime import figures, formats, guard, limits, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fingerprint import stateless
@@ -55,6 +56,8 @@ class StepTask:
     redact: tuple[str, ...] = ()  # secret values never written to logs
     notebook: str = ""  # absolute path of the source notebook, to map lines back
     previous: dict[str, ArtifactRef] = field(default_factory=dict)  # latest result's outputs
+    timeout: float | None = None  # seconds the step's function may run (limits.py)
+    max_memory: int | None = None  # bytes more it may allocate (a worker's RLIMIT_AS)
 
 
 @dataclass
@@ -74,7 +77,7 @@ class Handoff:
 
 @dataclass
 class StepError:
-    kind: str  # exception | gate | mutation | artifact | outputs | metrics | interrupted
+    kind: str  # exception | gate | mutation | artifact | outputs | metrics | interrupted | timed_out | out_of_memory
     message: str  # one line, names step, cell and line
     exc_type: str = ""
     cell: int | None = None
@@ -174,21 +177,30 @@ def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
             traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
         )
     detail = " ".join(str(exc).split())
-    if gate:
+    kind = "gate" if gate else "exception"
+    if isinstance(exc, limits.StepTimeout):
+        kind, detail = "timed_out", f"over its time limit of {task.timeout:g} s"
+    elif isinstance(exc, MemoryError) and task.max_memory:
+        kind = "out_of_memory"
+        detail = f"out of memory (--max-memory {limits.describe_size(task.max_memory)})"
+    if kind in ("timed_out", "out_of_memory"):
+        what, summary = f"step {step.name!r} stopped", detail
+    elif gate:
         what = f"gate {step.name!r} failed"
         summary = detail or (loc.code if loc else "assertion failed")
     else:
         what = f"step {step.name!r} failed"
         summary = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    exc_type = type(exc).__name__
     where = ""
     if loc is not None:
         where = f" at {loc.describe()}"
         if loc.code and loc.code not in summary:
             where += f" ({loc.code})"
     return StepError(
-        kind="gate" if gate else "exception",
+        kind=kind,
         message=f"{what}{where}: {summary}",
-        exc_type=type(exc).__name__,
+        exc_type=exc_type,
         cell=loc.cell if loc else None,
         line=loc.line if loc else None,
         traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
@@ -223,9 +235,10 @@ def _call(task: StepTask, inputs: dict[str, Any], outcome: StepOutcome, log: Pat
             figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
             function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
             streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
-            result = function(**inputs, **task.kwargs)
+            with limits.time_limit(task.timeout):
+                result = function(**inputs, **task.kwargs)
             randomstate.leave(streams, result, outcome.warnings)
-        except (Exception, SystemExit) as exc:
+        except (Exception, SystemExit, limits.StepTimeout) as exc:
             traceback.print_exc()
             raise _Failed(_describe_exception(task, exc)) from None
         finally:
@@ -412,15 +425,39 @@ def execute(task: StepTask, store: ArtifactStore, handoff: Handoff | None = None
     return outcome
 
 
-def _redact_log(log: Path, secrets: tuple[str, ...]) -> None:
+def _redact_log(log: Path, secrets: tuple[str, ...], chunk: int = 1 << 20) -> None:
+    """Secret values out of a log, streaming (a step may print gigabytes): each chunk is
+    redacted with the previous one's last characters, so a value split between two chunks
+    is found too; the log is replaced only when it held one."""
+    keep = max(map(len, secrets)) - 1
+    tmp = log.with_name(log.name + ".redacting")
+    found = False
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        with (
+            open(log, encoding="utf-8", errors="replace") as src,
+            open(tmp, "w", encoding="utf-8") as dst,
+        ):
+            carry = ""
+            while True:
+                piece = src.read(chunk)
+                text = carry + piece
+                for s in secrets:
+                    if s in text:
+                        found = True
+                        text = text.replace(s, "***")
+                if not piece:
+                    dst.write(text)
+                    break
+                cut = max(len(text) - keep, 0)
+                dst.write(text[:cut])
+                carry = text[cut:]
+        if found:
+            os.replace(tmp, log)
     except OSError:
-        return
-    if any(s in text for s in secrets):
-        for s in secrets:
-            text = text.replace(s, "***")
-        log.write_text(text, encoding="utf-8")
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 # --- worker processes -------------------------------------------------------------------
@@ -429,8 +466,12 @@ _STORES: dict[str, LocalStore] = {}
 
 
 def init_worker() -> None:
-    """Workers ignore Ctrl-C while idle; the parent stops them (see ``run_in_worker``)."""
+    """Workers ignore Ctrl-C while idle; the parent stops them (see ``run_in_worker``),
+    and they die with it."""
+    from nb2pipe.runtime.supervise import die_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
 
 
 def run_in_worker(task: StepTask) -> StepOutcome:
@@ -442,7 +483,8 @@ def run_in_worker(task: StepTask) -> StepOutcome:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     first = len(store.written)
     try:
-        outcome = execute(task, store)
+        with limits.memory_limit(task.max_memory):
+            outcome = execute(task, store)
         outcome.written = store.written[first:]
         return outcome
     finally:

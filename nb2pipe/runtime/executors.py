@@ -153,7 +153,7 @@ def executor_class(name: str | None, jobs: int) -> type[StepExecutor]:
 
 class Flusher:
     """Writes run.json while a step runs inline in the main thread and takes longer than
-    the record's interval, so the record shows it running. The record is only touched
+    the record's gap, so the record shows it running. The record is only touched
     under the lock, and the main thread leaves it alone until the step returns."""
 
     def __init__(self, record: RunRecord) -> None:
@@ -188,7 +188,7 @@ class Flusher:
                 if self.since is None:
                     self.cond.wait()
                     continue
-                remaining = self.since + self.record.interval - time.monotonic()
+                remaining = self.since + self.record.gap - time.monotonic()
                 if remaining > 0:
                     self.cond.wait(remaining)
                     continue

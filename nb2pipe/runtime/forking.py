@@ -28,6 +28,7 @@ from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute
 from nb2pipe.runtime.executors import ExecutorContext, InlineExecutor, StepExecutor
 from nb2pipe.runtime.store import LocalStore
+from nb2pipe.runtime.supervise import die_with_parent
 
 
 class WorkerDied(Nb2pipeError):
@@ -56,10 +57,11 @@ class ForkExecutor(StepExecutor):
         future: Future[StepOutcome] = Future()
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: run the step, send the outcome, leave without cleanup
             os.close(read)
-            _child(task, given, write)
+            _child(task, given, write, parent)
         os.close(write)
         waiter = threading.Thread(
             target=self._wait, args=(pid, read, future), name=f"nb2pipe-fork-{pid}", daemon=True
@@ -104,10 +106,11 @@ class ForkExecutor(StepExecutor):
         self.inline.shutdown()
 
 
-def _child(task: StepTask, handoff: Handoff, write: int) -> None:
+def _child(task: StepTask, handoff: Handoff, write: int, parent: int) -> None:
     """In the forked process. Never returns."""
     code = 0
     try:
+        die_with_parent(parent)  # a runner killed with SIGKILL leaves no step running
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -104,3 +104,17 @@ def call(hooks: list[Any], method: str, arg: Any) -> None:
         fn = getattr(hook, method, None)
         if callable(fn):
             fn(arg)
+
+
+def call_after(hooks: list[Any], method: str, run: FinishedRun) -> None:
+    """``after_run`` / ``after_record``: a hook that raises fails the run, named in its
+    record (the steps are done: the record must say why the run did not succeed)."""
+    for hook in hooks:
+        fn = getattr(hook, method, None)
+        if not callable(fn):
+            continue
+        try:
+            fn(run)
+        except Exception as exc:  # noqa: BLE001 - any failure of a plugin
+            why = " ".join(str(exc).split()) or "no message"
+            run.fail(f"run hook {type(hook).__name__}.{method}: {type(exc).__name__}: {why}")

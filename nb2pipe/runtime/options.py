@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from nb2pipe.runtime import limits
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.spec import Param, Pipeline
 
@@ -72,6 +73,20 @@ def build_parser(
         help="where steps run: an executor plugin (default: inline for -j 1, else fork on Linux, process elsewhere)",
     )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
+    a(
+        "--timeout",
+        type=_limit(limits.seconds),
+        metavar="S",
+        help="stop a step after S seconds (recorded timed_out; a cell's `#| nb2pipe: "
+        "timeout=S` sets its step's own)",
+    )
+    a(
+        "--max-memory",
+        type=_limit(limits.size),
+        metavar="SIZE",
+        help="memory per step, such as 512M or 2G (steps run in worker processes; over it: "
+        "recorded out_of_memory)",
+    )
     a(
         "--strict",
         action="store_true",
@@ -135,6 +150,16 @@ def build_parser(
         "not worse than the champion's; default), always, or never",
     )
     return p
+
+
+def _limit(parse: Any) -> Any:
+    def parsed(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parsed
 
 
 def parameters_help(pipeline: Pipeline) -> str:

@@ -72,6 +72,8 @@ class RunConfig:
     workdir_fallback: bool = False
     strict: bool | None = None  # refuse a package older than its notebook (None: project, CI)
     hooks: Sequence[Any] | None = None  # run hooks (None: the installed ones)
+    timeout: float | None = None  # seconds per step (a step's `timeout=S` option wins)
+    max_memory: int | None = None  # bytes per step, in worker processes (RLIMIT_AS)
 
 
 @dataclass
@@ -116,6 +118,7 @@ class RunPlan:
     ) -> StepTask:
         """What an executor needs to run ``step`` (it crosses to worker processes)."""
         from nb2pipe.runtime.execute import StepTask
+        from nb2pipe.runtime.limits import step_timeout
 
         return StepTask(
             pipeline=self.pipeline.name,
@@ -135,6 +138,8 @@ class RunPlan:
             redact=self.hidden,
             notebook=self.notebook,
             previous=dict(previous or {}),
+            timeout=step_timeout(step, self.config.timeout),
+            max_memory=self.config.max_memory,
         )
 
 
@@ -151,7 +156,10 @@ def prepare(pipeline: Pipeline, config: RunConfig) -> RunPlan:
         params_file=config.params_file,
     )
     selected = graph.select(pipeline, config.only, config.from_step, config.until)
-    executor = executor_class(config.executor, config.jobs)
+    if config.max_memory and config.executor == "inline":
+        raise UsageError("--max-memory limits worker processes: not with --executor inline")
+    executor = executor_class(config.executor or ("process" if config.max_memory else None),
+                              config.jobs)  # fmt: skip
     values = dict(resolved.values)
     missing_secrets(pipeline, selected, values)
     derived = derive(pipeline, values, workdir)

@@ -72,6 +72,8 @@ _STYLE = {
     "ok": ("green", "✓"),
     "cached": ("blue", "="),
     "failed": ("bold red", "✗"),
+    "timed_out": ("bold red", "⏱"),
+    "out_of_memory": ("bold red", "✗"),
     "skipped": ("yellow", "-"),
 }
 

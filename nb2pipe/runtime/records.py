@@ -2,14 +2,15 @@
 
 Schema (``"schema": 1``)::
 
-    run_id, pipeline, package, status (running|ok|failed|interrupted), start, end,
-    duration, pid, host, command (argv as typed, the program first: rerunnable from cwd),
-    cwd (where it was typed), workdir, store, options{...},
+    run_id, pipeline, package, status (running|ok|failed|interrupted|crashed), signal (the
+    one that interrupted it), start, end, duration, pid, pid_started, host, command (argv as
+    typed, the program first: rerunnable from cwd), cwd (where it was typed), workdir, store,
+    options{...},
     parameters{name: value} (secrets left out), secret_parameters[names], derived{...},
     notebook, notebook_sha256, notebook_stale (the notebook changed since convert),
     generated_by, spec_version,
     versions{python, platform, nb2pipe, distributions{name: version}},
-    steps{name: {status (pending|running|ok|failed|cached|skipped), submitted (handed to
+    steps{name: {status (pending|running|ok|failed|timed_out|out_of_memory|cached|skipped), submitted (handed to
                  the executor), start, end, duration, pid (process that ran it), cache_key, reason, cached_from, stale,
                  inputs{var: {step, hash, format, size, content}}, outputs{var: {hash,
                  format, size, content}}, metrics{}, log, figures[], warnings[], notes[],
@@ -40,6 +41,24 @@ from typing import Any
 from nb2pipe.runtime.fsutil import atomic_write_json
 
 SCHEMA = 1
+EVENTS = "events.jsonl"  # step changes, appended as they happen
+
+
+def replay(run_dir: Path, data: dict[str, Any]) -> None:
+    """Apply the step changes of ``events.jsonl`` to a record run.json had not caught
+    up with (its process died between two writes)."""
+    try:
+        lines = (run_dir / EVENTS).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    steps = data.setdefault("steps", {})
+    for line in lines:
+        try:
+            change = json.loads(line)
+        except ValueError:
+            continue  # the last line, cut short
+        if isinstance(change, dict) and isinstance(change.get("step"), str):
+            steps.setdefault(change.pop("step"), {}).update(change)
 
 
 def iso(ts: float | None) -> str | None:
@@ -66,17 +85,34 @@ def jsonable(value: Any) -> Any:
 
 
 class RunRecord:
-    """The run.json of one run. ``save()`` writes at most every ``interval`` seconds unless
-    forced; the final write is always forced."""
+    """The run.json of one run. ``save()`` writes at most every ``gap`` seconds unless
+    forced; the final write is always forced. ``gap`` is ``interval``, or 20 times what the
+    last write took when that is longer: the record grows with the steps, and rewriting it
+    whole must not make run time grow with their square (writes stay under ~5% of the run;
+    each step's changes are in ``events.jsonl`` meanwhile)."""
 
     def __init__(self, run_dir: Path, data: dict[str, Any], interval: float = 0.2) -> None:
         self.run_dir = run_dir
         self.path = run_dir / "run.json"
-        self.data = {"schema": SCHEMA, **data, "pid": os.getpid(), "host": socket.gethostname()}
+        from nb2pipe.runtime.supervise import process_started
+
+        pid = os.getpid()
+        self.data = {"schema": SCHEMA, **data, "pid": pid, "host": socket.gethostname()}
+        self.data["pid_started"] = process_started(pid)
         self.data.setdefault("steps", {})
         self.interval = interval
+        self.gap = interval
         self._last = 0.0
         self.dirty = False
+        self._events: Any = None
+
+    def event(self, name: str, **fields: Any) -> None:
+        """Append a step's change to ``events.jsonl`` at once (one short line): run.json
+        is rewritten at most every ``interval`` seconds, and a run whose process dies
+        in between is completed from these lines (:mod:`.supervise`)."""
+        if self._events is None:
+            self._events = open(self.run_dir / EVENTS, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._events.write(json.dumps({"step": name, **fields}, default=repr) + "\n")
 
     def step(self, name: str) -> dict[str, Any]:
         steps: dict[str, dict[str, Any]] = self.data["steps"]
@@ -84,15 +120,16 @@ class RunRecord:
 
     def save(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last < self.interval:
+        if not force and now - self._last < self.gap:
             self.dirty = True
             return
         atomic_write_json(self.path, self.data)
-        self._last = now
+        self._last = time.monotonic()
+        self.gap = max(self.interval, 20 * (self._last - now))
         self.dirty = False
 
     def flush(self) -> None:
-        """Write pending changes, at most every ``interval`` seconds."""
+        """Write pending changes, at most every ``gap`` seconds."""
         if self.dirty:
             self.save()
 

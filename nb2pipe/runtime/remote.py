@@ -308,17 +308,20 @@ def run_kfp_step(
     metrics: Any = None,
     guard: bool = True,
     allow_mutation: bool = False,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
     """Run ``step`` inside a KFP component: ``inputs``/``outputs`` map variable names to
     KFP artifacts (``Input[Dataset]``, ``Output[Model]``, ...), whose files hold the values
     in nb2pipe's formats (format, digest and size in the artifact's metadata); ``metrics``
     is an ``Output[Metrics]`` that gets the step's numeric metrics (``log_metric``).
     ``param_text``: values given as text, parsed by the parameters' types as ``-p`` does
-    (KFP carries neither None nor integers inside lists)."""
+    (KFP carries neither None nor integers inside lists). ``timeout``: seconds the step may
+    run (the export's ``--timeout``; the step's own ``timeout=S`` option wins): KFP's DSL
+    has no task timeout, so the runtime stops the step (``timed_out``)."""
     pipeline = load_pipeline(package, package_path)
     prep = _prepare(
         pipeline, step, params, None, param_text, guard=guard, allow_mutation=allow_mutation,
-        verbose=True,
+        verbose=True, timeout=timeout,
     )  # fmt: skip
     for note in prep.notes:
         print(f"[nb2pipe] warning: {note}", file=sys.stderr)

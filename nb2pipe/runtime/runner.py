@@ -8,6 +8,7 @@ the work after the steps (registration, ...) in run hooks (:mod:`nb2pipe.runtime
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.runtime import freshness
+from nb2pipe.runtime import freshness, signals, supervise
 from nb2pipe.runtime.cache import KeyContext
-from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from nb2pipe.runtime.fsutil import atomic_write_json
 from nb2pipe.runtime.hashing import FileHasher
-from nb2pipe.runtime.hooks import FinishedRun, call, installed
+from nb2pipe.runtime.hooks import FinishedRun, call, call_after, installed
 from nb2pipe.runtime.metrics import directions, metrics_document
 from nb2pipe.runtime.plan import RunConfig, RunPlan, package_dir, prepare
 from nb2pipe.runtime.progress import make_reporter
@@ -31,7 +32,7 @@ from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, LocalStore, register_runs_dir
 
 __all__ = ["RunConfig", "RunResult", "main", "package_dir", "run"]
 
@@ -85,6 +86,7 @@ def run(
     call(hooks, "before_run", plan)
     run_dir = _open(runs_path, store, run_id)
     record = RunRecord(run_dir, _new_record(plan, run_id, started, store_path, stale))
+    supervise.announce(run_dir)
     reporter = make_reporter(config.progress, quiet=config.quiet, verbose=config.verbose)
     scheduler = Scheduler(plan=plan, store=store, ctx=ctx, record=record, reporter=reporter)
     status = _run_steps(scheduler, providers, run_id)
@@ -108,7 +110,7 @@ def run(
     return RunResult(
         run_id=run_id,
         status=finished.status,
-        exit_code={"ok": EXIT_OK, "failed": EXIT_FAILED}.get(finished.status, EXIT_INTERRUPTED),
+        exit_code={"ok": EXIT_OK, "failed": EXIT_FAILED}.get(finished.status, signals.exit_code()),
         run_dir=run_dir,
         store_dir=store_path,
         steps=record.data["steps"],
@@ -160,6 +162,8 @@ def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
         store.mark()
     except OSError as exc:
         raise UsageError(f"cannot write the store {store.root}: {exc.strerror or exc}") from None
+    with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
+        register_runs_dir(store.root, runs_path)
     run_dir = runs_path / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
@@ -244,10 +248,10 @@ def _after(run: FinishedRun, hooks: list[Any]) -> None:
         for s in run.plan.pipeline.steps
         if s.kind == "gate"
     }
-    call(hooks, "after_run", run)
+    call_after(hooks, "after_run", run)
     _write(run, dirs)
     status = run.status
-    call(hooks, "after_record", run)
+    call_after(hooks, "after_record", run)
     if run.status != status:
         _write(run, dirs)
 
@@ -259,7 +263,9 @@ def _write(run: FinishedRun, dirs: dict[str, str]) -> None:
 
 def _summary(run: FinishedRun, counts: dict[str, int], seconds: float) -> str:
     summary = ", ".join(
-        f"{counts[k]} {k}" for k in ("ok", "cached", "failed", "skipped") if counts.get(k)
+        f"{counts[k]} {k}"
+        for k in ("ok", "cached", "failed", "timed_out", "out_of_memory", "skipped")
+        if counts.get(k)
     )
     run_dir = run.record.run_dir
     try:
@@ -296,34 +302,39 @@ def main(
     *,
     prog: str | None = None,
     command: Sequence[str] | None = None,
+    supervised: bool | None = None,
 ) -> int:
-    """``python -m <package> [options]``: 0 ok, 1 a step or gate failed, 2 bad usage,
-    130 interrupted. ``command``: the command line to record (default: this process's, as
-    typed, when ``argv`` is None)."""
+    """``python -m <package> [options]``: 0 ok, 1 a step or gate failed (or the run
+    crashed), 2 bad usage, 128 + N stopped by signal N (130: Ctrl-C). ``command``: the
+    command line to record (default: this process's, as typed, when ``argv`` is None).
+    ``supervised`` (default: when ``argv`` is None, as from ``python -m``): run it in a
+    supervised child process (:mod:`nb2pipe.runtime.supervise`)."""
     from nb2pipe.runtime.options import build_parser, config_from_args
     from nb2pipe.runtime.records import typed_command
 
+    if command is None:
+        command = typed_command() if argv is None else ["python", "-m", pipeline.package, *argv]
+    if (argv is None if supervised is None else supervised) and os.name == "posix":
+        if not supervise.supervised():
+            _, root = package_dir(pipeline)
+            args = list(sys.argv[1:] if argv is None else argv)
+            return supervise.supervise(
+                root, pipeline.package, args, pipeline, prog=prog, command=list(command)
+            )
     parser = build_parser(prog=prog or f"python -m {pipeline.package}", pipeline=pipeline)
     try:
         ns = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return int(exc.code or 0)
     try:
-        result = run(
-            pipeline,
-            config=config_from_args(ns),
-            command=command
-            if command is not None
-            else typed_command()
-            if argv is None
-            else ["python", "-m", pipeline.package, *argv],
-        )
+        with signals.handling():
+            result = run(pipeline, config=config_from_args(ns), command=list(command))
     except UsageError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("[nb2pipe] interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_code()
     except OSError as exc:  # the runs dir or the store cannot be written (disk full, ...)
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FAILED

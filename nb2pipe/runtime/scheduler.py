@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from typing import Any
 
+from nb2pipe.runtime import signals
 from nb2pipe.runtime.cache import KeyContext, cache_key, explain, key_components
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.execute import StepError, StepOutcome
@@ -29,6 +30,10 @@ from nb2pipe.runtime.providers import Provided, valid_refs
 from nb2pipe.runtime.records import RunRecord, iso
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
+
+STOPPED = ("timed_out", "out_of_memory")  # failed steps recorded with their own status
+_BAD = ("failed", "skipped", *STOPPED)
+_EVENT = ("submitted", "start", "end", "duration", "pid", "reason", "error")
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -72,6 +77,12 @@ class Scheduler:
         self._upstream: dict[str, list[str]] = {}
         self.entries: dict[str, dict[str, Any]] = {}  # ok steps whose outputs are being written
         self.written: list[tuple[str, int]] = []  # artifacts workers added to the store
+        # Steps to look at in the next pass (their upstream changed), steps ready but held
+        # back (no free job): a pass costs what changed, not the whole DAG.
+        self._check: set[str] = set()
+        self._held: set[str] = set()
+        self._dependents: dict[str, list[str]] = {}
+        self._index: dict[str, int] = {}
 
     def step_of(self, name: str) -> Step:
         return self.by_name[name]
@@ -100,9 +111,13 @@ class Scheduler:
         self, name: str, status: str, elapsed: float | None = None, note: str = "", **fields: Any
     ) -> None:
         self.state[name] = status
+        self._check.update(self._dependents.get(name, ()))
+        if status == "pending":
+            self._check.add(name)
         rec = self.record.step(name)
         rec["status"] = status
         rec.update({k: v for k, v in fields.items() if v is not None})
+        self.record.event(name, status=status, **{k: rec[k] for k in _EVENT if k in rec})
         self.reporter.update(name, status, elapsed, note)
 
     def _skip_after_failure(self, name: str, bad: str) -> None:
@@ -170,21 +185,22 @@ class Scheduler:
     def _new_executor(self) -> StepExecutor:
         return self.plan.executor(ExecutorContext(self.jobs, self.store, self.record))
 
-    def _schedule(self, order: list[str], running: dict[Future[Any], str]) -> None:
-        progress = True
-        while progress:
-            progress = False
-            for name in order:
+    def _schedule(self, running: dict[Future[Any], str]) -> None:
+        self._check |= self._held
+        self._held = set()
+        while self._check:
+            names = sorted(self._check, key=self._index.__getitem__)
+            self._check = set()
+            for index, name in enumerate(names):
                 if self.state[name] != "pending":
                     continue
                 step = self.step_of(name)
                 deps = self._deps(step)
-                bad = next((u for u in deps if self.state[u] in ("failed", "skipped")), None)
+                bad = next((u for u in deps if self.state[u] in _BAD), None)
                 if bad is not None:
                     self._skip_after_failure(name, bad)
                     if self.live is not None:
                         self.live.finished(step, None, ran=False)
-                    progress = True
                     continue
                 if any(self.state[u] not in ("ok", "cached") for u in deps):
                     continue
@@ -212,25 +228,26 @@ class Scheduler:
                         outputs={k: r.to_json() for k, r in refs.items()},
                         metrics=metrics,
                     )
-                    progress = True
                     continue
-                if len(running) >= self.jobs:
+                if (
+                    len(running) >= self.jobs
+                    or any(n in self.suspects for n in running.values())  # it runs alone
+                    or (name in self.suspects and running)
+                ):
+                    self._held.add(name)
                     continue
-                if any(n in self.suspects for n in running.values()):
-                    continue  # a step that may crash its worker runs alone
-                if name in self.suspects and running:
-                    continue
-                alone = not running and name not in self.suspects and self._ready(order) == 1
+                # alone: nothing runs and no other step of this pass could start
+                alone = (
+                    not running
+                    and name not in self.suspects
+                    and not any(self._ready(n) for n in names[index + 1 :])
+                )
                 self._submit(step, inputs, key, comps, running, alone)
-                progress = True
 
-    def _ready(self, order: list[str]) -> int:
-        """How many pending steps could start now."""
-        return sum(
-            1
-            for n in order
-            if self.state[n] == "pending"
-            and all(self.state[u] in ("ok", "cached") for u in self._deps(self.step_of(n)))
+    def _ready(self, name: str) -> bool:
+        """Could ``name`` start now (pending, every step it waits for done)?"""
+        return self.state[name] == "pending" and all(
+            self.state[u] in ("ok", "cached") for u in self._deps(self.step_of(name))
         )
 
     def _input_record(self, step: Step, inputs: dict[str, ArtifactRef]) -> dict[str, Any]:
@@ -309,7 +326,8 @@ class Scheduler:
             "cell": err.cell,
             "line": err.line,
         }
-        self._set(name, "failed", duration, **fields, error=error)
+        status = err.kind if err.kind in STOPPED else "failed"
+        self._set(name, status, duration, **fields, error=error)
         if err.kind == "interrupted":
             raise KeyboardInterrupt
         self.reporter.error(message)
@@ -390,7 +408,7 @@ class Scheduler:
 
     def _input_records(self) -> None:
         for name, state in self.state.items():
-            if state in ("ok", "failed", "cached") and "start" in self.record.step(name):
+            if state in ("ok", "cached", *_BAD) and "start" in self.record.step(name):
                 step = self.step_of(name)
                 refs = {v: self.refs.get(p, {}).get(v) for v, p in step.inputs.items()}
                 if all(r is not None and r.hash for r in refs.values()):
@@ -420,9 +438,13 @@ class Scheduler:
             elif s.name not in self.selected:
                 self.state[s.name] = "skipped"
                 self.record.step(s.name).update(status="skipped", reason="not selected")
-        for name in order:
+        for i, name in enumerate(order):
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
+            self._index[name] = i
+            for up in self._deps(self.step_of(name)):
+                self._dependents.setdefault(up, []).append(name)
+        self._check = set(order)
         if self.plan.executor.in_memory:  # outputs handed over in memory
             steps = [self.step_of(n) for n in order]
             config = self.plan.config
@@ -433,7 +455,7 @@ class Scheduler:
         running: dict[Future[Any], str] = {}
         try:
             while True:
-                self._schedule(order, running)
+                self._schedule(running)
                 if not running:
                     break
                 done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
@@ -449,6 +471,8 @@ class Scheduler:
             status = "failed" if self.errors else "ok"
         except KeyboardInterrupt:
             status = "interrupted"
+            if signals.received():
+                self.record.data["signal"] = signals.received()
             now = iso(time.time())
             for name in running.values():
                 if self.state.get(name) == "running":

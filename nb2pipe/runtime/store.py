@@ -407,6 +407,28 @@ class LocalStore(Store):
             atomic_write_bytes(marker, marker_text().encode())
 
 
+RUNS_DIRS = "runs-dirs"  # one file per runs folder whose runs use the store
+
+
+def register_runs_dir(store_root: Path, runs_dir: Path) -> None:
+    """Note in the store that ``runs_dir`` keeps runs using it: ``runs gc`` of another runs
+    folder sharing the store keeps what those runs use (it reads every registered one)."""
+    runs_dir = runs_dir.resolve()
+    path = store_root / RUNS_DIRS / f"{digest_bytes(str(runs_dir).encode())}.json"
+    if read_json(path) != {"runs_dir": str(runs_dir)}:
+        atomic_write_json(path, {"runs_dir": str(runs_dir)}, indent=None)
+
+
+def registered_runs_dirs(store_root: Path) -> list[Path]:
+    """The runs folders registered in a store (some may be gone)."""
+    found = []
+    for path in sorted((store_root / RUNS_DIRS).glob("*.json")):
+        data = read_json(path)
+        if isinstance(data, dict) and isinstance(data.get("runs_dir"), str):
+            found.append(Path(data["runs_dir"]))
+    return found
+
+
 def marker_text() -> str:
     return (
         f"nb2pipe artifact store v{STORE_VERSION}\n"

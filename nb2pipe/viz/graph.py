@@ -21,7 +21,7 @@ from nb2pipe.codegen.mermaid import StepState
 from nb2pipe.errors import Nb2pipeError
 from nb2pipe.runtime.spec import Edge, Param, Pipeline, Step
 
-STATUSES = ("ok", "cached", "failed", "skipped", "running", "pending")
+STATUSES = ("ok", "cached", "failed", "timed_out", "out_of_memory", "skipped", "running", "pending")
 FORMATS = {".html": "html", ".htm": "html", ".mmd": "mermaid", ".mermaid": "mermaid",
            ".dot": "dot", ".gv": "dot"}  # fmt: skip
 

@@ -246,6 +246,64 @@ def test_a_registry_failure_after_the_steps_fails_the_run(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("how", ["file in the way", "read-only folder"])
+def test_a_registry_that_cannot_be_written_fails_the_run(tiny: tuple[Path, str], how: str) -> None:
+    """`python -m <package>` and `nb2pipe run` exit 1 (not 0, not 'crashed'), the record
+    and the terminal say which file could not be written; the steps stay ok."""
+    import os
+    import stat
+
+    from mlops_helpers import nb2pipe, run_cli
+
+    folder, package = tiny
+    reg = folder / "reg"
+    reg.mkdir()
+    if how == "file in the way":
+        (reg / "threshold").write_text("not a folder")
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        reg.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        runs = [
+            run_cli(folder, package, "--registry", str(reg), "--run-id", "m"),
+            nb2pipe(
+                folder,
+                "run",
+                package,
+                "--runs-dir",
+                "runs",
+                "--registry",
+                str(reg),
+                "--run-id",
+                "n",
+            ),  # fmt: skip
+        ]
+    finally:
+        reg.chmod(0o755)
+    for run_id, r in zip(("m", "n"), runs, strict=True):
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        rec = json.loads((folder / "runs" / run_id / "run.json").read_text())
+        assert rec["status"] == "failed", rec["error"]
+        assert rec["error"].startswith(f"model registry: {reg / 'threshold'}"), rec["error"]
+        assert rec["models"]["threshold"] == {"registered": False, "reason": rec["error"]}
+        assert {s["status"] for s in rec["steps"].values()} <= {"ok", "cached"}
+        assert rec["error"] in r.stderr
+
+
+def test_a_run_hook_that_raises_fails_the_run_naming_it(tiny: tuple[Path, str]) -> None:
+    class Broken:
+        def after_run(self, run: object) -> None:
+            raise ValueError("no space\nleft")
+
+    folder, package = tiny
+    result = run_inline(folder, package, run_id="hooked", hooks=[Broken()])
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert result.error == "run hook Broken.after_run: ValueError: no space left"
+    assert json.loads((result.run_dir / "run.json").read_text())["error"] == result.error
+
+
+@pytest.mark.integration
 def test_a_fully_cached_run_loads_no_training_data(tmp_path: Path) -> None:
     """Registering an unchanged model needs no reference statistics: a fully cached run
     must not read the training data, nor import the libraries its values need."""

@@ -20,6 +20,8 @@ NOT_REPORTED = {
     "nb2pipe.runtime.execute._Failed",
     "nb2pipe.runtime.fingerprint.Unhashable",
     "nb2pipe.runtime.store.ValueChanged",
+    "nb2pipe.runtime.limits.StepTimeout",  # control flow, like KeyboardInterrupt
+    "nb2pipe.runtime.signals.Interrupted",  # a KeyboardInterrupt
     "nb2pipe.mlops.serve.Refused",
     "nb2pipe.verify.compare.Skip",
     "nb2pipe.verify.compare.Mismatch",

@@ -121,3 +121,23 @@ def test_cwd_option(diamond: Any, tmp_path: Any) -> None:
     assert r.load("load", "n") == 1
     with pytest.raises(UsageError, match="does not exist"):
         diamond.run(cwd=tmp_path / "nope")
+
+
+def test_record_rewrites_space_out_as_the_record_grows(tmp_path: Any) -> None:
+    """run.json is rewritten whole: the wait between two rewrites grows with what a
+    rewrite costs (20x), so a run of many steps does not spend its time rewriting it."""
+    import os
+
+    from nb2pipe.runtime.records import RunRecord
+
+    big = {f"s{i:05d}": {"status": "ok", "notes": ["x" * 40] * 5} for i in range(20_000)}
+    record = RunRecord(tmp_path, {"run_id": "r", "steps": big}, interval=0.0)
+    record.save(force=True)
+    assert record.gap > 0  # 20x a multi-megabyte write
+    before = os.stat(record.path).st_mtime_ns
+    record.step("s00000")["status"] = "failed"
+    record.save()  # within the gap: kept for later
+    assert record.dirty and os.stat(record.path).st_mtime_ns == before
+    record.save(force=True)
+    assert json.loads(record.path.read_text())["steps"]["s00000"]["status"] == "failed"
+    assert not record.dirty

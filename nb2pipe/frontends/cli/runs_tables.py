@@ -28,7 +28,13 @@ def _dur(value: Any) -> str:
     return f"{value:.2f}s" if isinstance(value, (int, float)) else ""
 
 
-_STATUS = {"ok": "green", "failed": "red", "running": "yellow", "interrupted": "yellow"}
+_STATUS = {
+    "ok": "green",
+    "failed": "red",
+    "crashed": "red",
+    "running": "yellow",
+    "interrupted": "yellow",
+}
 
 
 def _status(s: Any) -> str:
@@ -210,3 +216,8 @@ def print_gc(result: GcResult) -> None:
         f"{result.entries} cache entr{'y' if result.entries == 1 else 'ies'}; "
         f"kept {len(result.kept)} run(s)"
     )
+    if result.shared_with:
+        print(
+            f"the store is shared with {len(result.shared_with)} other runs folder(s): "
+            "what their runs use is kept"
+        )
