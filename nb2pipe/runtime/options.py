@@ -93,6 +93,13 @@ def build_parser(
         help="refuse to run when the notebook changed since the package was converted "
         "(default: the project's `strict` setting; always when CI=true); otherwise a warning",
     )
+    _record_options(a)
+    _model_options(a)
+    return p
+
+
+def _record_options(a: Any) -> None:
+    """Where records go, what the terminal shows, the mutation guard."""
     a(
         "--runs-dir",
         metavar="DIR",
@@ -120,6 +127,10 @@ def build_parser(
         action="store_false",
         help="do not check inputs for in-place changes (saves rehashing large inputs)",
     )
+
+
+def _model_options(a: Any) -> None:
+    """Model registration and tracking."""
     a(
         "--tracking",
         metavar="NAME",
@@ -149,7 +160,6 @@ def build_parser(
         help="when a registered model becomes champion: if-better (its primary metric is "
         "not worse than the champion's; default), always, or never",
     )
-    return p
 
 
 def _limit(parse: Any) -> Any:

@@ -205,35 +205,9 @@ def run_step(
     entry = st.get_entry(pipeline.name, step, key) if cache else None
     refs = valid_refs(st, the_step, entry) if entry else None
     if refs is not None and entry is not None:
-        now = iso(time.time())
-        record.update(
-            status="cached",
-            start=now,
-            end=now,
-            duration=0.0,
-            cached_from=entry.get("run_id"),
-            outputs={k: r.to_json() for k, r in refs.items()},
-            metrics=entry.get("metrics") or {},
-        )
-        st.write_json(f"{base}/steps/{step}.json", record)
-        print(f"[nb2pipe] {step} cached (from run {entry.get('run_id')})", file=sys.stderr)
-        return _result(record)
+        return _cached(st, record, refs, entry)
 
-    if isinstance(st, LocalStore):
-        st.root.mkdir(parents=True, exist_ok=True)
-        st.mark()
-        run_dir = st.root / "runs" / rid
-        outcome = _execute(prep, st, inputs, run_dir)
-    else:
-        st.mark()
-        with tempfile.TemporaryDirectory(prefix="nb2pipe-run-") as tmp:
-            run_dir = Path(tmp)
-            outcome = _execute(prep, st, inputs, run_dir)
-            for rel in [f"logs/{step}.log", *outcome.figures]:
-                try:
-                    st.write_bytes(f"{base}/{rel}", (run_dir / rel).read_bytes())
-                except OSError:
-                    pass
+    outcome = _run_here(prep, st, inputs, rid, step)
     record.update(
         status=outcome.status,
         start=iso(outcome.start),
@@ -244,20 +218,7 @@ def run_step(
         warnings=record["warnings"] + [redact(w, prep.hidden) for w in outcome.warnings],
     )
     if outcome.status != "ok" or outcome.error is not None:
-        err = outcome.error
-        kind = err.kind if err else "exception"
-        message = redact(err.message if err else f"step {step!r} failed", prep.hidden)
-        record["error"] = {
-            "kind": kind,
-            "message": message,
-            "type": err.exc_type if err else "",
-            "cell": err.cell if err else None,
-            "line": err.line if err else None,
-        }
-        st.write_json(f"{base}/steps/{step}.json", record)
-        if err is not None and err.traceback:
-            print(redact(err.traceback.rstrip(), prep.hidden), file=sys.stderr)
-        raise StepFailed(message, kind, record)
+        _fail(prep, st, record, outcome)
     outputs = {k: r.to_json() for k, r in outcome.outputs.items()}
     record.update(outputs=outputs, metrics=jsonable(outcome.metrics))
     # Manifests last: every artifact they name is in place by now.
@@ -277,6 +238,62 @@ def run_step(
     st.write_json(f"{base}/steps/{step}.json", record)
     print(f"[nb2pipe] {step} ok in {record['duration']:.2f}s", file=sys.stderr)
     return _result(record)
+
+
+def _cached(
+    st: Any, record: dict[str, Any], refs: dict[str, Any], entry: dict[str, Any]
+) -> dict[str, Any]:
+    """The step's outputs are in the cache: record it so and return its result."""
+    now = iso(time.time())
+    record.update(
+        status="cached",
+        start=now,
+        end=now,
+        duration=0.0,
+        cached_from=entry.get("run_id"),
+        outputs={k: r.to_json() for k, r in refs.items()},
+        metrics=entry.get("metrics") or {},
+    )
+    st.write_json(f"runs/{record['run_id']}/steps/{record['step']}.json", record)
+    print(f"[nb2pipe] {record['step']} cached (from run {entry.get('run_id')})", file=sys.stderr)
+    return _result(record)
+
+
+def _run_here(prep: Any, st: Any, inputs: dict[str, Any], rid: str, step: str) -> Any:
+    """Execute the step: in the store's run folder when the store is local, else in a
+    scratch folder whose log and figures are copied to the store."""
+    if isinstance(st, LocalStore):
+        st.root.mkdir(parents=True, exist_ok=True)
+        st.mark()
+        return _execute(prep, st, inputs, st.root / "runs" / rid)
+    st.mark()
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-run-") as tmp:
+        run_dir = Path(tmp)
+        outcome = _execute(prep, st, inputs, run_dir)
+        for rel in [f"logs/{step}.log", *outcome.figures]:
+            try:
+                st.write_bytes(f"runs/{rid}/{rel}", (run_dir / rel).read_bytes())
+            except OSError:
+                pass
+    return outcome
+
+
+def _fail(prep: Any, st: Any, record: dict[str, Any], outcome: Any) -> None:
+    """Record the step's failure in the store and raise StepFailed."""
+    step, err = record["step"], outcome.error
+    kind = err.kind if err else "exception"
+    message = redact(err.message if err else f"step {step!r} failed", prep.hidden)
+    record["error"] = {
+        "kind": kind,
+        "message": message,
+        "type": err.exc_type if err else "",
+        "cell": err.cell if err else None,
+        "line": err.line if err else None,
+    }
+    st.write_json(f"runs/{record['run_id']}/steps/{step}.json", record)
+    if err is not None and err.traceback:
+        print(redact(err.traceback.rstrip(), prep.hidden), file=sys.stderr)
+    raise StepFailed(message, kind, record)
 
 
 def _result(record: dict[str, Any]) -> dict[str, Any]:
