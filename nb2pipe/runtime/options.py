@@ -63,7 +63,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     a(
         "--executor",
         metavar="NAME",
-        help="where steps run: an executor plugin (default: inline for -j 1, else process)",
+        help="where steps run: an executor plugin (default: inline for -j 1, else process; "
+        "dask and ray with nb2pipe[dask], nb2pipe[ray])",
+    )
+    a(
+        "--address",
+        metavar="URL",
+        help="the cluster of --executor dask (tcp://HOST:PORT) or ray (ray://HOST:PORT); "
+        "default: a local one with -j N workers",
     )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(
