@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
+    runtime = tomllib.loads((ROOT / "nb2pipe" / "runtime" / "pyproject.toml").read_text())
+    listed |= set(runtime["tool"]["setuptools"]["packages"])  # nb2pipe-runtime's own
     found = {
         ".".join(p.parent.relative_to(ROOT).parts)
         for p in (ROOT / "nb2pipe").rglob("__init__.py")
