@@ -75,3 +75,13 @@ def output_keys(result: Any) -> dict[str, dict[str, str]]:
     digest of some frames differs between an in-process run and any worker's, -j 2
     included, though their bytes are the same.)"""
     return {step: {k: r.hash for k, r in refs.items()} for step, refs in result.outputs.items()}
+
+
+def assert_refused_run_recorded(runs: Path, message: str) -> None:
+    """The refused run's record is failed with the reason, no step ran, none is left
+    pending (it was `running` for ever)."""
+    (run_dir,) = [p for p in runs.iterdir() if (p / "run.json").is_file()]
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert record["status"] == "failed" and record["end"] and record["error"] == message
+    assert {rec["status"] for rec in record["steps"].values()} == {"skipped"}
+    assert all(message in rec["reason"] for rec in record["steps"].values())

@@ -15,6 +15,7 @@ from cluster_helpers import (
     DATA_NB,
     PROBE_NB,
     SAMPLES,
+    assert_refused_run_recorded,
     convert,
     data_project,
     metrics_of,
@@ -23,6 +24,7 @@ from cluster_helpers import (
     store_problems,
 )
 
+from nb2pipe.runtime.cluster.datafiles import scratch_root
 from nb2pipe.runtime.errors import UsageError
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dask")]
@@ -74,6 +76,7 @@ def test_data_files_reach_an_empty_working_folder_and_a_killed_worker_is_retried
     assert metrics_of(remote) == metrics_of(local) == {"total": 50.0, "rows": 4}
     # the worker ran the step in its scratch folder, which holds only the data files
     assert remote.load("load", "listing") == ["data"]
+    assert not scratch_root(str(remote.run_dir)).exists()  # removed at shutdown
     staged = sorted(p.name for p in (runs / "store" / "datafiles").glob("??/*"))
     assert len(staged) == 2  # table.csv and lookup.csv, each once by content
     assert store_problems(runs / "store") == []
@@ -108,6 +111,7 @@ def test_a_worker_lacking_a_distribution_is_one_line_naming_it(
     assert "\n" not in message
     assert "dask worker tcp://127.0.0.1:" in message
     assert "nb2pipe-probe is not installed (here 1.2)" in message
+    assert_refused_run_recorded(tmp_path / "runs", message)
     # the command line: exit code 2 and that line, no traceback
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(package.parent)])}
     proc = subprocess.run(
@@ -119,6 +123,7 @@ def test_a_worker_lacking_a_distribution_is_one_line_naming_it(
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "nb2pipe-probe is not installed" in errors[0], proc.stderr
     assert "Traceback" not in proc.stderr
+    assert_refused_run_recorded(tmp_path / "cli", errors[0].removeprefix("error: "))
 
 
 def test_own_local_cluster_from_the_command_line(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from cluster_helpers import (
     PROBE_NB,
     REPO,
     SAMPLES,
+    assert_refused_run_recorded,
     convert,
     data_project,
     engine_envs,
@@ -91,6 +92,9 @@ def test_data_files_and_a_killed_worker(ray_env: Path, tmp_path: Path) -> None:
 
     ref = ArtifactRef(listing["hash"], listing["format"], listing["size"])
     assert LocalStore(runs / "store").load(ref) == ["data"]  # an empty scratch folder
+    from nb2pipe.runtime.cluster.datafiles import scratch_root
+
+    assert not scratch_root(str(run_dir_of(runs))).exists()  # removed at shutdown, as Dask's
     assert store_problems(runs / "store") == []
 
 
@@ -115,3 +119,4 @@ def test_a_worker_lacking_a_distribution_is_one_line(ray_env: Path, tmp_path: Pa
     assert "error: ray worker " in errors[0]
     assert "nb2pipe-probe is not installed (here 1.2)" in errors[0]
     assert "Traceback" not in proc.stderr
+    assert_refused_run_recorded(runs, errors[0].removeprefix("error: "))

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from nb2pipe.runtime.cluster import envcheck
-from nb2pipe.runtime.cluster.datafiles import Uploader, scratch_root
+from nb2pipe.runtime.cluster.datafiles import Uploader, clean_scratch
 from nb2pipe.runtime.cluster.worker import environment, run_task
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask
@@ -99,17 +99,10 @@ class DaskExecutor(StepExecutor):
         if client is not None:
             try:
                 if self.run_dirs:
-                    client.run(_clean, sorted(self.run_dirs), on_error="ignore")
+                    client.run(clean_scratch, sorted(self.run_dirs), on_error="ignore")
             except Exception:  # noqa: BLE001, S110 - a worker gone: its scratch with it
                 pass
             client.close()
         if cluster is not None:
             cluster.close()
         self.client, self.cluster = None, None
-
-
-def _clean(run_dirs: list[str]) -> None:
-    import shutil
-
-    for run_dir in run_dirs:
-        shutil.rmtree(scratch_root(run_dir), ignore_errors=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -82,6 +83,12 @@ def scratch_root(run_dir: str) -> Path:
     """The worker's scratch folder of a run (under its temporary folder)."""
     key = hashlib.sha256(run_dir.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / "nb2pipe-scratch" / key
+
+
+def clean_scratch(run_dirs: list[str]) -> None:
+    """Remove the scratch folders of these runs (on the worker it runs on)."""
+    for run_dir in run_dirs:
+        shutil.rmtree(scratch_root(run_dir), ignore_errors=True)
 
 
 def materialise(files: tuple[tuple[str, str], ...], store_root: str, task: Any) -> str:

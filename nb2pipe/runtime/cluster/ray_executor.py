@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from nb2pipe.runtime.cluster import envcheck
-from nb2pipe.runtime.cluster.datafiles import Uploader
+from nb2pipe.runtime.cluster.datafiles import Uploader, clean_scratch
 from nb2pipe.runtime.cluster.worker import environment, run_task
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask
@@ -50,6 +50,7 @@ class RayExecutor(StepExecutor):
                 raise UsageError(f"cannot start {where}: {' '.join(str(exc).split())}") from None
         self.task = ray.remote(max_retries=RETRIES, num_cpus=1)(run_task)
         self.uploader = Uploader(context.store.root)
+        self.run_dirs: set[str] = set()
         try:
             self._check(plan)
         except BaseException:
@@ -57,18 +58,9 @@ class RayExecutor(StepExecutor):
             raise
 
     def _check(self, plan: Any) -> None:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         steps = [s for s in plan.pipeline.steps if s.name in plan.selected] if plan else []
         dists = envcheck.requirements(steps)
-        probe = self.ray.remote(num_cpus=0, max_retries=0)(environment)
-        nodes = [n for n in self.ray.nodes() if n.get("Alive")]
-        refs = {
-            f"{n.get('NodeManagerAddress')} ({n['NodeID'][:12]})": probe.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
-            ).remote(dists)
-            for n in nodes
-        }
+        refs = self._on_each_node(environment, dists)
         workers: dict[str, Any] = {}
         for name, ref in refs.items():
             try:
@@ -77,14 +69,37 @@ class RayExecutor(StepExecutor):
                 workers[name] = exc
         envcheck.check("ray", envcheck.environment(dists), workers)
 
+    def _on_each_node(self, fn: Any, *args: Any) -> dict[str, Any]:
+        """``fn(*args)`` as a task pinned to each live node: its name -> the task's ref."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        remote = self.ray.remote(num_cpus=0, max_retries=0)(fn)
+        return {
+            f"{n.get('NodeManagerAddress')} ({n['NodeID'][:12]})": remote.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote(*args)
+            for n in self.ray.nodes()
+            if n.get("Alive")
+        }
+
     def submit(self, task: StepTask, handoff: Handoff | None = None) -> Future[StepOutcome]:
         files = self.uploader.stage(task)
+        self.run_dirs.add(task.run_dir)
         return self.task.remote(task, files).future()
 
     def cancel(self) -> None:
         self.shutdown()
 
     def shutdown(self) -> None:
+        """Remove the run's scratch folders on every node (as Dask's), then stop a Ray
+        runtime this run started."""
+        if self.run_dirs and self.ray.is_initialized():
+            try:
+                refs = self._on_each_node(clean_scratch, sorted(self.run_dirs))
+                self.ray.get(list(refs.values()), timeout=60)
+            except Exception:  # noqa: BLE001, S110 - a node gone: its scratch with it
+                pass
+            self.run_dirs = set()
         if self.started and self.ray.is_initialized():
             self.ray.shutdown()
         self.started = False
