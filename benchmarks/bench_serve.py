@@ -48,7 +48,7 @@ print(flavor.save(Path(sys.argv[2]), model, artifact, mv.schema, reg.reference(m
 """
 
 
-CLI = [sys.executable, "-c", "from nb2pipe.cli import main; main()"]
+CLI = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()"]
 VARIANTS = [
     ("nb2pipe serve (default: fsync)", []),
     ("nb2pipe serve --no-fsync", ["--no-fsync"]),

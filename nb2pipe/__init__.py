@@ -9,7 +9,7 @@ __all__ = ["__version__", "load_ipython_extension", "load_model"]
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nb2pipe``: register ``%nb2pipe`` (imported only when loaded)."""
-    from nb2pipe.magic import load_ipython_extension as load
+    from nb2pipe.frontends.ipython import load_ipython_extension as load
 
     load(ipython)
 

@@ -4,30 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nb2pipe import analysis, codegen, notebook, tags
-from nb2pipe.errors import AnalysisError
-from nb2pipe.model import Pipeline
-from nb2pipe.packages import load_package
+from nb2pipe import __version__, compiler
+from nb2pipe.codegen import package as codegen
+from nb2pipe.codegen.location import load_package
+from nb2pipe.compiler.model import Pipeline
 
 __all__ = ["convert", "default_output", "load", "load_package"]
 
 
 def load(path: str | Path, *, split_on: str | None = None, strict: bool = False) -> Pipeline:
-    """Read, tag and analyse a notebook: the whole compiler front end."""
-    nb = notebook.read(path)
-    layout = tags.assign(nb, split_on=split_on)
-    try:
-        return analysis.analyze(layout, strict=strict)
-    except RecursionError:
-        raise AnalysisError(
-            "the code is nested too deeply to analyse",
-            file=str(path),
-            hint="split the deepest expression into several statements",
-        ) from None
+    """The Pipeline model of a notebook (``nb2pipe.compiler.compile``'s)."""
+    return compiler.compile(path, split_on=split_on, strict=strict).pipeline
 
 
 def default_output(pipe: Pipeline) -> Path:
-    return Path("pipelines") / pipe.name
+    """``<output>/<name>`` when the notebook's project sets ``output`` (relative to its
+    root), else ``pipelines/<name>``."""
+    from nb2pipe.runtime.project import load as load_project
+
+    folder = load_project(Path(pipe.notebook.path).resolve().parent).path("output")
+    return (folder or Path("pipelines")) / pipe.name
 
 
 def convert(
@@ -36,19 +32,59 @@ def convert(
     *,
     name: str | None = None,
     split_on: str | None = None,
-    strict: bool = False,
+    strict: bool | None = None,
     force: bool = False,
     check: bool = False,
 ) -> tuple[Pipeline, Path, list[str]]:
     """Convert a notebook into a package. With `check`, write nothing and return the stale
-    files instead of the written ones."""
+    files instead of the written ones. ``strict=None``: the project's ``strict`` setting."""
+    if strict is None:
+        from nb2pipe.runtime.project import setting
+
+        strict = bool(setting("strict", Path(path).resolve().parent))
     pipe = load(path, split_on=split_on, strict=strict)
     if name:
         from dataclasses import replace
 
-        from nb2pipe.tags import step_name
+        from nb2pipe.compiler.tags import step_name
 
         pipe = replace(pipe, name=step_name(name, file=str(path), cell=0, what="--name"))
     out = Path(out_dir) if out_dir else default_output(pipe)
     files = codegen.write(pipe, out, force=force, check=check)
     return pipe, out, files
+
+
+def cached_package(
+    path: str | Path, runs_dir: str | Path | None = None
+) -> tuple[Path, Pipeline | None]:
+    """The package of a notebook for ``nb2pipe run NOTEBOOK``: converted into
+    ``<runs folder>/packages/<name>-<key>/<name>`` (key: the notebook's path and hash and
+    nb2pipe's version), reused while they are unchanged. Returns (folder, the Pipeline when
+    it was converted now, else None)."""
+    import hashlib
+    import json
+    import os
+    import shutil
+
+    from nb2pipe.runtime.project import runs_location
+
+    nb_path = Path(path).resolve()
+    pipe = load(path)
+    key = hashlib.sha256(
+        json.dumps([str(nb_path), codegen.notebook_hash(pipe.notebook), __version__]).encode()
+    ).hexdigest()[:16]
+    base = runs_location(runs_dir, start=nb_path.parent).path / "packages"
+    home = base / f"{pipe.name}-{key}"  # not an identifier: never imported as a package
+    if (home / pipe.name / "pipeline.py").is_file():
+        return home / pipe.name, None
+    scratch = base / f".{pipe.name}-{key}.{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        codegen.write(pipe, scratch / pipe.name)
+        os.replace(scratch, home)
+    except OSError:
+        if not (home / pipe.name / "pipeline.py").is_file():  # another run put it there
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return home / pipe.name, pipe

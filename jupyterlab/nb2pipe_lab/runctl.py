@@ -14,7 +14,6 @@ killed with its group and its run record is closed as interrupted here.
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import signal
@@ -29,7 +28,6 @@ from nb2pipe_lab.service import Job, LabError
 
 MAX_TEXT = 1 << 20  # characters of all the values together (the runtime's limit for one)
 GRACE = 10.0  # seconds a cancelled run has to stop after SIGINT before it is killed
-_TYPES = {"int", "float", "bool", "str", "list", "dict", "tuple"}  # the rest: Any
 
 
 class ParamError(LabError):
@@ -42,10 +40,9 @@ class ParamError(LabError):
 
 def runtime_param(p: Any) -> Any:
     """The runtime's Param of an analysed parameter (what the package's pipeline.py holds)."""
-    from nb2pipe.runtime.spec import Param
+    from nb2pipe.codegen.spec import param
 
-    ptype = getattr(builtins, p.type) if p.type in _TYPES else None
-    return Param(p.name, ptype, p.default, p.help, p.optional, p.secret, p.env)
+    return param(p)
 
 
 def param_args(pipe: Any, params: Any) -> list[str]:

@@ -149,8 +149,8 @@ def inspect(
 ) -> dict[str, Any]:
     """What the panel shows: the inspect data, each cell's role and step, and the DAG drawn
     by nb2pipe's own renderer (the HTML fragment of ``%nb2pipe graph``)."""
-    from nb2pipe import analysis, notebook, tags
-    from nb2pipe.report import inspect_data
+    from nb2pipe import compiler
+    from nb2pipe.compiler.summary import inspect_data
     from nb2pipe.viz.graph import from_pipeline
     from nb2pipe.viz.pages import dag_fragment
 
@@ -160,10 +160,9 @@ def inspect(
     result: dict[str, Any] = {"ok": False, "path": shown, "cells": None}
     with tempfile.TemporaryDirectory(prefix="nb2pipe-lab-") as folder:
         try:
-            nb = notebook.read(_read_content(path, content, folder))
-            layout = tags.assign(nb)
+            layout = compiler.front(_read_content(path, content, folder))
             result["cells"] = cell_plans(layout)
-            pipe = analysis.analyze(layout)
+            pipe = compiler.compile(layout).pipeline
         except Nb2pipeError as exc:
             result["error"] = error_json(exc, shown)
             result["seconds"] = round(time.perf_counter() - started, 3)
@@ -316,17 +315,21 @@ def new_id(kind: str) -> str:
 
 
 def runs_dir(notebook: Path) -> Path:
-    """Where the panel's runs are recorded: ``runs/`` beside the notebook, as
-    ``nb2pipe run`` does when typed in the notebook's folder."""
-    return notebook.parent / "runs"
+    """Where the panel's runs are recorded: the project's runs folder, as ``nb2pipe run``
+    typed in the notebook's folder chooses it (nb2pipe.runtime.project)."""
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(start=notebook.parent, fallback=notebook.parent).path
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:
+    """The run's record (nb2pipe.mlops.runs.read_run, the one reader), None if unreadable."""
+    from nb2pipe.mlops.runs import RunsError, read_run
+
     try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return dict(read_run(run_dir))
+    except RunsError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 def step_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from nb2pipe_lab.service import error_json
+from nb2pipe_lab.service import error_json, runs_dir
 
 
 def _write(path: Path, text: str) -> None:
@@ -73,8 +73,8 @@ def run(
     try:
         spec = api.load_package(output)
         _phase(result, "running")
-        res = run_pipeline(
-            spec, run_id=run_id, runs_dir="runs", progress="plain", param_args=list(params)
+        res = run_pipeline(  # runs_dir: the project's runs folder, as `nb2pipe run` here
+            spec, run_id=run_id, progress="plain", param_args=list(params)
         )
     except Exception as exc:
         _log(exc)
@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             _phase(args.result, "verifying")
             answer = verify(args.notebook)
     except KeyboardInterrupt:  # cancelled: the run's record (if it has one yet) says more
-        recorded = args.action == "run" and (Path("runs") / str(args.id) / "run.json").is_file()
+        where = runs_dir(Path(args.notebook).resolve())  # the project's, as the run's
+        recorded = args.action == "run" and (where / str(args.id) / "run.json").is_file()
         answer = {"ok": False, "phase": "run" if recorded else "cancelled",
                   "status": "interrupted", "exit_code": 130,
                   "error": {"kind": "Interrupted", "message": f"the {args.action} was cancelled",

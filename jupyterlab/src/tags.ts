@@ -6,6 +6,8 @@
  * server's analysis comes back (and whenever the server could not analyse the notebook).
  */
 
+import { PREFIX_WORDS, directiveProblem, isForeign, nearMiss, pyRepr } from './tagcheck';
+
 export type Role =
   | 'parameters'
   | 'imports'
@@ -39,7 +41,9 @@ const ROLE_TAGS: Record<string, Role> = {
 };
 const STEP_PREFIXES = ['step:', 'block:']; // block: is Kale's
 const AFTER_PREFIXES = ['after:', 'prev:']; // prev: is Kale's
-const DIRECTIVE = /^\s*#\|\s*nb2pipe:(.*)$/;
+const MODEL_PREFIX = 'model:';
+const KNOWN_WORDS = [...Object.keys(ROLE_TAGS).sort(), ...PREFIX_WORDS];
+const DIRECTIVE = /^\s*#\|\s*nb2pipe:([^\n]*)$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const KEYWORDS = new Set(
   (
@@ -49,12 +53,33 @@ const KEYWORDS = new Set(
   ).split(' ')
 );
 export const MAX_NAME = 80;
+const RESERVED_MODELS = new Set(['registry']); // <registry>/REGISTRY holds the layout version
+/** The roles of a cell, strongest first (nb2pipe.compiler.tags._role). */
+const PRECEDENCE: Role[] = [
+  'injected',
+  'skip',
+  'parameters',
+  'imports',
+  'functions',
+  'validate',
+  'metrics'
+];
+const EXCLUSIVE: Role[] = ['parameters', 'imports', 'functions', 'injected'];
+
+export interface ITagError {
+  message: string; // as nb2pipe's compiler words it (without file and cell)
+  hint: string;
+}
 
 export interface IParsedTags {
-  role: Role | null; // the cell's own role; 'step' when it has a step tag
+  role: Role | null; // the cell's role by precedence; 'step' for a step tag without one
+  roles: Role[]; // the role tags, aliases resolved, in order
   step: string | null; // its step:NAME (normalised: '-' -> '_')
   after: string[];
+  models: string[];
   foreign: string[]; // tags of other tools, kept untouched
+  unknown: string[]; // those of the foreign tags no known tool uses (nb2pipe notes them)
+  error: ITagError | null; // the first error nb2pipe's compiler reports for these tags
 }
 
 function hasPrefix(tag: string, prefixes: string[]): boolean {
@@ -69,26 +94,118 @@ export function directiveWords(source: string): string[] {
   return m ? m[1].split(/\s+/).filter(Boolean) : [];
 }
 
+const WHAT_PREFIX: Record<string, string> = {
+  'step name': 'step:',
+  'after: target': 'after:',
+  'model name': 'model:'
+};
+
+/** A step, after: or model name from a tag, or the error nb2pipe gives for it. */
+function tagName(raw: string, what: string): { name: string; error: ITagError | null } {
+  const name = raw.trim().replace(/-/g, '_');
+  const problem = nameProblem(raw);
+  if (problem === null) {
+    return { name, error: null };
+  }
+  const shown = raw.slice(0, 40) + (raw.length > 40 ? '...' : '');
+  const fallback = what === 'model name' ? 'model' : 'step';
+  const hint = `did you mean ${WHAT_PREFIX[what]}${identifier(raw, fallback)}?`;
+  return { name, error: { message: `${what} ${pyRepr(shown)} ${problem}`, hint } };
+}
+
+/**
+ * A cell's tags and first-line directive read as nb2pipe's compiler reads them
+ * (nb2pipe.compiler.tags._parse): the same fields, and the same first error.
+ */
 export function parseTags(tags: readonly string[], source = ''): IParsedTags {
-  const out: IParsedTags = { role: null, step: null, after: [], foreign: [] };
-  for (const raw of [...tags, ...directiveWords(source)]) {
+  const out: IParsedTags = {
+    role: null,
+    roles: [],
+    step: null,
+    after: [],
+    models: [],
+    foreign: [],
+    unknown: [],
+    error: null
+  };
+  const fail = (error: ITagError | null) => {
+    out.error = out.error ?? error;
+  };
+  const problem = directiveProblem(source);
+  if (problem) {
+    fail({ message: problem.message, hint: problem.hint });
+  }
+  const steps: string[] = [];
+  const words = directiveWords(source);
+  [...tags, ...words].forEach((raw, n) => {
     const tag = raw.trim();
     const low = tag.toLowerCase();
-    if (low in ROLE_TAGS) {
-      out.role = out.role === 'step' ? out.role : ROLE_TAGS[low];
-    } else if (hasPrefix(tag, STEP_PREFIXES)) {
-      out.step = tag.slice(tag.indexOf(':') + 1).trim().replace(/-/g, '_');
-      out.role = 'step';
-    } else if (hasPrefix(tag, AFTER_PREFIXES)) {
-      out.after.push(tag.slice(tag.indexOf(':') + 1).trim().replace(/-/g, '_'));
+    const value = tag.slice(tag.indexOf(':') + 1);
+    if (Object.prototype.hasOwnProperty.call(ROLE_TAGS, low)) {
+      if (!out.roles.includes(ROLE_TAGS[low])) {
+        out.roles.push(ROLE_TAGS[low]);
+      }
+    } else if (hasPrefix(low, STEP_PREFIXES)) {
+      const { name, error } = tagName(value, 'step name');
+      fail(error);
+      steps.push(name);
+    } else if (hasPrefix(low, AFTER_PREFIXES)) {
+      const { name, error } = tagName(value, 'after: target');
+      fail(error);
+      out.after.push(name);
+    } else if (low.startsWith(MODEL_PREFIX)) {
+      const { name, error } = tagName(value, 'model name');
+      fail(error);
+      if (!error && RESERVED_MODELS.has(name.toLowerCase())) {
+        const message = `model name ${pyRepr(name)} is the name of the model registry's own file`;
+        fail({ message, hint: `use another name, such as model:${name.toLowerCase()}_model` });
+      }
+      out.models.push(name);
     } else {
+      fail(foreignError(tag, n >= tags.length));
       out.foreign.push(raw);
+      if (!isForeign(tag)) {
+        out.unknown.push(raw);
+      }
     }
+  });
+  if (steps.length > 1) {
+    fail({
+      message: `the cell has ${steps.length} step tags (${steps.join(', ')})`,
+      hint: 'give each cell at most one step:NAME tag'
+    });
   }
+  const exclusive = out.roles.filter(r => EXCLUSIVE.includes(r));
+  if (exclusive.length > 1 || (exclusive.length > 0 && steps.length > 0)) {
+    const both = [...exclusive, ...steps.map(s => `step:${s}`)];
+    const message = `the cell is tagged both ${pyRepr(both[0])} and ${pyRepr(both[1])}`;
+    fail({ message, hint: 'keep one of the two tags' });
+  }
+  out.step = steps[0] ?? null;
+  out.role = PRECEDENCE.find(r => out.roles.includes(r)) ?? (out.step ? 'step' : null);
   return out;
 }
 
-/** Why `name` cannot be a step name, or null when it can (nb2pipe.tags.step_name). */
+/** The error for a tag that is not nb2pipe's: a near-miss of one, or any in a directive. */
+function foreignError(tag: string, inDirective: boolean): ITagError | null {
+  const shown = tag.slice(0, 40);
+  const suggestion = isForeign(tag) ? null : nearMiss(tag);
+  if (suggestion) {
+    return {
+      message: `tag ${pyRepr(shown)} is not an nb2pipe tag`,
+      hint: `did you mean ${pyRepr(suggestion)}?`
+    };
+  }
+  if (inDirective) {
+    return {
+      message: `${pyRepr(shown)} in the \`#| nb2pipe:\` directive is not an nb2pipe tag`,
+      hint: "directives carry nb2pipe's words only: " + KNOWN_WORDS.join(', ')
+    };
+  }
+  return null;
+}
+
+/** Why `name` cannot be a step name, or null when it can (nb2pipe.compiler.tags.step_name). */
 export function nameProblem(raw: string): string | null {
   const name = raw.trim().replace(/-/g, '_');
   if (!name) {
@@ -98,7 +215,7 @@ export function nameProblem(raw: string): string | null {
     return `is longer than ${MAX_NAME} characters`;
   }
   if (!NAME.test(name)) {
-    return 'is not an identifier (letters, digits and _, not starting with a digit)';
+    return "is not an identifier (letters, digits and '_', not starting with a digit)";
   }
   if (KEYWORDS.has(name)) {
     return 'is a Python keyword';
@@ -207,14 +324,10 @@ export function planCells(cells: readonly ICellInfo[]): ICellPlan[] {
       const parsed = parseTags(cell.tags, cell.source);
       plan.after = parsed.after;
       plan.role = parsed.role;
-      if (parsed.role === 'step' && parsed.step) {
-        current = parsed.step;
-        plan.step = current;
-      } else if (parsed.role === 'metrics') {
-        plan.step = current;
-      } else if (parsed.role === 'validate') {
+      current = parsed.step ?? current; // a step tag starts its step whatever the role
+      if (parsed.role === 'validate') {
         plan.step = current ? `check_${current}` : 'check';
-      } else if (parsed.role === null) {
+      } else if (parsed.role === null || parsed.role === 'step' || parsed.role === 'metrics') {
         plan.step = current;
       }
     }

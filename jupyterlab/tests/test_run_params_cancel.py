@@ -86,7 +86,7 @@ async def test_run_with_typed_parameters(call: Any, typed: Path):
 
 def cli_error(notebook: Path, arg: str) -> str:
     """What `nb2pipe run DIR -p arg` says (the package converted beside the notebook)."""
-    nb2pipe = [sys.executable, "-c", "from nb2pipe.cli import main; main()"]
+    nb2pipe = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()"]
     out = notebook.parent / "pipelines" / "typed_cli"
     subprocess.run([*nb2pipe, "convert", str(notebook), "-o", str(out), "-q"], check=True,
                    cwd=notebook.parent, timeout=120)  # fmt: skip

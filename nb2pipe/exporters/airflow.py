@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import graphlib
 import math
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,6 +29,7 @@ from nb2pipe.exporters.base import (
     ruff_format,
     shown,
 )
+from nb2pipe.runtime.project import find_root, runs_location
 
 _JSON_TYPES = {
     int: "integer",
@@ -74,6 +76,23 @@ def param_schema(param: Any) -> dict[str, Any]:
     return schema
 
 
+def project_root(ctx: ExportContext) -> Path:
+    """The project the package belongs to (nb2pipe.runtime.project), else the folder the
+    package is imported from: the DAG's paths are relative to it."""
+    return find_root(ctx.package_dir) or ctx.package_root
+
+
+def _in_project(path: Path, root: Path, what: str, notes: list[str]) -> str:
+    """A path the workers use: relative to the project root when inside it, else absolute
+    (a shared mount every worker has), with a note."""
+    full = path.resolve()
+    try:
+        return full.relative_to(root).as_posix() or "."
+    except ValueError:
+        notes.append(f"{what} {full} is outside the project {root}: the workers need it there")
+        return str(full)
+
+
 def topological(steps: Any) -> list[Any]:
     by_name = {s.name: s for s in steps}
     order = {s.name: i for i, s in enumerate(steps)}
@@ -93,14 +112,14 @@ class AirflowExporter(Exporter):
     options = (
         Option(
             "store",
-            "artifact store every worker reaches: a path or an fsspec URL (s3://bucket/prefix); "
-            "default: ./runs/store, absolute",
+            "artifact store every worker reaches: a path (inside the project: relative to its "
+            "root) or an fsspec URL (s3://bucket/prefix); default: the project's runs/store",
         ),
         Option("schedule", "cron expression or preset such as @daily (default: none, manual)"),
         Option("retries", "retries of a failing task (gates never retry; default 0)", int, 0),
         Option(
             "package_path",
-            "folder the workers import the package from (default: where it is now)",
+            "folder the workers import the package from (default: where it is in the project)",
         ),
         Option("dag_id", "the DAG's id (default: the pipeline's name)"),
         Option("cache", "reuse the results of unchanged steps from the store", bool, True),
@@ -112,9 +131,12 @@ class AirflowExporter(Exporter):
     def render(self, ctx: ExportContext, output: Path, options: Mapping[str, Any]) -> ExportResult:
         pipeline = ctx.pipeline
         notes: list[str] = []
-        store = options["store"] or str(Path("runs/store").resolve())
+        root = project_root(ctx)
+        store = options["store"] or str(
+            runs_location(start=ctx.package_dir, fallback=root).path / "store"
+        )
         if "://" not in store:
-            store = str(Path(store).resolve())
+            store = _in_project(Path(store), root, "--store", notes)
         elif not store.startswith("file://"):
             notes.append(
                 f"the workers need fsspec and the filesystem's package for {store} "
@@ -130,7 +152,10 @@ class AirflowExporter(Exporter):
         retries = options["retries"]
         if retries < 0:
             raise ExportError("--retries must be >= 0")
-        package_path = options["package_path"] or str(ctx.package_root)
+        package_path = _in_project(
+            Path(options["package_path"] or ctx.package_root), root, "package_path", notes
+        )
+        from_dag = Path(os.path.relpath(root, output.resolve().parent)).as_posix()
         taken: set[str] = set()
         dag_id = ascii_id(options["dag_id"] or pipeline.name)
         if options["dag_id"] and dag_id != options["dag_id"]:
@@ -191,6 +216,7 @@ class AirflowExporter(Exporter):
             package=ctx.package,
             package_path=package_path,
             store=store,
+            root_from_dag=from_dag,
             cache=bool(options["cache"]),
             param_names=tuple(names),
             secrets=secrets,

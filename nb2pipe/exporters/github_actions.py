@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nb2pipe import __version__
 from nb2pipe.exporters.base import (
     ExportContext,
     Exporter,
@@ -29,6 +30,7 @@ from nb2pipe.exporters.base import (
     Option,
     render_template,
 )
+from nb2pipe.runtime.project import runs_location
 
 _CRON = re.compile(r"^[0-9*/,A-Za-z-]+( [0-9*/,A-Za-z-]+){4}$")
 _INPUT_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -63,8 +65,13 @@ class GithubActionsExporter(Exporter):
         Option("python_version", "Python of the job (default: X.Y of this Python)"),
         Option(
             "nb2pipe_requirement",
-            "pip requirement nb2pipe is installed from (default: nb2pipe; requirements.txt "
-            "names the runtime only, the job also checks the package with `nb2pipe convert`)",
+            "pip requirement nb2pipe is installed from (default: nb2pipe==the version that "
+            "generated the package; the checkout itself in nb2pipe's own repository)",
+        ),
+        Option(
+            "run_options",
+            "more options of `nb2pipe run`, e.g. '--max-regression accuracy=0.02' "
+            "(shell words; default: none)",
         ),
         Option("repo_root", "the repository's root (default: the git checkout holding DIR)"),
         Option("timeout", "minutes the job may run", int, 60),
@@ -93,7 +100,9 @@ class GithubActionsExporter(Exporter):
         timeout = int(options["timeout"])
         if not 1 <= timeout <= 360 * 6:
             raise ExportError("--set timeout=N: minutes between 1 and 2160")
-        spec = options["nb2pipe_requirement"] or "nb2pipe"
+        spec = options["nb2pipe_requirement"] or default_requirement(pipeline, root)
+        runs = _rel(runs_location(start=ctx.package_dir, fallback=root).path, root, "runs folder")
+        run_options = _run_options(options["run_options"])
         if output.suffix not in (".yml", ".yaml"):
             raise ExportError(f"-o {output}: a workflow is a .yml file")
         try:
@@ -145,11 +154,12 @@ class GithubActionsExporter(Exporter):
                     f"step {s.name!r} reads {', '.join(s.files)}: commit them, or fetch them "
                     "in a step before the run"
                 )
-        if spec and ("\n" in spec or spec.startswith("-")):
+        if "\n" in spec or spec.startswith("-"):
             raise ExportError(f"--nb2pipe-requirement {spec!r}: one pip requirement")
         requirements = f"{package_dir}/requirements.txt"
         for what, text in (("notebook path", notebook), ("package path", package_dir),
-                           ("--nb2pipe-requirement", spec or "")):  # fmt: skip
+                           ("--nb2pipe-requirement", spec), ("runs folder", runs),
+                           ("run_options", "\n".join(run_options))):  # fmt: skip
             if "${{" in text:
                 raise ExportError(
                     f"the {what} {text!r} holds '${{{{', which GitHub Actions evaluates as an "
@@ -169,12 +179,16 @@ class GithubActionsExporter(Exporter):
             timeout=timeout,
             python_version=version,
             requirements=requirements,
-            nb2pipe_requirement=spec or None,
+            nb2pipe_requirement=spec,
+            runtime_checkout=spec == ".",  # nb2pipe's own checkout: nb2pipe-runtime from it too
             pipeline_name=pipeline.name,
-            cache_prefix=f"nb2pipe-store-{pipeline.name}-",
+            runs_dir=runs,
+            cache_paths=[f"{runs}/store", f"{runs}/registry"],
+            run_options="\n".join(run_options),
+            cache_prefix=f"nb2pipe-runs-{pipeline.name}-",
             run_suffix="${{ github.run_id }}-${{ github.run_attempt }}",
             artifact_name=f"{pipeline.name}-run-${{{{ env.RUN_ID }}}}",
-            artifact_path="runs/${{ env.RUN_ID }}",
+            artifact_path=f"{runs}/${{{{ env.RUN_ID }}}}",
             params_expr="${{ inputs.params }}",
         )
         _check_yaml(text, output.name)
@@ -184,6 +198,38 @@ class GithubActionsExporter(Exporter):
         self, ctx: ExportContext, output: Path, options: Mapping[str, Any], result: ExportResult
     ) -> list[str]:
         return ["commit it; the workflow also runs from Actions > Run workflow"]
+
+
+def default_requirement(pipeline: Any, root: Path) -> str:
+    """nb2pipe pinned to the version that generated the package; ``.`` (the checkout) when
+    the repository is nb2pipe's own."""
+    try:
+        from nb2pipe.runtime.project import read_toml
+
+        own = read_toml(root / "pyproject.toml").get("project", {}).get("name") == "nb2pipe"
+    except Exception:  # noqa: BLE001 - no or an unreadable pyproject.toml: not nb2pipe's
+        own = False
+    if own:
+        return "."
+    version = pipeline.generated_by or __version__
+    if not re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", version):
+        raise ExportError(f"the package records an odd nb2pipe version {version!r}")
+    return f"nb2pipe=={version}"
+
+
+def _run_options(text: str | None) -> list[str]:
+    """``--set run_options=...`` as shell words, each an option or its value."""
+    import shlex
+
+    try:
+        words = shlex.split(text or "")
+    except ValueError as exc:
+        raise ExportError(f"--set run_options: {exc}") from None
+    if words and not words[0].startswith("-"):
+        raise ExportError(f"--set run_options {text!r}: options of `nb2pipe run`, e.g. --force")
+    if any("\n" in w for w in words):
+        raise ExportError("--set run_options: one line")
+    return words
 
 
 def _check_yaml(text: str, what: str) -> None:

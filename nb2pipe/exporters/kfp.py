@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import nb2pipe.runtime
-from nb2pipe import render
+from nb2pipe.codegen import render
 from nb2pipe.exporters.airflow import topological
 from nb2pipe.exporters.base import (
     ExportContext,
@@ -133,7 +133,9 @@ def runtime_requirements() -> list[str]:
         declared = requires("nb2pipe-runtime") or []
     except PackageNotFoundError:  # pragma: no cover - nb2pipe depends on it
         return []
-    return [r.replace(" ", "") for r in declared if "extra ==" not in r]
+    # Without environment markers: their quotes cannot reach the component's pip command
+    # (tomli, for Python 3.10 only, is then installed everywhere: harmless).
+    return [r.split(";")[0].replace(" ", "") for r in declared if "extra ==" not in r]
 
 
 def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:

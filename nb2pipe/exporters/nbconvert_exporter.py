@@ -43,7 +43,9 @@ class PackageExporter(Exporter):
     def from_notebook_node(
         self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
-        from nb2pipe import api, codegen, writeplan
+        from nb2pipe import api
+        from nb2pipe.codegen import package as codegen
+        from nb2pipe.codegen import writeplan
 
         _, resources = super().from_notebook_node(nb, resources, **kw)
         source = getattr(self, "_source", None) or _saved_notebook(resources)

@@ -3,13 +3,12 @@
 The registry is the local one (``--registry DIR``, else ``$NB2PIPE_REGISTRY``, else
 ``<runs-dir>/registry``) or MLflow (``--tracking mlflow``, ``--tracking-uri`` or
 ``$MLFLOW_TRACKING_URI``); ``$NB2PIPE_TRACKING`` sets the default backend.
-Light at import: rich and the backends are imported when used.
+Light at import: the backends are imported when used; the CLI draws the tables.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -116,115 +115,3 @@ def promote(reg: Any, ref: str, alias: str = "champion") -> dict[str, Any]:
         raise RegistryError(f"give a version number: {name}:N")
     reg.set_alias(name, alias, version)
     return reg.get(name, version).to_json()
-
-
-# --- printing -----------------------------------------------------------------------------
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, default=str)[:70]
-    return "" if v is None else str(v)[:70]
-
-
-def print_list(rows: list[dict[str, Any]], where: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    if not rows:
-        console.print(f"no models in {escape(where)}")
-        return
-    table = Table(title=f"models ({escape(where)})")
-    for col in ("model", "champion", "versions", "created (UTC)", "run", "metrics"):
-        table.add_column(col)
-    for r in rows:
-        metrics = ", ".join(f"{k}={_fmt(v)}" for k, v in list(r["metrics"].items())[:3])
-        table.add_row(
-            escape(r["name"]),
-            str(r["champion"] or "-"),
-            str(r["versions"]),
-            str(r["created"] or "")[:19].replace("T", " "),
-            escape(str(r["run_id"])),
-            escape(metrics),
-        )
-    console.print(table)
-
-
-def print_show(info: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    v = info["version"]
-    aliases = f" ({', '.join(v['aliases'])})" if v.get("aliases") else ""
-    console.print(f"[bold]{escape(v['name'])}:{v['version']}[/]{escape(aliases)}")
-    art = v.get("artifact") or {}
-    facts = [
-        ("created", str(v.get("created", ""))[:19].replace("T", " ") + " UTC"),
-        ("run", v.get("run_id")),
-        ("pipeline", v.get("pipeline")),
-        ("step / variable", f"{v.get('step')} / {v.get('variable')}"),
-        (
-            "artifact",
-            f"{art.get('hash', '')[:16]}... {art.get('format', '')}, {art.get('size', 0)} bytes",
-        ),
-        ("code", str((v.get("code") or {}).get("digest", ""))[:16] + "..."),
-        ("notebook", str((v.get("code") or {}).get("notebook_sha256") or "")[:16] + "..."),
-        ("gates", ", ".join(f"{g} {s}" for g, s in (v.get("gates") or {}).items()) or "none"),
-        (
-            "reference",
-            f"{len(v.get('reference') or [])} features" if v.get("reference") else "none",
-        ),
-        ("source", v.get("source")),
-    ]
-    t = Table(show_header=False)
-    t.add_column()
-    t.add_column()
-    for k, val in facts:
-        t.add_row(k, escape(_fmt(val)))
-    console.print(t)
-    for title, mapping in (
-        ("parameters", v.get("parameters") or {}),
-        ("metrics", v.get("metrics") or {}),
-        ("data files", (v.get("data") or {}).get("files") or {}),
-        ("training inputs", (v.get("data") or {}).get("inputs") or {}),
-    ):
-        if not mapping:
-            continue
-        t = Table(title=title)
-        t.add_column("name")
-        t.add_column("value")
-        if title == "metrics":
-            t.add_column("better")
-        for k, val in mapping.items():
-            row = [
-                escape(k),
-                escape(
-                    _fmt(val)
-                    if title != "data files" and title != "training inputs"
-                    else str(val)[:16] + "..."
-                ),
-            ]
-            if title == "metrics":
-                row.append((v.get("directions") or {}).get(k, ""))
-            t.add_row(*row)
-        console.print(t)
-    if info.get("versions"):
-        t = Table(title="versions")
-        for col in ("version", "aliases", "created (UTC)", "run", "metrics"):
-            t.add_column(col)
-        for row in info["versions"]:
-            metrics = ", ".join(f"{k}={_fmt(x)}" for k, x in list(row["metrics"].items())[:3])
-            t.add_row(
-                str(row["version"]),
-                ", ".join(row["aliases"]),
-                str(row["created"] or "")[:19].replace("T", " "),
-                escape(str(row["run_id"])),
-                escape(metrics),
-            )
-        console.print(t)

@@ -18,7 +18,6 @@ import importlib.util
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from nb2pipe.mlops.registry import (
@@ -37,6 +36,7 @@ from nb2pipe.runtime.hashing import sha256_json
 from nb2pipe.runtime.hooks import FinishedRun
 from nb2pipe.runtime.metrics import directions, parse_limits, regressions
 from nb2pipe.runtime.plan import RunPlan
+from nb2pipe.runtime.project import runs_location
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.spec import Pipeline
 
@@ -109,11 +109,17 @@ class PublishHook:
             raise UsageError(
                 "--tracking mlflow needs the mlflow package: pip install 'nb2pipe[mlflow]'"
             )
-        self.uri = config.tracking_uri
+        tracking_uri = config.tracking_uri
         if self.kind == "mlflow":
-            _check_reachable(config.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or "")
+            from nb2pipe.runtime.project import setting
+
+            tracking_uri = (
+                tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or setting("tracking_uri")
+            )
+            _check_reachable(tracking_uri or "")
+        self.uri = tracking_uri
         self.registry_dir = config.registry
-        self.runs_dir = Path(config.runs_dir).resolve()
+        self.runs_dir = plan.runs_dir or runs_location(config.runs_dir).path
         self.limits = parse_limits(config.max_regression)
         self.register = config.register
         self.models, self.warnings = declared_models(plan.pipeline)

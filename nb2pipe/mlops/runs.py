@@ -1,7 +1,8 @@
 """``nb2pipe runs list|show|compare|gc``: past runs from their ``run.json``.
 
 A RUN is a run folder, a run id in ``--runs-dir``, a unique prefix of one, or ``latest``.
-Tables go to the terminal through rich; ``--json`` prints the same facts for scripts.
+The facts come back as data; the CLI draws them (rich tables: nb2pipe/frontends/cli/runs_tables.py),
+``--json`` prints them for scripts.
 
 ``gc --keep N`` keeps the N newest runs of each pipeline (and every run still marked
 running), removes the other run folders, the cache entries that only they made or used,
@@ -18,14 +19,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
-RESERVED = {"store", "registry"}
+DEFAULT_ID = re.compile(r"^\d{8}-\d{6}-")
+RESERVED = {"store", "registry", "packages"}  # packages: `nb2pipe run NOTEBOOK`
 
 
 class RunsError(Nb2pipeError):
@@ -35,26 +36,71 @@ class RunsError(Nb2pipeError):
 # --- reading ------------------------------------------------------------------------------
 
 
-def _read(run_dir: Path) -> dict[str, Any] | None:
+class RunDoc(TypedDict, total=False):
+    """run.json as read back (the runtime writes it: nb2pipe/runtime/records.py). Every
+    mapping below is one after :func:`read_run`, whatever the file held."""
+
+    run_id: str
+    pipeline: str
+    package: str
+    status: str  # running | ok | failed | interrupted
+    start: str | None
+    end: str | None
+    duration: float | None
+    command: list[str] | None  # argv as typed, rerunnable from cwd
+    cwd: str
+    workdir: str
+    store: str
+    options: dict[str, Any]
+    parameters: dict[str, Any]
+    secret_parameters: list[str]
+    derived: dict[str, Any]
+    notebook: str | None
+    notebook_sha256: str | None
+    notebook_stale: bool
+    versions: dict[str, Any]
+    steps: dict[str, dict[str, Any]]  # step -> its record (status, start, outputs, error...)
+    metrics: dict[str, Any]
+    metric_directions: dict[str, str]
+    gates: dict[str, str]
+    models: dict[str, Any]
+    error: str | None
+
+
+def read_run(run_dir: str | Path) -> RunDoc:
+    """THE reader of run.json (for `runs`, `report`, `graph --run`, the Lab and the
+    magic): a damaged or hand-edited record keeps what has the expected shape; one that
+    cannot be read or is not a run record is a RunsError naming the file."""
+    path = Path(run_dir) / "run.json"
     try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunsError(
+            f"cannot read the run record: {exc.strerror or exc}", file=str(path)
+        ) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise RunsError(f"the run record is not valid JSON ({exc})", file=str(path)) from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
-        return None
-    # A damaged or hand-edited record: keep what has the expected shape, drop the rest.
+        raise RunsError("not an nb2pipe run record (no 'steps')", file=str(path))
     data["steps"] = {k: v for k, v in data["steps"].items() if isinstance(v, dict)}
     for key in ("metrics", "parameters", "derived", "options"):
         if not isinstance(data.get(key), dict):
             data[key] = {}
     if not isinstance(data.get("run_id"), str):
-        data["run_id"] = run_dir.name
-    return data
+        data["run_id"] = Path(run_dir).name
+    return cast(RunDoc, data)
 
 
-def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+def _read(run_dir: Path) -> RunDoc | None:
+    try:
+        return read_run(run_dir)
+    except RunsError:
+        return None
+
+
+def all_runs(runs_dir: str | Path | None = None) -> list[tuple[Path, RunDoc]]:
     """Every readable run under ``runs_dir``, oldest first (by start time, then id)."""
-    base = Path(runs_dir)
+    base = _where(runs_dir)
     if not base.is_dir():
         return []
     found = []
@@ -67,22 +113,29 @@ def all_runs(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
     return sorted(found, key=lambda pr: (str(pr[1].get("start") or ""), pr[0].name))
 
 
-def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
+def _where(runs_dir: str | Path | None) -> Path:
+    from nb2pipe.runtime.project import runs_location
+
+    return runs_location(runs_dir).path
+
+
+def resolve_run(run: str, runs_dir: str | Path | None = None) -> tuple[Path, RunDoc]:
+    """THE way a RUN is named, for `runs show|compare`, `report`, `graph --run`, the Lab
+    and the magic: a run folder, ``latest``, a run id in ``runs_dir`` (default: the
+    project's runs folder) or a unique prefix of one. Returns the folder and its record
+    (:func:`read_run`)."""
+    runs_dir = _where(runs_dir)
     given = Path(run)
     if (given / "run.json").is_file():
-        rec = _read(given)
-        if rec is None:
-            raise RunsError("not a readable nb2pipe run record", file=str(given / "run.json"))
-        return given, rec
+        return given, read_run(given)
     runs = all_runs(runs_dir)
     if run == "latest":
         if not runs:
             raise RunsError(f"no runs in {runs_dir}", hint="run the pipeline first")
         return runs[-1]
     if _RUN_ID.fullmatch(run):
-        exact = [pr for pr in runs if pr[0].name == run]
-        if exact:
-            return exact[0]
+        if (runs_dir / run / "run.json").is_file():  # a damaged record says why
+            return runs_dir / run, read_run(runs_dir / run)
         matches = [pr for pr in runs if pr[0].name.startswith(run)]
         if len(matches) == 1:
             return matches[0]
@@ -96,6 +149,14 @@ def resolve(run: str, runs_dir: str | Path) -> tuple[Path, dict[str, Any]]:
         f"no run {run!r} in {runs_dir}",
         hint="`nb2pipe runs list` shows the runs; give a run id, a folder or latest",
     )
+
+
+def command_line(rec: dict[str, Any]) -> str:
+    """The run's command, shell-quoted: paste it to run again (from its ``cwd``)."""
+    import shlex
+
+    command = rec.get("command")
+    return shlex.join(map(str, command)) if isinstance(command, list) else ""
 
 
 def _counts(rec: dict[str, Any]) -> dict[str, int]:
@@ -142,7 +203,7 @@ def list_runs(
 
 
 def show(run: str, runs_dir: str | Path) -> dict[str, Any]:
-    run_dir, rec = resolve(run, runs_dir)
+    run_dir, rec = resolve_run(run, runs_dir)
     out = summary(run_dir, rec)
     out["record"] = rec
     return out
@@ -151,7 +212,7 @@ def show(run: str, runs_dir: str | Path) -> dict[str, Any]:
 def compare(runs: Sequence[str], runs_dir: str | Path) -> dict[str, Any]:
     if len(runs) < 2:
         raise RunsError("compare needs at least two runs", hint="nb2pipe runs compare RUN RUN...")
-    found = [resolve(r, runs_dir) for r in runs]
+    found = [resolve_run(r, runs_dir) for r in runs]
     ids = [rec.get("run_id", p.name) for p, rec in found]
     recs = [rec for _, rec in found]
     params = _union(r.get("parameters") or {} for r in recs)
@@ -366,205 +427,6 @@ def gc(
         except OSError:
             pass
     return result
-
-
-# --- printing -----------------------------------------------------------------------------
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)[:60]
-    return str(value)[:60]
-
-
-def _time(iso: Any) -> str:
-    return str(iso or "")[:19].replace("T", " ")
-
-
-def _dur(value: Any) -> str:
-    return f"{value:.2f}s" if isinstance(value, (int, float)) else ""
-
-
-_STATUS = {"ok": "green", "failed": "red", "running": "yellow", "interrupted": "yellow"}
-
-
-def _status(s: Any) -> str:
-    colour = _STATUS.get(str(s))
-    return f"[{colour}]{s}[/]" if colour else str(s)
-
-
-def print_list(runs: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    if not runs:
-        console.print("no runs")
-        return
-    pipelines = sorted({str(r["pipeline"]) for r in runs})
-    one = len(pipelines) == 1
-    table = Table(title=f"runs of {escape(pipelines[0])}" if one else "runs", title_justify="left")
-    # default run ids are the start time already
-    dated = all(_DEFAULT_ID.match(str(r["run_id"])) for r in runs)
-    table.add_column("run (UTC)" if dated else "run", no_wrap=True)
-    if not one:
-        table.add_column("pipeline")
-    for col in ("status", *(() if dated else ("start (UTC)",)), "took", "steps", "metrics"):
-        table.add_column(col, no_wrap=col != "metrics")
-    table.add_column("models", no_wrap=True)
-    for r in runs:
-        steps = "\n".join(f"{n} {k}" for k, n in sorted(r["steps"].items()))
-        metrics = "\n".join(f"{k}={_fmt(v)}" for k, v in list(r["metrics"].items())[:4])
-        models = "\n".join(
-            f"{k}:{m.get('version')}" for k, m in r["models"].items() if m.get("registered")
-        )
-        cells = [escape(str(r["run_id"]))]
-        if not one:
-            cells.append(escape(str(r["pipeline"])))
-        cells += [
-            _status(r["status"]),
-            *(() if dated else (_time(r["start"])[5:],)),
-            _dur(r["duration"]),
-            steps,
-            escape(metrics),
-            escape(models),
-        ]
-        table.add_row(*cells)
-    console.print(table)
-
-
-def print_show(info: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = Console()
-    rec = info["record"]
-    console.print(
-        f"run [bold]{escape(str(info['run_id']))}[/] of {escape(str(info['pipeline']))}: "
-        f"{_status(info['status'])}, started {_time(info['start'])} UTC, {_dur(info['duration'])}"
-    )
-    if info.get("error"):
-        console.print(f"[red]error:[/] {escape(str(info['error']))}")
-    if rec.get("command"):
-        console.print(f"command: {escape(' '.join(map(str, rec['command'])))}")
-    if isinstance(rec.get("storage"), dict):
-        console.print(escape(_storage_line(rec["storage"], rec.get("store"))))
-    if info["parameters"]:
-        t = Table(title="parameters")
-        t.add_column("name")
-        t.add_column("value")
-        for k, v in info["parameters"].items():
-            t.add_row(escape(k), escape(_fmt(v)))
-        console.print(t)
-    if info["metrics"]:
-        t = Table(title="metrics")
-        for col in ("name", "value", "better", "step"):
-            t.add_column(col)
-        where = {m: s for s, st in rec["steps"].items() for m in ((st or {}).get("metrics") or {})}
-        for k, v in info["metrics"].items():
-            t.add_row(
-                escape(k), _fmt(v), info["metric_directions"].get(k, ""), escape(where.get(k, ""))
-            )
-        console.print(t)
-    t = Table(title="steps")
-    for col in ("step", "status", "duration", "note"):
-        t.add_column(col)
-    for name, st in rec["steps"].items():
-        st = st or {}
-        note = (st.get("error") or {}).get("message") if st.get("error") else None
-        if note is None and st.get("cached_from"):
-            note = f"from run {st['cached_from']}"
-        note = note or st.get("reason") or ""
-        t.add_row(
-            escape(name),
-            _status(st.get("status")),
-            _dur(st.get("duration")),
-            escape(str(note)[:100]),
-        )
-    console.print(t)
-    if info["models"]:
-        t = Table(title="models")
-        for col in ("model", "version", "note"):
-            t.add_column(col)
-        for k, m in info["models"].items():
-            if m.get("registered"):
-                note = ("new version" if m.get("new") else "same as before") + f", {m.get('alias')}"
-            else:
-                note = f"not registered: {m.get('reason', '')}"
-            t.add_row(escape(k), str(m.get("version", "")), escape(note))
-        console.print(t)
-
-
-def _storage_line(storage: dict[str, Any], store: Any) -> str:
-    """What the run stored: its artifacts, the bytes it added, the whole store's size."""
-    mb = 2**20
-    n = int(storage.get("artifacts") or 0)
-    line = (
-        f"store: {n} artifact{'' if n == 1 else 's'}, "
-        f"{(storage.get('written') or 0) / mb:.1f} MB written by this run, "
-        f"{(storage.get('bytes') or 0) / mb:.1f} MB of outputs"
-    )
-    objects = Path(str(store or "")) / "objects"
-    if store and objects.is_dir():
-        total = sum(p.stat().st_size for p in objects.glob("*/*") if p.is_file())
-        line += f"; {total / mb:.1f} MB in {objects.parent}"
-    return line
-
-
-def print_compare(data: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
-    runs = data["runs"]
-    ids = [str(r["run_id"]) for r in runs]
-    table = Table(title="runs side by side")
-    table.add_column("")
-    for rid in ids:
-        table.add_column(escape(rid))
-    table.add_row("pipeline", *[escape(str(r["pipeline"])) for r in runs])
-    table.add_row("status", *[_status(r["status"]) for r in runs])
-    table.add_row("start (UTC)", *[_time(r["start"]) for r in runs])
-    table.add_row("duration", *[_dur(r["duration"]) for r in runs], end_section=True)
-    for name, p in data["parameters"].items():
-        cells = [escape(_fmt(v)) for v in p["values"]]
-        if p["differs"]:
-            cells = [f"[yellow]{c}[/]" for c in cells]
-        table.add_row(f"param {escape(name)}", *cells)
-    if data["parameters"]:
-        table.rows[-1].end_section = True
-    for name, m in data["metrics"].items():
-        arrow = "↑" if m["direction"] == "higher" else "↓"
-        cells = []
-        for rid, v in zip(ids, m["values"], strict=True):
-            text = _fmt(v)
-            cells.append(f"[bold green]{text}[/]" if m["best"] == rid else text)
-        table.add_row(f"metric {escape(name)} {arrow}", *cells)
-    if data["metrics"]:
-        table.rows[-1].end_section = True
-    for name, s in data["steps"].items():
-        cells = [
-            f"{_dur(d)} {st or ''}".strip() if st != "cached" else "cached"
-            for d, st in zip(s["duration"], s["status"], strict=True)
-        ]
-        table.add_row(f"step {escape(name)}", *cells)
-    Console().print(table)
-
-
-def print_gc(result: GcResult) -> None:
-    verb = "would remove" if result.dry_run else "removed"
-    mb = result.bytes / 2**20
-    print(
-        f"{verb} {len(result.removed)} run(s), {result.artifacts} artifact(s) ({mb:.1f} MiB), "
-        f"{result.entries} cache entr{'y' if result.entries == 1 else 'ies'}; "
-        f"kept {len(result.kept)} run(s)"
-    )
 
 
 def dumps(data: Any) -> str:

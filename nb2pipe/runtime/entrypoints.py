@@ -9,6 +9,7 @@ group                      what a plugin is
 ``nb2pipe.run_hooks``      work before and after a run (:mod:`.hooks`)
 ``nb2pipe.registries``     a model registry backend (``nb2pipe.mlops.registry``)
 ``nb2pipe.exporters``      an orchestrator or CI target (``nb2pipe.exporters``)
+``nb2pipe.readers``        the compiler's notebook reader, for :mod:`.freshness`
 =========================  =========================================================
 
 The installed distributions' ``entry_points.txt`` files on ``sys.path`` are read once

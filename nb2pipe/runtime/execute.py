@@ -26,6 +26,7 @@ from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fingerprint import stateless
 from nb2pipe.runtime.hashing import sha256_bytes
+from nb2pipe.runtime.metrics import metric_value
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import DATA_FORMATS, ArtifactRef, ArtifactStore, LocalStore, content_of
 from nb2pipe.runtime.tracemap import locate, refine
@@ -72,7 +73,7 @@ class Handoff:
 
 @dataclass
 class StepError:
-    kind: str  # exception | gate | mutation | artifact | outputs | interrupted
+    kind: str  # exception | gate | mutation | artifact | outputs | metrics | interrupted
     message: str  # one line, names step, cell and line
     exc_type: str = ""
     cell: int | None = None
@@ -151,20 +152,6 @@ def _import_fresh(package: str, name: str) -> Any:
     if common is not None:
         _SOURCES.setdefault(names[0], _source_hash(common) or "")
     return module
-
-
-def _metric(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    item = getattr(value, "item", None)  # numpy scalars, 0-d arrays
-    if callable(item):
-        try:
-            value = item()
-            if isinstance(value, (bool, int, float, str)):
-                return value
-        except (TypeError, ValueError):
-            pass
-    return repr(value)[:200]
 
 
 def _describe_exception(task: StepTask, exc: BaseException) -> StepError:
@@ -379,7 +366,12 @@ def _run(
     started = time.perf_counter()
     _store_outputs(task, store, result, outcome, handoff)
     outcome.timings["outputs"] = time.perf_counter() - started
-    outcome.metrics = {m: _metric(result[m]) for m in step.metrics if m in result}
+    try:
+        outcome.metrics = {m: metric_value(m, result[m]) for m in step.metrics if m in result}
+    except ValueError as exc:
+        raise _Failed(
+            StepError("metrics", f"step {step.name!r}: {exc}", exc_type="MetricError")
+        ) from None
 
 
 def execute(task: StepTask, store: ArtifactStore, handoff: Handoff | None = None) -> StepOutcome:

@@ -61,7 +61,8 @@ def _save(fig: Any) -> None:
     tmp = folder / f".{name}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, format="png")
+        # as the notebook showed it: the figure's own size and dpi, nothing clipped
+        fig.savefig(tmp, format="png", dpi=fig.dpi, bbox_inches="tight")
         os.replace(tmp, folder / name)
     except Exception as exc:  # noqa: BLE001 - the notebook shows a traceback and goes on
         print(

@@ -183,3 +183,25 @@ def regressions(
                 f"({direction} is better; --max-regression {limit})"
             )
     return failures
+
+
+def metric_value(name: str, value: Any) -> Any:
+    """A metric as recorded: a number (numpy scalars and 0-d arrays become Python numbers),
+    a bool, or None. Anything else (a string, a DataFrame, an array, a dict) is a ValueError:
+    it has no direction and no champion could be judged by it."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    item = getattr(value, "item", None)  # numpy scalars, 0-d arrays
+    if callable(item) and getattr(value, "ndim", 0) == 0:
+        try:
+            plain = item()
+        except (TypeError, ValueError):
+            plain = None
+        if isinstance(plain, (bool, int, float)):
+            return plain
+    kind = type(value).__name__
+    shown = " ".join(repr(value).split())
+    raise ValueError(
+        f"metric {name!r} is a {kind} ({shown[:60]}{'...' if len(shown) > 60 else ''}), "
+        "not a number: record numbers in the metrics cell, print the rest in the step"
+    )

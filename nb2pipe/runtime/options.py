@@ -24,11 +24,17 @@ _FALSE = {"false", "0", "no", "n", "off"}
 _NULL = {"null", "none", "~"}
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    prog: str | None = None, pipeline: Pipeline | None = None
+) -> argparse.ArgumentParser:
+    """The options of ``python -m <package>`` / ``nb2pipe run``; with ``pipeline``, its
+    parameters are listed after them (papermill's ``--help-notebook``)."""
     p = argparse.ArgumentParser(
         prog=prog,
         description="Run the pipeline: steps whose code, parameters, inputs, data files "
         "and library versions are unchanged are taken from the cache.",
+        epilog=parameters_help(pipeline) if pipeline is not None else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     a = p.add_argument
     a(
@@ -74,10 +80,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(
+        "--strict",
+        action="store_true",
+        help="refuse to run when the notebook changed since the package was converted "
+        "(default: the project's `strict` setting; always when CI=true); otherwise a warning",
+    )
+    a(
         "--runs-dir",
-        default="runs",
         metavar="DIR",
-        help="where run records go (default: ./runs); artifacts go to DIR/store",
+        help="where run records go (default: $NB2PIPE_RUNS_DIR, else the project's: "
+        "runs_dir in nb2pipe.toml or [tool.nb2pipe], else runs/ in the nearest folder up "
+        "with nb2pipe.toml, pyproject.toml or .git, else ./runs); artifacts go to DIR/store",
     )
     a("--store", metavar="DIR", help="artifact store (default: RUNS_DIR/store)")
     a("--run-id", metavar="ID", help="name of this run (default: UTC timestamp + random)")
@@ -131,6 +144,31 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+def parameters_help(pipeline: Pipeline) -> str:
+    """The pipeline's parameters as a table: name, type, default, help (secrets: their
+    name and variable, never a value)."""
+    params = pipeline.parameters
+    if not params:
+        return f"parameters of {pipeline.name}: none"
+    width = max(len(q.name) for q in params)
+    kinds = [type_label(q) if not q.secret else "secret" for q in params]
+    kind_width = max(len(k) for k in kinds)
+    abouts = []
+    for q in params:
+        shown = repr(q.default)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        abouts.append(f"from ${q.env or q.name.upper()}" if q.secret else f"default {shown}")
+    about_width = max(len(a) for a in abouts)
+    lines = [f"parameters of {pipeline.name} (-p NAME=VALUE):"]
+    for q, kind, about in zip(params, kinds, abouts, strict=True):
+        text = f"  {q.name:<{width}}  {kind:<{kind_width}}  {about:<{about_width}}"
+        lines.append(f"{text}  {' '.join(q.help.split())}".rstrip())
+    if pipeline.derived:
+        lines.append(f"derived from them (not settable): {', '.join(pipeline.derived)}")
+    text = "\n".join(lines)
+    return text.replace("%", "%%") if "%(" in text else text
+
+
 def _jobs(text: str) -> int:
     try:
         n = int(text)
@@ -146,6 +184,7 @@ def config_from_args(ns: argparse.Namespace) -> RunConfig:
     from nb2pipe.runtime.plan import RunConfig
 
     options = dict(vars(ns))
+    options["strict"] = options["strict"] or None  # not given: the project's, or CI
     return RunConfig(param_args=options.pop("params"), **options)
 
 
@@ -394,3 +433,16 @@ def resolve_params(
             raise UsageError(f"-p expects NAME=VALUE, got {arg!r}")
         put(name.strip(), value, text=True)
     return ResolvedParams(values, secret)
+
+
+def missing_secrets(pipeline: Pipeline, selected: Any, values: Mapping[str, Any]) -> None:
+    """A secret parameter that a step to run reads, whose environment variable is not set,
+    is one line before any step runs (not a ``None`` deep inside the step)."""
+    needed = {p for s in pipeline.steps if s.name in selected for p in s.params}
+    for p in pipeline.parameters:
+        if p.secret and not p.optional and p.name in needed and values.get(p.name) is None:
+            env = p.env or p.name.upper()
+            raise UsageError(
+                f"secret parameter {p.name!r} is read from the environment variable {env}, "
+                f"which is not set: set it (export {env}=...) and run again"
+            )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from nb2pipe.runtime import graph
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.executors import StepExecutor, executor_class
-from nb2pipe.runtime.options import resolve_params
+from nb2pipe.runtime.options import missing_secrets, resolve_params
 from nb2pipe.runtime.records import jsonable
 from nb2pipe.runtime.spec import Pipeline, Step
 
@@ -54,7 +54,7 @@ class RunConfig:
     executor: str | None = None
     address: str | None = None  # the cluster of a distributed executor (--address)
     force: bool = False
-    runs_dir: str | os.PathLike[str] = "runs"
+    runs_dir: str | os.PathLike[str] | None = None  # None: the project's (runtime/project.py)
     store: str | os.PathLike[str] | None = None
     run_id: str | None = None
     cwd: str | os.PathLike[str] | None = None
@@ -71,6 +71,7 @@ class RunConfig:
     register: bool = True
     promote: str = "if-better"
     workdir_fallback: bool = False
+    strict: bool | None = None  # refuse a package older than its notebook (None: project, CI)
     hooks: Sequence[Any] | None = None  # run hooks (None: the installed ones)
 
 
@@ -90,6 +91,7 @@ class RunPlan:
     selected: set[str]  # the steps to run
     executor: type[StepExecutor]  # where the steps run
     notes: list[str] = field(default_factory=list)  # warnings to show before running
+    runs_dir: Path | None = None  # the runs folder, once the local runner has found it
 
     @property
     def public(self) -> dict[str, Any]:
@@ -152,6 +154,7 @@ def prepare(pipeline: Pipeline, config: RunConfig) -> RunPlan:
     selected = graph.select(pipeline, config.only, config.from_step, config.until)
     executor = executor_class(config.executor, config.jobs)
     values = dict(resolved.values)
+    missing_secrets(pipeline, selected, values)
     derived = derive(pipeline, values, workdir)
     values.update(derived)
     for s in pipeline.steps:

@@ -36,13 +36,18 @@ class PlainReporter:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.quiet = quiet
+        self.why: dict[str, str] = {}  # step -> why it runs (the note of "running", with -v)
 
     def start(self, steps: list[str]) -> None:
         pass
 
     def update(self, step: str, status: str, duration: float | None = None, note: str = "") -> None:
+        if status == "running" and note:
+            self.why[step] = note
         if self.quiet or status in ("pending", "running"):
             return
+        if not note and status in ("ok", "failed") and step in self.why:
+            note = f"ran: {self.why.pop(step)}"
         parts = [PREFIX, step, status]
         if duration is not None and status in ("ok", "failed"):
             parts.append(_fmt(duration))

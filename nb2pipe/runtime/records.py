@@ -3,9 +3,11 @@
 Schema (``"schema": 1``)::
 
     run_id, pipeline, package, status (running|ok|failed|interrupted), start, end,
-    duration, pid, host, command, workdir, store, options{...},
+    duration, pid, host, command (argv as typed, the program first: rerunnable from cwd),
+    cwd (where it was typed), workdir, store, options{...},
     parameters{name: value} (secrets left out), secret_parameters[names], derived{...},
-    notebook, notebook_sha256, generated_by, spec_version,
+    notebook, notebook_sha256, notebook_stale (the notebook changed since convert),
+    generated_by, spec_version,
     versions{python, platform, nb2pipe, distributions{name: version}},
     steps{name: {status (pending|running|ok|failed|cached|skipped), submitted (handed to
                  the executor), start, end, duration, pid (process that ran it), cache_key, reason, cached_from, stale,
@@ -27,7 +29,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,7 +97,23 @@ class RunRecord:
             self.save()
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    with open(Path(run_dir) / "run.json", encoding="utf-8") as f:
-        data: dict[str, Any] = json.load(f)
-    return data
+def typed_command() -> list[str]:
+    """This process's command line as the user typed it: ``python -m pipelines.wine -p
+    seed=1`` (``sys.orig_argv``: the interpreter as typed, its options, ``-m``), or for a
+    console script ``nb2pipe run ...`` (its name when that is what the PATH finds, else
+    its path)."""
+    orig = list(getattr(sys, "orig_argv", None) or sys.argv)
+    script = sys.argv[0] if sys.argv else ""
+    if not script or script == "-c" or os.path.basename(script) == "__main__.py":
+        return orig
+    name = os.path.basename(script)
+    found = shutil.which(name)
+    try:
+        same = found is not None and os.path.samefile(found, script)
+    except OSError:
+        same = False
+    if same:
+        return [name, *sys.argv[1:]]
+    if os.sep in script and os.access(script, os.X_OK) and orig[1:2] == [script]:
+        return [script, *sys.argv[1:]]  # an executable typed with its path
+    return orig

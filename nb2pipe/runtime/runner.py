@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.runtime import freshness
 from nb2pipe.runtime.cache import KeyContext
 from nb2pipe.runtime.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from nb2pipe.runtime.fsutil import atomic_write_json
@@ -25,6 +26,7 @@ from nb2pipe.runtime.hooks import FinishedRun, call, installed
 from nb2pipe.runtime.metrics import directions, metrics_document
 from nb2pipe.runtime.plan import RunConfig, RunPlan, package_dir, prepare
 from nb2pipe.runtime.progress import make_reporter
+from nb2pipe.runtime.project import runs_location
 from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.scheduler import Scheduler, redact
@@ -73,6 +75,7 @@ def run(
     if params is not None:
         config = replace(config, params=params)
     started = time.time()
+    stale = _stale(pipeline, config)
     plan = prepare(pipeline, config)
     runs_path, store_path, run_id = _locate(plan, started)
     store = LocalStore(store_path)
@@ -81,7 +84,7 @@ def run(
     hooks = installed() if config.hooks is None else list(config.hooks)
     call(hooks, "before_run", plan)
     run_dir = _open(runs_path, store, run_id)
-    record = RunRecord(run_dir, _new_record(plan, run_id, started, store_path))
+    record = RunRecord(run_dir, _new_record(plan, run_id, started, store_path, stale))
     reporter = make_reporter(config.progress, quiet=config.quiet, verbose=config.verbose)
     scheduler = Scheduler(plan=plan, store=store, ctx=ctx, record=record, reporter=reporter)
     status = _run_steps(scheduler, providers, run_id, started)
@@ -117,17 +120,30 @@ def run(
     )
 
 
+def _stale(pipeline: Pipeline, config: RunConfig) -> str | None:
+    """The warning when the package is older than its notebook (printed now); a UsageError
+    instead under ``strict`` (None: the project's ``strict`` setting, or ``CI=true``)."""
+    pkg_dir, _ = package_dir(pipeline)
+    stale = freshness.check(pipeline, pkg_dir, strict=freshness.strict(config.strict, pkg_dir))
+    if stale:
+        print(f"[nb2pipe] warning: {stale}", file=sys.stderr, flush=True)
+    return stale
+
+
 def _locate(plan: RunPlan, started: float) -> tuple[Path, Path, str]:
-    """The runs folder, the store and the run id, checked (nothing written)."""
+    """The runs folder (also ``plan.runs_dir``), the store and the run id, checked
+    (nothing written)."""
     config = plan.config
-    runs_path = Path(config.runs_dir).resolve()
+    runs_path = plan.runs_dir = runs_location(config.runs_dir, start=plan.package_dir).path
     store_path = Path(config.store).resolve() if config.store is not None else runs_path / "store"
     run_id = config.run_id
     if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
     registry = config.registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry"
     reg = Path(registry).resolve()
-    taken = {"store", "registry"} | {p.name for p in (store_path, reg) if p.parent == runs_path}
+    taken = {"store", "registry", "packages"} | {
+        p.name for p in (store_path, reg) if p.parent == runs_path
+    }
     if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
         raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
                          f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
@@ -154,7 +170,9 @@ def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
     return run_dir
 
 
-def _new_record(plan: RunPlan, run_id: str, started: float, store: Path) -> dict[str, Any]:
+def _new_record(
+    plan: RunPlan, run_id: str, started: float, store: Path, stale: str | None
+) -> dict[str, Any]:
     """run.json as the run starts."""
     config, pipeline, hidden = plan.config, plan.pipeline, plan.hidden
     return {
@@ -166,6 +184,7 @@ def _new_record(plan: RunPlan, run_id: str, started: float, store: Path) -> dict
         "end": None,
         "duration": None,
         "command": list(config.command) if config.command is not None else None,
+        "cwd": os.getcwd(),
         "workdir": str(plan.workdir),
         "store": str(store),
         "options": {
@@ -187,6 +206,7 @@ def _new_record(plan: RunPlan, run_id: str, started: float, store: Path) -> dict
         },
         "notebook": pipeline.notebook,
         "notebook_sha256": pipeline.notebook_sha256,
+        "notebook_stale": bool(stale),
         "generated_by": pipeline.generated_by,
         "spec_version": pipeline.spec_version,
         "versions": {},
@@ -292,12 +312,20 @@ def _versions(ctx: KeyContext) -> dict[str, Any]:
     }
 
 
-def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
+def main(
+    pipeline: Pipeline,
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str | None = None,
+    command: Sequence[str] | None = None,
+) -> int:
     """``python -m <package> [options]``: 0 ok, 1 a step or gate failed, 2 bad usage,
-    130 interrupted."""
+    130 interrupted. ``command``: the command line to record (default: this process's, as
+    typed, when ``argv`` is None)."""
     from nb2pipe.runtime.options import build_parser, config_from_args
+    from nb2pipe.runtime.records import typed_command
 
-    parser = build_parser(prog=f"python -m {pipeline.package}")
+    parser = build_parser(prog=prog or f"python -m {pipeline.package}", pipeline=pipeline)
     try:
         ns = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
@@ -306,7 +334,11 @@ def main(pipeline: Pipeline, argv: Sequence[str] | None = None) -> int:
         result = run(
             pipeline,
             config=config_from_args(ns),
-            command=list(sys.argv[:1]) + list(sys.argv[1:] if argv is None else argv),
+            command=command
+            if command is not None
+            else typed_command()
+            if argv is None
+            else ["python", "-m", pipeline.package, *argv],
         )
     except UsageError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -64,6 +64,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Edge:
+    """An edge of the DAG: the variables ``src`` hands to ``dst``; () for an ordering edge
+    (an after: tag, a gate)."""
+
+    src: str
+    dst: str
+    variables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Pipeline:
     name: str
     package: str  # import path of the generated package, e.g. "pipelines.wine"
@@ -91,3 +101,16 @@ class Pipeline:
     @property
     def param_map(self) -> dict[str, Param]:
         return {p.name: p for p in self.parameters}
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        """Data edges grouped by producer (in first-read order), then ordering-only edges:
+        what every drawing of the DAG (the README's, ``nb2pipe graph``'s) shows."""
+        out: list[Edge] = []
+        for s in self.steps:
+            by_src: dict[str, list[str]] = {}
+            for var, src in s.inputs.items():
+                by_src.setdefault(src, []).append(var)
+            out += [Edge(src, s.name, tuple(names)) for src, names in by_src.items()]
+            out += [Edge(a, s.name) for a in dict.fromkeys(s.after) if a not in by_src]
+        return tuple(out)

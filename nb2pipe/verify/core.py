@@ -52,29 +52,29 @@ def verify(
     ``force``, ...). Raises an ``Nb2pipeError`` (exit code 2) for bad input: a notebook
     that cannot be read or converted, unknown parameters, no usable kernel.
     """
-    from nb2pipe import notebook as nbread
-    from nb2pipe import tags
+    from nb2pipe import compiler
 
     started = time.perf_counter()
     nb_path = Path(notebook)
-    model = nbread.read(nb_path)
-    layout = tags.assign(model, split_on=split_on)
+    layout = compiler.front(nb_path, split_on=split_on)
+    model = layout.notebook
     scratch = Path(tempfile.mkdtemp(prefix="nb2pipe-verify-"))
     result = VerifyResult(str(notebook), str(pipeline_dir) if pipeline_dir else None)
     try:
         if pipeline_dir is None:
-            from nb2pipe import api
+            from nb2pipe.codegen import package as codegen
 
             t = time.perf_counter()
             package = scratch / f"nb2pipe_verify_{uuid.uuid4().hex[:12]}"
+            pipe = compiler.compile(layout).pipeline
             with _env(RUFF_CACHE_DIR=str(scratch / "ruff_cache")):  # not in the user's cwd
-                pipe, _, _ = api.convert(nb_path, package, split_on=split_on)
+                codegen.write(pipe, package)
             result.seconds["convert"] = time.perf_counter() - t
             result.notes.extend(str(d) for d in pipe.diagnostics if d.severity == "warning")
         else:
             package = Path(pipeline_dir)
         with _loaded(package) as spec:
-            from nb2pipe.codegen import notebook_hash
+            from nb2pipe.codegen.package import notebook_hash
 
             if spec.notebook_sha256 and spec.notebook_sha256 != notebook_hash(model):
                 result.notes.append(

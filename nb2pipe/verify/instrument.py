@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nb2pipe.model import Layout
+from nb2pipe.compiler.model import Layout
 
 META = "nb2pipe_verify"  # cell metadata key: {"cell": original 1-based index}
 CAPTURE_MODULE = "nb2pipe.verify.capture"

@@ -14,11 +14,11 @@ from nb2pipe.verify.result import Row
 
 def unseeded_cells(layout: Any) -> list[int]:
     """Cells where the notebook draws from a global random stream nothing seeds."""
-    from nb2pipe.analysis import analyze
+    from nb2pipe import compiler
     from nb2pipe.errors import Nb2pipeError
 
     try:
-        pipe = analyze(layout)
+        pipe = compiler.compile(layout).pipeline
     except Nb2pipeError:
         return []
     return sorted({d.cell for d in pipe.diagnostics if d.code == "unseeded-random" and d.cell})

@@ -1,4 +1,4 @@
-"""A Dag laid out for SVG: node boxes with their text lines, edge paths and labels.
+"""A DAG laid out for SVG: node boxes with their text lines, edge paths and labels.
 
 Only geometry and plain strings here; the SVG itself is written by the template
 ``templates/viz/_svg.j2`` with autoescape on, so no text from a notebook or a run is ever
@@ -10,7 +10,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from nb2pipe.viz.graph import Dag, Node
+from nb2pipe.codegen.mermaid import StepState, cells_text, duration_text
+from nb2pipe.runtime.spec import Step
+from nb2pipe.viz.graph import DagView
 from nb2pipe.viz.layout import Point, layout
 
 FONT = 12.0
@@ -88,49 +90,32 @@ def wrap(items: list[str], width: int, max_lines: int = MAX_LINES, sep: str = ",
     return [t + sep.rstrip() if k < len(lines) - 1 else t for k, t in enumerate(lines)]
 
 
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes}m {sec:02d}s"
-    return f"{minutes // 60}h {minutes % 60:02d}m"
-
-
-def cells_text(cells: tuple[int, ...]) -> str:
-    if not cells:
-        return ""
-    return ("cell " if len(cells) == 1 else "cells ") + ", ".join(map(str, cells))
-
-
-def node_lines(n: Node, with_run: bool) -> list[TextLine]:
-    lines = [TextLine(n.name, "title")]
-    meta = " · ".join(t for t in ("gate" if n.kind == "gate" else "", cells_text(n.cells)) if t)
+def node_lines(s: Step, state: StepState | None, with_run: bool) -> list[TextLine]:
+    lines = [TextLine(s.name, "title")]
+    meta = " · ".join(t for t in ("gate" if s.kind == "gate" else "", cells_text(s.cells)) if t)
     if meta:
         lines.append(TextLine(meta, "meta"))
-    if n.params:
-        params = wrap(list(n.params), WRAP - 8, 3)
+    if s.params:
+        params = wrap(list(s.params), WRAP - 8, 3)
         params[0] = "params: " + params[0]
         lines += [TextLine(t, "params") for t in params]
     if with_run:
-        status = n.status or "not run"
-        dur = duration_text(n.duration) if status in ("ok", "failed") else ""
+        status = state.status if state else "not run"
+        dur = duration_text(state.duration) if state and status in ("ok", "failed") else ""
         lines.append(TextLine(f"{status} · {dur}" if dur else status, "status"))
     return lines
 
 
-def tooltip(n: Node) -> str:
-    parts = [f"{n.name} ({n.kind})"]
-    if n.doc:
-        parts.append(n.doc.strip())
-    if n.outputs:
-        parts.append("outputs: " + ", ".join(n.outputs))
-    if n.metrics:
-        parts.append("metrics: " + ", ".join(n.metrics))
-    if n.note:
-        parts.append(n.note)
+def tooltip(s: Step, state: StepState | None) -> str:
+    parts = [f"{s.name} ({s.kind})"]
+    if s.doc:
+        parts.append(s.doc.strip())
+    if s.outputs:
+        parts.append("outputs: " + ", ".join(s.outputs))
+    if s.metrics:
+        parts.append("metrics: " + ", ".join(s.metrics))
+    if state and state.note:
+        parts.append(state.note)
     return "\n".join(parts)
 
 
@@ -155,32 +140,36 @@ def path_d(points: tuple[Point, ...]) -> str:
     return " ".join(d)
 
 
-def draw(dag: Dag) -> Drawing:
+def draw(dag: DagView) -> Drawing:
     with_run = dag.run is not None
     sizes: dict[str, tuple[float, float, list[TextLine]]] = {}
-    for n in dag.nodes:
-        lines = node_lines(n, with_run)
+    for s in dag.steps:
+        lines = node_lines(s, dag.state(s.name), with_run)
         w = max(text_width(t.text, FONT + (1 if t.cls == "title" else 0)) for t in lines)
-        w += 2 * PAD_X + (2 * GATE_INSET if n.kind == "gate" else 0)
-        sizes[n.name] = (max(w, 80.0), len(lines) * LINE + 2 * PAD_Y, lines)
-    labels = {(e.src, e.dst): wrap(list(e.variables), LABEL_WRAP) for e in dag.edges}
+        w += 2 * PAD_X + (2 * GATE_INSET if s.kind == "gate" else 0)
+        sizes[s.name] = (max(w, 80.0), len(lines) * LINE + 2 * PAD_Y, lines)
+    edges_of = dag.edges
+    labels = {(e.src, e.dst): wrap(list(e.variables), LABEL_WRAP) for e in edges_of}
     lay = layout(
-        [(n.name, sizes[n.name][0], sizes[n.name][1]) for n in dag.nodes],
+        [(s.name, sizes[s.name][0], sizes[s.name][1]) for s in dag.steps],
         [
             (e.src, e.dst, _label_size(labels[e.src, e.dst]) if e.variables else None)
-            for e in dag.edges
+            for e in edges_of
         ],
     )
     nodes = []
-    for n in dag.nodes:
-        v = lay.nodes[n.name]
-        w, h, lines = sizes[n.name]
-        status = (n.status or "not run") if with_run else "none"
-        hexagon = _hexagon(w, h) if n.kind == "gate" else ""
+    for s in dag.steps:
+        v = lay.nodes[s.name]
+        w, h, lines = sizes[s.name]
+        state = dag.state(s.name)
+        status = (state.status if state else "not run") if with_run else "none"
+        hexagon = _hexagon(w, h) if s.kind == "gate" else ""
         nodes.append(
-            NodeView(n.name, n.kind, status, v.x, v.y, w, h, tuple(lines), tooltip(n), hexagon)
+            NodeView(
+                s.name, s.kind, status, v.x, v.y, w, h, tuple(lines), tooltip(s, state), hexagon
+            )
         )
-    by_pair = {(e.src, e.dst): e for e in dag.edges}
+    by_pair = {(e.src, e.dst): e for e in edges_of}
     edges = []
     for r in lay.routes:
         e = by_pair[r.src, r.dst]

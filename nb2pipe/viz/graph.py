@@ -1,9 +1,11 @@
-"""One DAG description, from a notebook (compiler model) or a generated package (runtime spec),
-optionally coloured by a run, rendered as self-contained HTML, Mermaid or DOT.
+"""One DAG, from a notebook (compiled, then mapped to the runtime spec) or a generated
+package (its runtime spec), optionally coloured by a run, rendered as self-contained HTML,
+Mermaid or DOT.
 
-Both pipeline classes (``nb2pipe.model.Pipeline`` and ``nb2pipe.runtime.spec.Pipeline``) have
-steps with ``name, kind, inputs (variable -> producer), outputs, params, after, cells, doc``;
-:func:`from_pipeline` reads just those, so the two views can never drift apart.
+The DAG model is the runtime's (``nb2pipe.runtime.spec.Pipeline``, its ``edges``): a
+notebook's compiler model goes through ``nb2pipe.codegen.spec.to_spec``, the same mapping
+the generated ``pipeline.py`` writes out, so the two views cannot drift apart. A
+:class:`DagView` only adds where it was read from, the diagnostics and a run's states.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.codegen.mermaid import StepState
 from nb2pipe.errors import Nb2pipeError
+from nb2pipe.runtime.spec import Edge, Param, Pipeline, Step
 
 STATUSES = ("ok", "cached", "failed", "skipped", "running", "pending")
 FORMATS = {".html": "html", ".htm": "html", ".mmd": "mermaid", ".mermaid": "mermaid",
@@ -27,47 +31,34 @@ class VizError(Nb2pipeError):
 
 
 @dataclass(frozen=True)
-class Node:
-    name: str
-    kind: str = "step"  # "step" or "gate"
-    params: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-    cells: tuple[int, ...] = ()
-    doc: str = ""
-    status: str | None = None  # set from a run: one of STATUSES, or "not run"
-    duration: float | None = None
-    note: str = ""  # from a run: the error, the reason it was skipped, where it was cached from
+class DagView:
+    """A runtime Pipeline as drawn: where it comes from, its diagnostics, a run's states."""
 
-
-@dataclass(frozen=True)
-class Edge:
-    src: str
-    dst: str
-    variables: tuple[str, ...] = ()  # () for an ordering edge (after: tags, gates)
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str
-    default: str  # shown as text; a secret shows where it is read from
-    help: str = ""
-    secret: bool = False
-
-
-@dataclass(frozen=True)
-class Dag:
-    name: str
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
-    parameters: tuple[Param, ...] = ()
+    pipeline: Pipeline
     source: str = ""  # the notebook or package it was read from
     diagnostics: tuple[str, ...] = ()
     run: Mapping[str, Any] | None = field(default=None, compare=False)  # the run.json, if any
+    states: Mapping[str, StepState] = field(default_factory=dict)  # step -> state in the run
 
-    def node(self, name: str) -> Node:
-        return next(n for n in self.nodes if n.name == name)
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.pipeline.steps
+
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        return self.pipeline.edges
+
+    @property
+    def parameters(self) -> tuple[dict[str, Any], ...]:
+        """Rows of the parameters table: name, type and default as text, help, secret."""
+        return tuple(_param_row(p) for p in self.pipeline.parameters)
+
+    def state(self, name: str) -> StepState | None:
+        return self.states.get(name)
 
 
 def _type_name(t: Any) -> str:
@@ -76,45 +67,26 @@ def _type_name(t: Any) -> str:
     return str(getattr(t, "__name__", t))
 
 
-def _param(p: Any) -> Param:
-    ptype = _type_name(p.type) + (" | None" if p.optional and p.type not in (None, "Any") else "")
+def _param_row(p: Param) -> dict[str, Any]:
+    ptype = _type_name(p.type) + (" | None" if p.optional and p.type is not None else "")
     default = f"env {p.env}" if p.secret else repr(p.default)
-    return Param(p.name, ptype, default, p.help or "", bool(p.secret))
+    return {"name": p.name, "type": ptype, "default": default, "help": p.help or "",
+            "secret": bool(p.secret)}  # fmt: skip
 
 
-def edges_of(steps: Any) -> tuple[Edge, ...]:
-    """Data edges grouped by producer (in first-read order), then ordering-only edges."""
-    out: list[Edge] = []
-    for s in steps:
-        by_src: dict[str, list[str]] = {}
-        for var, src in s.inputs.items():
-            by_src.setdefault(src, []).append(var)
-        out += [Edge(src, s.name, tuple(names)) for src, names in by_src.items()]
-        out += [Edge(a, s.name) for a in dict.fromkeys(s.after) if a not in by_src]
-    return tuple(out)
+def from_pipeline(pipe: Any, source: str = "") -> DagView:
+    """The view of a runtime Pipeline, or of a compiler model Pipeline (mapped to the
+    runtime's by nb2pipe.codegen.spec, with its diagnostics)."""
+    if isinstance(pipe, Pipeline):
+        return DagView(pipe, source)
+    from nb2pipe.codegen.spec import to_spec
+
+    diags = tuple(str(d) for d in pipe.diagnostics)
+    return DagView(to_spec(pipe), source, diags)
 
 
-def from_pipeline(pipe: Any, source: str = "") -> Dag:
-    """A Dag from a compiler model Pipeline or a runtime Pipeline (duck-typed)."""
-    nodes = tuple(
-        Node(
-            name=s.name,
-            kind="gate" if s.kind == "gate" else "step",
-            params=tuple(s.params),
-            outputs=tuple(s.outputs),
-            metrics=tuple(s.metrics),
-            cells=tuple(s.cells),
-            doc=s.doc or "",
-        )
-        for s in pipe.steps
-    )
-    diags = tuple(str(d) for d in getattr(pipe, "diagnostics", ()))
-    params = tuple(_param(p) for p in pipe.parameters)
-    return Dag(pipe.name, nodes, edges_of(pipe.steps), params, source, diags)
-
-
-def load(target: str | os.PathLike[str], split_on: str | None = None) -> Dag:
-    """The Dag of a notebook file or of a generated package folder."""
+def load(target: str | os.PathLike[str], split_on: str | None = None) -> DagView:
+    """The DAG of a notebook file or of a generated package folder."""
     from nb2pipe import api
 
     path = Path(target)
@@ -127,16 +99,16 @@ def build(
     target: str | os.PathLike[str],
     *,
     run: str | None = None,
-    runs_dir: str | os.PathLike[str] = "runs",
+    runs_dir: str | os.PathLike[str] | None = None,
     split_on: str | None = None,
-) -> tuple[Dag, list[str]]:
-    """What `nb2pipe graph` draws: the Dag of `target`, coloured by `run` if given."""
+) -> tuple[DagView, list[str]]:
+    """What `nb2pipe graph` draws: the DAG of `target`, coloured by `run` if given."""
     dag = load(target, split_on)
     if run is None:
         return dag, []
-    from nb2pipe.viz import runs
+    from nb2pipe.mlops.runs import resolve_run
 
-    return with_run(dag, runs.load_record(runs.resolve(run, runs_dir)))
+    return with_run(dag, dict(resolve_run(run, runs_dir)[1]))
 
 
 def number(value: Any) -> float | None:
@@ -157,8 +129,8 @@ def step_note(rec: Mapping[str, Any]) -> str:
     return _text(rec.get("reason"))
 
 
-def with_run(dag: Dag, record: Mapping[str, Any]) -> tuple[Dag, list[str]]:
-    """Colour the nodes by the run's step statuses; return warnings about mismatches."""
+def with_run(dag: DagView, record: Mapping[str, Any]) -> tuple[DagView, list[str]]:
+    """Colour the steps by the run's step statuses; return warnings about mismatches."""
     steps = record.get("steps")
     steps = steps if isinstance(steps, Mapping) else {}
     warnings: list[str] = []
@@ -166,29 +138,26 @@ def with_run(dag: Dag, record: Mapping[str, Any]) -> tuple[Dag, list[str]]:
         warnings.append(
             f"the run is of pipeline {_text(record.get('pipeline'))!r}, not {dag.name!r}"
         )
-    names = {n.name for n in dag.nodes}
+    names = {s.name for s in dag.steps}
     extra = [s for s in steps if s not in names]
     if extra:
         warnings.append(f"the run has steps not in the pipeline: {', '.join(map(str, extra))}")
-    nodes = []
-    for n in dag.nodes:
-        rec = steps.get(n.name)
+    states = {}
+    for s in dag.steps:
+        rec = steps.get(s.name)
         if not isinstance(rec, Mapping):
-            nodes.append(replace(n, status="not run"))
+            states[s.name] = StepState("not run")
             continue
         status = rec.get("status")
-        nodes.append(
-            replace(
-                n,
-                status=status if status in STATUSES else "unknown",
-                duration=number(rec.get("duration")),
-                note=step_note(rec),
-            )
+        states[s.name] = StepState(
+            status if status in STATUSES else "unknown",
+            duration=number(rec.get("duration")),
+            note=step_note(rec),
         )
-    return replace(dag, nodes=tuple(nodes), run=record), warnings
+    return replace(dag, run=record, states=states), warnings
 
 
-def render(dag: Dag, fmt: str) -> str:
+def render(dag: DagView, fmt: str) -> str:
     if fmt == "html":
         from nb2pipe.viz.pages import dag_page
 

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from nb2pipe import templating
+from nb2pipe.codegen import templating
 from nb2pipe.viz.drawing import draw
-from nb2pipe.viz.graph import Dag
+from nb2pipe.viz.graph import DagView
 
 
 def css_class(value: Any) -> str:
@@ -38,12 +38,12 @@ def run_summary(record: Mapping[str, Any] | None) -> tuple[str | None, str | Non
     return str(record.get("run_id", "?")), str(record.get("status", "unknown"))
 
 
-def dag_page(dag: Dag) -> str:
+def dag_page(dag: DagView) -> str:
     run_id, run_status = run_summary(dag.run)
     return render("dag.html.j2", dag=dag, drawing=draw(dag), run_id=run_id, run_status=run_status)
 
 
-def dag_fragment(dag: Dag, inspect: Mapping[str, Any] | None = None) -> str:
+def dag_fragment(dag: DagView, inspect: Mapping[str, Any] | None = None) -> str:
     """The DAG (and, given `inspect`, the steps and diagnostics) as an HTML fragment for a
     notebook's output area."""
     return render("fragment.html.j2", dag=dag, drawing=draw(dag), inspect=inspect)

@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nb2pipe.codegen.mermaid import StepState, duration_text
+from nb2pipe.mlops.runs import command_line
+from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.viz import graph, runs
-from nb2pipe.viz.drawing import draw, duration_text
-from nb2pipe.viz.graph import Dag, Edge, Node
+from nb2pipe.viz.drawing import draw
+from nb2pipe.viz.graph import DagView
 from nb2pipe.viz.pages import render
 
 DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -33,27 +36,29 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_VALUE else text[:MAX_VALUE] + " …"
 
 
-def dag_from_record(record: Mapping[str, Any]) -> Dag:
+def dag_from_record(record: Mapping[str, Any]) -> DagView:
     """The DAG as far as run.json tells it: steps in order, edges from recorded inputs."""
-    nodes, edges = [], []
+    steps = []
     for name, rec in _map(record.get("steps")).items():
         rec = _map(rec)
         error = _map(rec.get("error"))
         kind = rec.get("kind") or ("gate" if error.get("kind") == "gate" else "step")
-        nodes.append(Node(str(name), "gate" if kind == "gate" else "step"))
-        by_src: dict[str, list[str]] = {}
+        inputs: dict[str, str] = {}
         for var, info in _map(rec.get("inputs")).items():
             src = _map(info).get("step")
             if isinstance(src, str):
-                by_src.setdefault(src, []).append(str(var))
-        edges += [Edge(src, str(name), tuple(v)) for src, v in by_src.items()]
+                inputs[str(var)] = src
         after = rec.get("after") or rec.get("upstream") or []
-        if isinstance(after, list):
-            edges += [Edge(a, str(name)) for a in after if isinstance(a, str) and a not in by_src]
-    return Dag(str(record.get("pipeline", "pipeline")), tuple(nodes), tuple(edges), source="run")
+        after = [a for a in after if isinstance(a, str)] if isinstance(after, list) else []
+        kind = "gate" if kind == "gate" else "step"
+        steps.append(Step(str(name), inputs, after=tuple(after), kind=kind))
+    name = str(record.get("pipeline", "pipeline"))
+    return DagView(Pipeline(name, "", tuple(steps)), source="run")
 
 
-def find_pipeline(record: Mapping[str, Any], given: str | Path | None) -> tuple[Dag | None, str]:
+def find_pipeline(
+    record: Mapping[str, Any], given: str | Path | None
+) -> tuple[DagView | None, str]:
     """The run's pipeline from `given`, else from its package folder under the current
     directory; (None, why) when there is none."""
     if given is not None:
@@ -73,13 +78,13 @@ def find_pipeline(record: Mapping[str, Any], given: str | Path | None) -> tuple[
     return dag, f"pipeline {folder}"
 
 
-def _gate_result(node: Node) -> str:
+def _gate_result(state: StepState | None) -> str:
     return {
         "ok": "passed",
         "cached": "passed (cached)",
         "failed": "failed",
         "skipped": "not checked (skipped)",
-    }.get(node.status or "", "not checked")
+    }.get(state.status if state else "", "not checked")
 
 
 def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | None) -> dict:
@@ -91,15 +96,19 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
         )
     steps = _map(record.get("steps"))
     rows = []
-    for n in dag.nodes:
-        rec = _map(steps.get(n.name))
+    for s in dag.steps:
+        rec = _map(steps.get(s.name))
         warn = rec.get("warnings")
+        state = dag.state(s.name) or StepState("not run")
         rows.append(
             {
-                "node": n,
-                "duration": duration_text(n.duration) if n.status in ("ok", "failed") else "",
+                "step": s,
+                "state": state,
+                "duration": duration_text(state.duration)
+                if state.status in ("ok", "failed")
+                else "",
                 "warnings": [str(w) for w in warn] if isinstance(warn, list) else [],
-                "log": runs.log_tail(run_dir, rec.get("log") or f"logs/{n.name}.log"),
+                "log": runs.log_tail(run_dir, rec.get("log") or f"logs/{s.name}.log"),
                 "metrics": [(str(k), shown(v)) for k, v in _map(rec.get("metrics")).items()],
             }
         )
@@ -125,9 +134,13 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
             )  # fmt: skip
         },
         "duration": duration_text(graph.number(record.get("duration"))),
-        "command": " ".join(map(str, record.get("command") or [])),
+        "command": command_line(dict(record)),
         "rows": rows,
-        "gates": [(n, _gate_result(n)) for n in dag.nodes if n.kind == "gate"],
+        "gates": [
+            (s, dag.state(s.name) or StepState("not run"), _gate_result(dag.state(s.name)))
+            for s in dag.steps
+            if s.kind == "gate"
+        ],
         "parameters": [(str(k), shown(v)) for k, v in _map(record.get("parameters")).items()],
         "secrets": [str(s) for s in record.get("secret_parameters") or []],
         "derived": [(str(k), shown(v)) for k, v in _map(record.get("derived")).items()],
@@ -141,11 +154,12 @@ def context(run_dir: Path, record: Mapping[str, Any], pipeline: str | Path | Non
 def report(
     run: str,
     *,
-    runs_dir: str | Path = "runs",
+    runs_dir: str | Path | None = None,
     pipeline: str | Path | None = None,
 ) -> tuple[str, Path, list[str]]:
     """The report page of a run: (html, run folder, warnings)."""
-    run_dir = runs.resolve(run, runs_dir)
-    record = runs.load_record(run_dir)
+    from nb2pipe.mlops.runs import resolve_run
+
+    run_dir, record = resolve_run(run, runs_dir)
     ctx = context(run_dir, record, pipeline)
     return render("report.html.j2", **ctx), run_dir, list(ctx["warnings"])

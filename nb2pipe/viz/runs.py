@@ -1,4 +1,5 @@
-"""Reading one run folder (``runs/<run_id>/``) for the report, treating all of it as untrusted:
+"""Reading one run folder (``runs/<run_id>/``) for the report, treating all of it as untrusted
+(the run is named and its run.json read by :mod:`nb2pipe.mlops.runs`, the one reader):
 paths named in run.json must stay inside the run folder, figures must be PNG files of
 bounded size, logs are read from their tail only and cleaned of terminal control codes.
 """
@@ -6,54 +7,18 @@ bounded size, logs are read from their tail only and cleaned of terminal control
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe.viz.graph import VizError
-
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 PNG = b"\x89PNG\r\n\x1a\n"
 MAX_FIGURE = 16 * 2**20
 LOG_BYTES = 64 * 1024
 LOG_LINES = 80
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def resolve(run: str, runs_dir: str | Path = "runs") -> Path:
-    """A run folder from a path, a run id under `runs_dir`, or ``latest``."""
-    given = Path(run)
-    if (given / "run.json").is_file():
-        return given
-    base = Path(runs_dir)
-    if run == "latest":
-        found = sorted(p.parent for p in base.glob("*/run.json"))
-        if not found:
-            raise VizError(f"no runs in {runs_dir}", hint="run the pipeline first")
-        return found[-1]
-    if RUN_ID.fullmatch(run) and (base / run / "run.json").is_file():
-        return base / run
-    raise VizError(
-        f"no run {run!r} (neither a folder with a run.json nor a run id in {runs_dir})",
-        hint="give a run folder, a run id with --runs-dir, or `latest`",
-    )
-
-
-def load_record(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "run.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise VizError(f"cannot read the run record: {exc.strerror}", file=str(path)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise VizError(f"the run record is not valid JSON ({exc})", file=str(path)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
-        raise VizError("not an nb2pipe run record (no 'steps')", file=str(path))
-    return data
 
 
 def inside(run_dir: Path, relative: Any) -> Path | None:

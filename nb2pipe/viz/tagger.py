@@ -29,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2pipe import analysis, magics, notebook, tags
-from nb2pipe.model import Notebook
+from nb2pipe import compiler
+from nb2pipe.compiler import magics, notebook, tags
+from nb2pipe.compiler.model import Notebook
+from nb2pipe.viz import roles
 from nb2pipe.viz.graph import VizError, write_text
+from nb2pipe.viz.roles import RoleProposal
 
 STRUCTURAL = ("step:", "block:", "after:", "prev:")
 LOAD_CALLS = {"open", "load", "loadtxt", "genfromtxt", "read", "urlopen"}
@@ -57,6 +60,7 @@ class Result:
     method: str  # "headings (h2)", "data flow", "cleared", "none"
     removed: int = 0
     message: str = ""
+    roles: list[RoleProposal] = dataclasses.field(default_factory=list)
 
 
 def is_structural(word: str) -> bool:
@@ -140,7 +144,7 @@ def from_flow(nb: Notebook, layout: Any) -> list[Proposal]:
     if not candidates:
         return []
     per_cell = _with_tags(nb, {c.index: f"cell_{c.index}" for c in candidates})
-    pipe = analysis.analyze(tags.assign(per_cell))
+    pipe = compiler.compile(per_cell).pipeline
     out: list[Proposal] = []
     used: set[str] = set()
     for c in candidates:
@@ -158,12 +162,12 @@ def from_flow(nb: Notebook, layout: Any) -> list[Proposal]:
 def propose(nb: Notebook, split_on: str | None = None) -> tuple[list[Proposal], str]:
     """Step tags for an untagged notebook and how they were found."""
     heading_split = split_on if split_on in ("h1", "h2", "h3") else None
-    layout = tags.assign(nb, split_on=heading_split)
+    layout = compiler.front(nb, split_on=heading_split)
     if split_on != "flow" and layout.split.startswith("h"):
         return from_headings(nb, layout), f"headings ({layout.split})"
     proposals = from_flow(nb, layout)
     check = _with_tags(nb, {p.cell: p.step for p in proposals})
-    analysis.analyze(tags.assign(check))  # the proposal must convert: raise if not
+    compiler.compile(check)  # the proposal must convert: raise if not
     return proposals, "data flow"
 
 
@@ -272,21 +276,35 @@ def run(
             message="the notebook already has step tags: nothing proposed, nothing written "
             "(--clear removes them)",
         )
-    proposals, method = propose(model, split_on)
+    found = roles.propose(model)
+    with_roles = dataclasses.replace(
+        model,
+        cells=tuple(
+            dataclasses.replace(c, tags=(*c.tags, *(r.tag for r in found if r.cell == c.index)))
+            for c in model.cells
+        ),
+    )
+    proposals, method = propose(with_roles, split_on)
+    for r in found:
+        cell = nb.cells[r.cell - 1]
+        cell.metadata.setdefault("tags", []).append(r.tag)
     add_tags(nb, proposals)
     _write(nb, target)
-    return Result(target, proposals, method)
+    return Result(target, proposals, method, roles=found)
 
 
 def describe(result: Result) -> list[str]:
-    lines = [f"cell {p.cell:>3}  step:{p.step:<24} {p.reason}" for p in result.proposals]
+    rows = [(p.cell, f"step:{p.step}", p.reason) for p in result.proposals]
+    rows += [(r.cell, r.tag, r.reason) for r in result.roles]
+    lines = [f"cell {cell:>3}  {tag:<29} {reason}" for cell, tag, reason in sorted(rows)]
     if result.message:
         lines.append(result.message)
     elif result.method == "cleared":
         lines.append(f"removed {result.removed} step/after tag(s); wrote {result.out}")
     else:
         lines.append(
-            f"wrote {result.out} ({len(result.proposals)} step tag(s) from {result.method}); "
-            "refine them in JupyterLab's property inspector, then `nb2pipe inspect` it"
+            f"wrote {result.out} ({len(result.proposals)} step tag(s) from {result.method}, "
+            f"{len(result.roles)} role tag(s)); refine them in JupyterLab's property "
+            "inspector, then `nb2pipe inspect` it"
         )
     return lines

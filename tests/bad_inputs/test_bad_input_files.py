@@ -25,8 +25,8 @@ import pytest
 from bad_input_cases import INPUTS, MARKER, Case, cases, nb_bytes
 from typer.testing import CliRunner
 
-from nb2pipe.cli import app
-from nb2pipe.codegen import ruff_bin
+from nb2pipe.codegen.package import ruff_bin
+from nb2pipe.frontends.cli import app
 
 CASES = {c.name: c for c in cases()}
 ERRORS = [c for c in CASES.values() if not c.converts]
@@ -36,7 +36,7 @@ REAL = [c for c in CASES.values() if c.real_process]
 
 def _nb2pipe() -> list[str]:
     exe = Path(sys.executable).with_name("nb2pipe")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.frontends.cli"]
 
 
 def stage(case: Case, tmp_path: Path) -> tuple[Path, Path]:

@@ -132,7 +132,7 @@ def test_own_local_cluster_from_the_command_line(tmp_path: Path) -> None:
     package = convert(project / DATA_NB.name, tmp_path / "pkgs", "data")
     env = {**os.environ, "PYTHONPATH": str(package.parent)}
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "run", str(package), "--executor", "dask", "-j", "2",
+        [sys.executable, "-m", "nb2pipe.frontends.cli", "run", str(package), "--executor", "dask", "-j", "2",
          "--runs-dir", str(tmp_path / "runs"), "-q"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip

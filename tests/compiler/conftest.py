@@ -7,38 +7,16 @@ cell tags, ``""`` for none, or ``"md"`` for a markdown cell.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from nbformat import v4
+from notebooks import CellSpec, build_notebook
 
 from nb2pipe import api
-from nb2pipe.model import Pipeline
-
-CellSpec = tuple[Any, str]
-PYTHON_KERNEL = {"name": "python3", "language": "python", "display_name": "Python 3"}
-
-
-def build_notebook(
-    cells: Iterable[CellSpec], *, kernelspec: dict[str, str] | None = None
-) -> nbformat.NotebookNode:
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(kernelspec or PYTHON_KERNEL)
-    nb.metadata["language_info"] = {"name": nb.metadata["kernelspec"].get("language", "python")}
-    for n, (tags, source) in enumerate(cells):
-        if tags == "md":
-            cell = v4.new_markdown_cell(source)
-        else:
-            cell = v4.new_code_cell(source)
-            words = tags.split() if isinstance(tags, str) else list(tags)
-            if words:
-                cell.metadata["tags"] = words
-        cell["id"] = f"cell-{n}"  # fixed ids: the same notebook gives the same bytes
-        nb.cells.append(cell)
-    return nb
+from nb2pipe.compiler.model import Pipeline
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def test_bad_input_real_process(bad_notebook, tmp_path, case):
     path = bad_notebook(case)
     out = tmp_path / "out_pkg"
     exe = Path(sys.executable).with_name("nb2pipe")
-    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.cli"]
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.frontends.cli"]
     proc = subprocess.run(
         [*command, "convert", str(path), "-o", str(out)],
         capture_output=True,

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from nb2pipe import __version__
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 SIMPLE = [
     ("imports", "import math"),
@@ -80,16 +80,16 @@ def test_convert_default_output_and_name(runner, write_nb, tmp_path, monkeypatch
 
 
 def test_convert_prints_warnings_on_stderr(runner, write_nb, tmp_path):
-    nb = write_nb([("step:a", "x = 1"), ("stpe:b", "y = x")], name="warn")
+    nb = write_nb([("step:a", "x = 1"), ("step:b", "!echo hi\ny = x")], name="warn")
     result = runner.invoke(app, ["convert", str(nb), "-o", str(tmp_path / "warn_pkg")])
     assert result.exit_code == 0
-    assert "did you mean 'step:b'" in result.stderr
+    assert "warning" in result.stderr and "cell 2" in result.stderr
     quiet = runner.invoke(app, ["convert", str(nb), "-o", str(tmp_path / "warn_pkg"), "-q"])
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
 
 
 def test_convert_strict(runner, write_nb, tmp_path):
-    nb = write_nb([("step:a", "x = 1"), ("stpe:b", "y = x")], name="strict")
+    nb = write_nb([("step:a", "x = 1"), ("step:b", "!echo hi\ny = x")], name="strict")
     out = tmp_path / "strict_pkg"
     result = runner.invoke(app, ["convert", str(nb), "-o", str(out), "--strict"])
     assert result.exit_code == 2

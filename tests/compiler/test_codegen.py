@@ -5,6 +5,7 @@ built aside and moved into place whole."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import importlib
 import importlib.resources
@@ -19,9 +20,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from nb2pipe import __version__, api, codegen
-from nb2pipe.cli import app
+from nb2pipe import __version__, api
+from nb2pipe.codegen import package as codegen
+from nb2pipe.codegen.spec import to_spec
 from nb2pipe.errors import Nb2pipeError, OutputError
+from nb2pipe.frontends.cli import app
 
 SAMPLES = ["wine_classifier", "diabetes_regression", "iris_kale"]
 
@@ -160,6 +163,7 @@ def test_layout_of_the_package(sink):
         "README.md",
         "ruff.toml",
         "steps/__init__.py",
+        "display_settings.py",  # the sink sets pandas' display options
     } | {f"steps/{s.name}.py" for s in pipe.steps}
     assert files == expected | {".nb2pipe-manifest.json"}
     # The manifest lists every other file with the sha256 of its bytes: what convert owns.
@@ -216,6 +220,43 @@ def test_convert_check_after_convert_and_after_an_edit(write_nb, tmp_path):
     assert stale.exit_code == 1
     assert "steps/a.py" in stale.stderr
     assert _tree(out) == before  # --check writes nothing
+
+
+@pytest.mark.parametrize("marker", ["pyproject.toml", "nb2pipe.toml", ".git"])
+def test_module_path_comes_from_the_package_not_the_working_directory(
+    write_nb, tmp_path, monkeypatch, marker
+):
+    """`python -m` is written relative to the project root above the package (the nearest
+    folder with nb2pipe.toml, pyproject.toml or .git), so converting or checking from
+    another folder finds the same files."""
+    project = tmp_path / "proj"
+    nb = write_nb([("step:a", "x = 1")], name="where", folder=project)
+    (project / marker).mkdir() if marker == ".git" else (project / marker).write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = project / "pipelines" / "where"
+    monkeypatch.chdir(elsewhere)
+    api.convert(nb, out)
+    assert "python -m pipelines.where`" in (out / "__init__.py").read_text()
+    assert "python -m pipelines.where " in (out / "README.md").read_text()
+    for cwd in (project, out, elsewhere):
+        monkeypatch.chdir(cwd)
+        _pipe, _out, stale = api.convert(nb, out, check=True)
+        assert stale == []
+
+
+def test_module_path_outside_a_project(tmp_path, monkeypatch):
+    """With no project root above it, the working folder counts when the package is inside
+    it (as `-o pipelines/wine` reads), else the package's own parent."""
+    out = tmp_path / "pipelines" / "where"
+    out.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert (codegen.module_path(out), codegen.package_root(out)) == ("pipelines.where", tmp_path)
+    monkeypatch.chdir(out)
+    assert (codegen.module_path(out), codegen.package_root(out)) == (
+        "where",
+        tmp_path / "pipelines",
+    )
 
 
 def test_check_ignores_comment_only_changes_nowhere(write_nb, tmp_path):
@@ -291,10 +332,45 @@ def test_readme_has_a_mermaid_dag_and_the_parameters(sink):
     pipe, folder = sink
     readme = (folder / "README.md").read_text()
     assert "```mermaid" in readme
-    for up, down, _vars in pipe.edges:
-        assert f"n_{up} -->" in readme and f"n_{down}" in readme
+    ids = {s.name: f"n{k}" for k, s in enumerate(pipe.steps)}
+    for s in pipe.steps:
+        assert f"{ids[s.name]}" + ('{{"' if s.kind == "gate" else '["') + s.name in readme
+    edges = to_spec(pipe).edges
+    assert edges
+    for e in edges:
+        if e.variables:
+            assert f'{ids[e.src]} -->|"{", ".join(e.variables)}"| {ids[e.dst]}' in readme
+        else:
+            assert f"{ids[e.src]} -.-> {ids[e.dst]}" in readme
     for p in pipe.parameters:
         assert f"`{p.name}`" in readme
+
+
+def test_pipeline_py_holds_the_runtime_spec_that_to_spec_maps(convert_cells):
+    """One mapping from the compiler's model to the runtime's DAG: the package's PIPELINE
+    (which the runner and the exporters read) is what nb2pipe.codegen.spec.to_spec gives,
+    which is what `nb2pipe graph NOTEBOOK` and the README draw."""
+    cells = [
+        *KITCHEN_SINK[:-1],
+        ("metrics", "total  # lower"),
+        ("step:print model:holder", "holder2 = Holder(np.random.rand())"),
+    ]
+    pipe, folder = convert_cells(cells, name="spec_sink")
+    loaded = api.load_package(folder)
+    renamed = {s.name: s.function for s in loaded.steps if s.function}
+    assert renamed == {"print": "print_step"}
+    mapped = to_spec(
+        pipe,
+        package=loaded.package,
+        functions=renamed,
+        notebook=loaded.notebook,
+        notebook_sha256=loaded.notebook_sha256,
+        workdir=loaded.workdir,
+    )
+    assert dataclasses.replace(loaded, derive=None) == mapped
+    assert mapped.step("join").directions == {"total": "lower"}
+    assert mapped.step("print").models == ("holder=holder2",)
+    assert [p.name for p in mapped.parameters if p.secret] == ["api_token"]
 
 
 def test_requirements_are_distribution_names_without_pins(sample_packages):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe import api, notebook
+from nb2pipe import api
+from nb2pipe.compiler import notebook
 from nb2pipe.errors import NotebookError
 
 

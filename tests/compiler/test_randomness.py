@@ -1,4 +1,4 @@
-"""The chain of steps drawing from the seeded global random streams (nb2pipe/randomness.py):
+"""The chain of steps drawing from the seeded global random streams (nb2pipe/compiler/randomness.py):
 which steps draw (implicit draws included), which are checked instead, where seeds run."""
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def test_generated_code_keeps_the_users_signature(convert_cells):
     ]
     _, out = convert_cells(cells)
     b = (out / "steps" / "b.py").read_text()
-    assert "def b(\n    a: Any,\n) -> dict[str, Any]:" in b
+    assert "def b(a: Any) -> dict[str, Any]:" in b
     assert 'return {"b": b}' in b
     assert "continues where step `a` left it" in b
     a = (out / "steps" / "a.py").read_text()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb2pipe import render
+from nb2pipe.codegen import render
 
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 

@@ -65,7 +65,15 @@ def test_a_model_tag_on_an_unstorable_value_is_a_warning(load_cells, warnings):
 def test_convert_refuses_in_one_line(write_nb, tmp_path):
     nb = write_nb([("step:a", "handle = open('nb.ipynb')"), ("step:b", "text = handle.read()")])
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "convert", str(nb), "-o", str(tmp_path / "pkg")],
+        [
+            sys.executable,
+            "-m",
+            "nb2pipe.frontends.cli",
+            "convert",
+            str(nb),
+            "-o",
+            str(tmp_path / "pkg"),
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,

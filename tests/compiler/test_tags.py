@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe import notebook, tags
+from nb2pipe.compiler import notebook, tags
+from nb2pipe.compiler.model import Layout
 from nb2pipe.errors import TagError
-from nb2pipe.model import Layout
 
 
 @pytest.fixture
@@ -138,8 +138,9 @@ def test_directive_first_line(layout):
 
 
 def test_directive_only_on_the_first_line(layout):
-    lay = layout([("step:a", "x = 1\n#| nb2pipe: step:b\ny = 2")])
-    assert lay.step_order == ("a",)
+    with pytest.raises(TagError, match="must be the cell's first line") as info:
+        layout([("step:a", "x = 1\n#| nb2pipe: step:b\ny = 2")])
+    assert (info.value.cell, info.value.line) == (1, 2)
 
 
 def test_directive_and_tags_combine(layout):
@@ -161,27 +162,80 @@ def test_directive_with_invalid_step_name(layout):
     [
         ("paramters", "parameters"),
         ("stpe:train", "step:train"),
+        ("setp:train", "step:train"),
         ("improts", "imports"),
         ("aftr:load", "after:load"),
         ("skipp", "skip"),
+        ("skpi", "skip"),
+        ("validation", "validate"),
         ("parameter", "parameters"),
+        ("params", "parameters"),
         ("metric", "metrics"),
         ("step", "step:NAME"),
         ("Prev", "prev:NAME"),
+        ("injected_parameters", "injected-parameters"),
     ],
 )
-def test_near_miss_warns_naming_cell_and_suggestion(layout, typo, suggestion):
-    lay = layout([("step:load", "x = 1"), (typo, "y = x")])
-    [diag] = [d for d in lay.diagnostics if d.code == "near-miss-tag"]
-    assert diag.severity == "warning"
-    assert diag.cell == 2
-    assert repr(suggestion) in diag.message
-    assert typo in diag.message
+def test_near_miss_is_an_error_naming_cell_and_suggestion(layout, typo, suggestion):
+    with pytest.raises(TagError, match="is not an nb2pipe tag") as info:
+        layout([("step:load", "x = 1"), (typo, "y = x")])
+    assert info.value.cell == 2
+    assert info.value.hint == f"did you mean {suggestion!r}?"
+    assert typo in str(info.value)
 
 
-def test_near_miss_surfaces_in_the_pipeline_diagnostics(load_cells):
-    pipe = load_cells([("step:load", "x = 1"), ("stpe:train", "y = x")])
-    assert any("step:train" in d.message and d.cell == 2 for d in pipe.diagnostics)
+@pytest.mark.parametrize(
+    "tag",
+    ["hide-input", "remove-cell", "remove_output", "skip-execution", "raises-exception",
+     "nbval-ignore-output", "nbsphinx-hidden", "active-ipynb", "limit:memory:4Gi",
+     "image:python:3.11", "annotation:a:b", "label:team:ml"],
+)  # fmt: skip
+def test_other_tools_tags_pass_silently(layout, tag):
+    lay = layout([("step:load", "x = 1"), (tag, "y = x")])
+    assert lay.cells[1].foreign_tags == (tag,)
+    assert lay.diagnostics == ()
+
+
+@pytest.mark.parametrize("tag", ["important", "todo", "eda", "slow", "stepwise", "exports"])
+def test_unknown_tags_far_from_ours_pass_with_a_note(layout, tag):
+    lay = layout([("step:load", "x = 1"), (tag, "y = x")])
+    [note] = lay.diagnostics
+    assert (note.severity, note.code, note.cell) == ("note", "unknown-tag", 2)
+    assert lay.step_order == ("load",)
+
+
+@pytest.mark.parametrize(
+    ("first_line", "message", "hint"),
+    [
+        ("# nb2pipe: skip", "is not a directive", "did you mean `#| nb2pipe: skip`?"),
+        ("#| nb2pipe step:b", "is not a directive", "did you mean `#| nb2pipe: step:b`?"),
+        ("#| NB2PIPE: skip", "is not a directive", "did you mean `#| nb2pipe: skip`?"),
+        ("#| nb2pipe:", "names no tag", "e.g. `#| nb2pipe: step:train`"),
+        ("#| nb2pipe: skpi", "is not an nb2pipe tag", "did you mean 'skip'?"),
+        ("#| nb2pipe: hide-input", "directive is not an nb2pipe tag", "directives carry"),
+    ],
+)
+def test_directives_that_do_not_parse_are_errors(layout, first_line, message, hint):
+    with pytest.raises(TagError, match=message) as info:
+        layout([("step:load", "x = 1"), ("", f"{first_line}\ny = x")])
+    assert info.value.cell == 2
+    assert (info.value.hint or "").startswith(hint)
+
+
+def test_comments_that_only_mention_nb2pipe_are_code(layout):
+    lay = layout([("step:load", "# nb2pipe converts this cell\n#| export\nx = 1")])
+    assert lay.step_order == ("load",)
+
+
+@pytest.mark.parametrize(
+    ("tag", "suggestion"),
+    [("model:my model", "model:my_model"), ("step:Train Model!", "step:train_model"),
+     ("after:load-data 2", "after:load_data_2")],
+)  # fmt: skip
+def test_invalid_names_suggest_a_valid_one_of_the_same_kind(layout, tag, suggestion):
+    with pytest.raises(TagError) as info:
+        layout([("step:load", "x = 1"), ([tag], "y = x")])  # a list: the tag holds spaces
+    assert info.value.hint == f"did you mean {suggestion}?"
 
 
 # ---------------------------------------------------------------- heading split
@@ -390,7 +444,7 @@ def test_code_before_a_step_named_setup_joins_it(layout):
 def test_setup_heading_after_leading_code(layout):
     cells = [
         ("md", "# T"),
-        ("", "x = 1"),
+        ("", "x = int('1')"),
         ("md", "## Train"),
         ("", "y = x"),
         ("md", "## Setup"),

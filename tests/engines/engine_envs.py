@@ -77,6 +77,10 @@ ENGINES: dict[str, dict[str, object]] = {
     "ray": {"requirements": ("ray==2.60.0",), "nb2pipe": True},
     # check-jsonschema ships GitHub's workflow schema (--builtin-schema vendor.github-workflows).
     "gha": {"requirements": ("check-jsonschema==0.39.0",), "nb2pipe": False},
+    # What an exported workflow's `pip install` brings onto a fresh runner: nb2pipe's
+    # dependencies (nb2pipe itself is installed by the test, from a wheel of this checkout),
+    # and a wheelhouse with the build backend for `pip install .` of nb2pipe's own repository.
+    "runner": {"requirements": (), "nb2pipe": True, "wheelhouse": ("setuptools>=68", "wheel")},
 }
 
 
@@ -106,6 +110,8 @@ def env_key(engine: str) -> str:
         "implementation": sys.implementation.name,
         "layout": 2,
     }
+    if ENGINES[engine].get("wheelhouse"):
+        facts["wheelhouse"] = list(ENGINES[engine]["wheelhouse"])  # type: ignore[arg-type]
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -146,7 +152,12 @@ def ensure(engine: str) -> Path:
         _run([sys.executable, "-m", "venv", str(venv)], log)
         py = str(python_of(venv))
         pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
-        _run([*pip, *requirements_of(engine)], log)  # one resolve, all pinned or bounded
+        if requirements_of(engine):
+            _run([*pip, *requirements_of(engine)], log)  # one resolve, all pinned or bounded
+        wheels = tuple(ENGINES[engine].get("wheelhouse") or ())  # type: ignore[arg-type]
+        if wheels:
+            _run([py, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+                  "--only-binary=:all:", "-d", str(venv / "wheelhouse"), *wheels], log)  # fmt: skip
         elapsed = time.time() - started
         done.write_text(json.dumps({"seconds": round(elapsed, 1), "engine": engine}) + "\n")
     return venv
@@ -215,7 +226,7 @@ def created_in(venv: Path) -> float | None:
         return None
 
 
-DEFAULT = ("airflow", "kfp", "gha", "ray")  # what the suite uses (airflow2 only on request)
+DEFAULT = ("airflow", "kfp", "gha", "runner", "ray")  # what the suite uses (airflow2 on request)
 
 
 if __name__ == "__main__":

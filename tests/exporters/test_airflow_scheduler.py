@@ -40,9 +40,11 @@ class Airflow:
         return run_engine(cmd, self.env, self.home, timeout=300)
 
     def run_dag(self, dag_file: Path, dag_id: str, conf: dict[str, Any]) -> tuple[str, dict]:
-        """Add the DAG file, wait for the dag-processor to parse it, trigger it, and wait for
-        the run's end: (its state, {task: state})."""
-        shutil.copy(dag_file, self.dags / dag_file.name)
+        """Given a DAG file exported into the DAGs folder (its path to the project, relative
+        to itself, then leads to the package, as in a deployment), wait for the
+        dag-processor to parse it, trigger it, and wait for the run's end: (its state,
+        {task: state})."""
+        assert dag_file.parent == self.dags
         deadline = time.monotonic() + 300
         while not self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id):
             assert time.monotonic() < deadline, "the dag-processor did not parse the DAG"
@@ -105,7 +107,7 @@ def test_triggered_wine_dag_matches_the_local_run(airflow: Airflow, packages, tm
     local = local_run(pkg, tmp_path / "local-runs")
     assert local.ok, local.error
     store = tmp_path / "shared-store"
-    dag_file = tmp_path / "wine_sched_dag.py"
+    dag_file = airflow.dags / "wine_sched_dag.py"
     export("airflow", pkg, dag_file, {"store": str(store), "retries": 1})
     state, tasks = airflow.run_dag(dag_file, "wine_classifier", {})
     assert state == "success", tasks
@@ -119,7 +121,7 @@ def test_triggered_wine_dag_matches_the_local_run(airflow: Airflow, packages, tm
 def test_triggered_failing_gate_stops_the_later_tasks(airflow: Airflow, packages, tmp_path) -> None:
     pkg = packages(TINY, "tiny")
     store = tmp_path / "store"
-    dag_file = tmp_path / "tiny_sched_dag.py"
+    dag_file = airflow.dags / "tiny_sched_dag.py"
     export("airflow", pkg, dag_file, {"store": str(store), "retries": 2})
     state, tasks = airflow.run_dag(dag_file, "tiny_gate", {"min_rows": 1000})
     assert state == "failed", tasks

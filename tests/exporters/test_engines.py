@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -51,8 +52,13 @@ def dags_test(
     *,
     airflow3: bool = True,
 ) -> tuple[Any, dict[str, str]]:
-    """``airflow dags test`` in a fresh AIRFLOW_HOME (a copy of the migrated SQLite DB);
-    returns the process and the task states Airflow recorded."""
+    """``airflow dags test`` in a fresh AIRFLOW_HOME (a copy of the migrated SQLite DB) of a
+    copy of ``dag_file`` in a DAGs folder, the project root given as a deployment gives it
+    (NB2PIPE_PROJECT_ROOT: where the exported file says the project is); returns the
+    process and the task states Airflow recorded."""
+    text = dag_file.read_text()
+    root_from_dag = ast.literal_eval(text.split("ROOT_FROM_DAG = ", 1)[1].split("\n", 1)[0])
+    root = (dag_file.parent / root_from_dag).resolve()
     tmp.mkdir(parents=True, exist_ok=True)
     home, dags = tmp / "airflow-home", tmp / "dags"
     home.mkdir()
@@ -64,7 +70,8 @@ def dags_test(
         cmd += ["-f", str(dags / dag_file.name)]
     if conf:
         cmd += ["-c", json.dumps(conf)]
-    proc = run_engine(cmd, engine_envs.airflow_environ(venv, home, dags), tmp, timeout=600)
+    env = {**engine_envs.airflow_environ(venv, home, dags), "NB2PIPE_PROJECT_ROOT": str(root)}
+    proc = run_engine(cmd, env, tmp, timeout=600)
     with sqlite3.connect(home / "airflow.db") as db:
         rows = db.execute(
             "SELECT task_id, state FROM task_instance WHERE dag_id = ?", (dag_id,)

@@ -16,10 +16,10 @@ from exporter_helpers import REPO, TINY, WINE, convert
 from typer.testing import CliRunner
 
 import nb2pipe.exporters as exporters
-from nb2pipe.cli import app
 from nb2pipe.exporters import Exporter, ExportError, export
 from nb2pipe.exporters.base import ascii_id, py_literal, yaml_str
 from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
+from nb2pipe.frontends.cli import app
 
 # --- plugins ------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def test_a_plugins_declared_options_are_cli_options(toy_plugin, packages, tmp_pa
 
     pkg = packages(TINY, "tiny")
     env = {**__import__("os").environ, "PYTHONPATH": str(toy_plugin), "COLUMNS": "200"}
-    cli = [sys.executable, "-m", "nb2pipe.cli"]
+    cli = [sys.executable, "-m", "nb2pipe.frontends.cli"]
     shown = subprocess.run([*cli, "export", "--help"], capture_output=True, text=True, env=env)
     assert "--sep" in shown.stdout and "toy: what joins the steps' names" in shown.stdout
     assert "--loud / --no-loud" in shown.stdout
@@ -129,7 +129,7 @@ def test_exporters_are_imported_only_when_asked_for():
     import sys
 
     code = (
-        "import sys, nb2pipe.cli, nb2pipe.exporters;"
+        "import sys, nb2pipe.frontends.cli, nb2pipe.exporters;"
         "print(sorted(m for m in sys.modules if m.startswith('nb2pipe.exporters.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -150,7 +150,10 @@ def test_airflow_dag_file(packages, tmp_path):
     assert "from airflow.sdk import Param, dag, get_current_context, task" in text
     assert 'STORE = "s3://bucket/prefix"' in text
     assert 'schedule="0 3 * * *"' in text and '"retries": 2' in text
-    assert f'PACKAGE = "{pkg.name}"' in text and f'PACKAGE_PATH = "{pkg.parent}"' in text
+    assert f'PACKAGE = "{pkg.name}"' in text and 'PACKAGE_PATH = "."' in text
+    assert 'ROOT_FROM_DAG = "pkgs"' in text  # no project marker: the import root is the root
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert str(tmp_path) not in code  # no path of this machine
     # typed DAG params with JSON-schema types and the help text
     params = _dag_params(tree)
     assert params["n_estimators"] == (
@@ -198,7 +201,7 @@ def test_airflow_defaults_and_bad_options(packages, tmp_path, monkeypatch):
     (out,) = result.files
     assert out == Path("tiny_gate_dag.py")
     text = out.read_text()
-    assert f'STORE = "{tmp_path / "runs" / "store"}"' in text  # absolute
+    assert 'STORE = "runs/store"' in text  # relative to the project root (here: pkgs/)
     assert "schedule=None" in text and '"retries": 0' in text and "CACHE = True" in text
     params = _dag_params(ast.parse(text))
     assert params["features"] == ([0, 1, 2, 3], {"type": "array", "description": "columns used"})
@@ -393,12 +396,15 @@ def test_github_workflow(tmp_path):
     assert env["NB2PIPE_REQUIREMENTS"] == f"pipelines/{pkg.name}/requirements.txt"
     assert 'pip install -r "$NB2PIPE_REQUIREMENTS"' in runs
     # requirements.txt names the runtime only: the job installs nb2pipe for `convert --check`
-    assert env["NB2PIPE_REQUIREMENT"] == "nb2pipe" and 'pip install "$NB2PIPE_REQUIREMENT"' in runs
+    assert 'pip install "$NB2PIPE_REQUIREMENT"' in runs
     assert (
         'nb2pipe convert "$NB2PIPE_NOTEBOOK" -o "$NB2PIPE_PACKAGE" --name "$NB2PIPE_PIPELINE" '
         "--check" in runs
     )
-    assert 'nb2pipe run "$NB2PIPE_PACKAGE" --runs-dir runs --run-id "$RUN_ID"' in runs
+    assert 'nb2pipe run "$NB2PIPE_PACKAGE" --run-id "$RUN_ID" "${args[@]}"' in runs
+    assert env["NB2PIPE_RUNS_DIR"] == "runs" and env["NB2PIPE_REQUIREMENT"] == "nb2pipe==0.1.0"
+    cache = next(s for s in steps if s.get("uses") == "actions/cache@v4")
+    assert cache["with"]["path"].split() == ["runs/store", "runs/registry"]
     for text in [pkg.name, "tiny_gate", *inputs]:  # the notebook's text reaches run: via env only
         assert text not in runs, text
     uses = [s.get("uses", "") for s in steps]

@@ -144,7 +144,7 @@ def test_fidelity(name: str, run: dict[str, Any], tmp_path: Path) -> None:
 
 def _assert_convert_error(notebook: Path, pattern: str, cwd: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "verify", str(notebook)],
+        [sys.executable, "-m", "nb2pipe.frontends.cli", "verify", str(notebook)],
         capture_output=True,
         text=True,
         cwd=cwd,

@@ -18,7 +18,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from nb2pipe.codegen import ruff_bin
+from nb2pipe.codegen.package import ruff_bin
 
 PYTHON = {"name": "python3", "language": "python", "display_name": "Python 3"}
 CellSpec = tuple[Any, str]  # (tags: "md" | space-separated string | list, source)

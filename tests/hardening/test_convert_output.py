@@ -283,7 +283,7 @@ def replace(src, dst, *a, **k):
     if str(src).endswith(".nb2pipe-tmp") and not str(dst).endswith("manifest.json"):
         os._exit(9)  # as SIGKILL: no cleanup of any kind
 os.replace = replace
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 sys.argv = ["nb2pipe", *sys.argv[1:]]
 app()
 """

@@ -31,8 +31,8 @@ from hardening_helpers import (
 from typer.testing import CliRunner
 
 from nb2pipe import api
-from nb2pipe.cli import app
 from nb2pipe.errors import Nb2pipeError
+from nb2pipe.frontends.cli import app
 
 #: ways out of a Python string, comment or docstring, a Jinja template, YAML, Markdown
 #: or an HTML comment; {code} is the payload's statement

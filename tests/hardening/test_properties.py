@@ -32,7 +32,8 @@ from hardening_helpers import check_package, notebook_json, notebooks, write_not
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nb2pipe import api, report
+from nb2pipe import api
+from nb2pipe.compiler import summary as report
 from nb2pipe.errors import Nb2pipeError
 from nb2pipe.runtime import run
 
@@ -163,7 +164,7 @@ def run_notebook(cells: list, ends: dict[int, list]) -> tuple[dict, BaseExceptio
     syntax made plain Python by nb2pipe's own magics pass). After the last cell of each
     step (`ends`: cell number -> steps ending there), copy the plain values of its outputs:
     {step: {variable: value}}."""
-    from nb2pipe import magics
+    from nb2pipe.compiler import magics
 
     ns: dict = {"__name__": "__main__"}
     seen: dict = {}

@@ -1,5 +1,5 @@
 """Properties of the safe renderers, the only way notebook values reach generated files
-(nb2pipe.render and tags.step_name), over arbitrary text and literal values."""
+(nb2pipe.codegen.render and tags.step_name), over arbitrary text and literal values."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb2pipe import render
+from nb2pipe.codegen import render
+from nb2pipe.compiler.tags import step_name
 from nb2pipe.errors import TagError
-from nb2pipe.tags import step_name
 
 FAST = settings(max_examples=300, deadline=None)
 

@@ -32,7 +32,7 @@ from hardening_helpers import write_notebook
 from typer.testing import CliRunner
 
 from nb2pipe import api
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 from nb2pipe.runtime import fsutil, main, run
 from nb2pipe.runtime.hashing import digest_algorithm, digest_file
 

@@ -28,8 +28,9 @@ import pytest
 from hardening_helpers import write_notebook
 from typer.testing import CliRunner
 
-from nb2pipe import api, writeplan
-from nb2pipe.cli import app
+from nb2pipe import api
+from nb2pipe.codegen import writeplan
+from nb2pipe.frontends.cli import app
 from nb2pipe.runtime import run
 from nb2pipe.runtime.errors import CorruptArtifact
 

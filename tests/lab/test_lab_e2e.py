@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notebooks import write_notebook
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("jupyterlab")]
 
@@ -39,28 +40,17 @@ TOKEN = "nb2pipe-e2e-token"
 T = 60_000  # ms: generous DOM waits (the first page load compiles nothing, but CI is slow)
 
 
-# Notebooks of the parameter and cancel tests: (cell type, tags, source).
+# Notebooks of the parameter and cancel tests: (tags, source) cells (tests/notebooks.py).
 TYPED = [
-    ("code", ["parameters"], "n: int = 4  # how many numbers\nrate = 0.5\nflag = True\n"
+    ("parameters", "n: int = 4  # how many numbers\nrate = 0.5\nflag = True\n"
      'label = "x"\nitems = [1, 2]\nopts = {"a": 1}\napi_key = "dev"  # secret'),
-    ("code", ["step:make"], "xs = list(range(n))\ntotal = sum(xs) * rate"),
+    ("step:make", "xs = list(range(n))\ntotal = sum(xs) * rate"),
 ]  # fmt: skip
 SLOW = [
-    ("code", ["step:first"], "x = 1"),
-    ("code", ["step:slow"], "import time\nfor _ in range(1200):\n    time.sleep(0.1)\ny = x"),
-    ("code", ["step:after"], "z = y + 1"),
+    ("step:first", "x = 1"),
+    ("step:slow", "import time\nfor _ in range(1200):\n    time.sleep(0.1)\ny = x"),
+    ("step:after", "z = y + 1"),
 ]
-
-
-def make_notebook(path: Path, cells: list[tuple[str, list[str], str]]) -> None:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
-    for _, tags, source in cells:
-        nb.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
-    nbformat.write(nb, path)
 
 
 def _require_lab() -> None:
@@ -117,7 +107,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root.mkdir()
     shutil.copy(SAMPLE, root / SAMPLE.name)
     for name, cells in (("typed.ipynb", TYPED), ("slow.ipynb", SLOW)):
-        make_notebook(root / name, cells)
+        write_notebook(root / name, cells)
     port = _free_port()
     env = dict(
         os.environ,
@@ -286,7 +276,7 @@ def test_tag_convert_and_run_from_jupyterlab(lab: Lab, page: Any, shots: Path) -
     assert saved["cells"][18]["metadata"]["tags"] == ["step:explain"]
     assert saved["metadata"]["nb2pipe"] == {"output": "pipelines/wine_classifier"}
     check = subprocess.run(
-        [sys.executable, "-c", "from nb2pipe.cli import main; main()", "convert", SAMPLE.name, "-o", "pipelines/wine_classifier", "--check"],
+        [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", "convert", SAMPLE.name, "-o", "pipelines/wine_classifier", "--check"],
         cwd=lab.root, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr

@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbformat import v4
+from notebooks import build_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL = {"name": "python3", "language": "python", "display_name": "Python 3"}
@@ -84,22 +84,6 @@ SKLEARN = [
 ]
 
 
-def build_notebook(cells: Iterable[tuple[str, str]]) -> Any:
-    nb = v4.new_notebook()
-    nb.metadata["kernelspec"] = dict(KERNEL)
-    nb.metadata["language_info"] = {"name": "python"}
-    for n, (tags, source) in enumerate(cells):
-        if tags == "md":
-            cell = v4.new_markdown_cell(source)
-        else:
-            cell = v4.new_code_cell(source)
-            if tags:
-                cell.metadata["tags"] = tags.split()
-        cell["id"] = f"cell-{n}"
-        nb.cells.append(cell)
-    return nb
-
-
 def convert(folder: Path, cells: Sequence[tuple[str, str]], name: str | None = None) -> str:
     """Write the notebook to folder/nb/ and its package to folder/<name>; return the
     package name (unique, so packages of several tests never clash in sys.modules)."""
@@ -154,7 +138,7 @@ def run_cli(
 
 def nb2pipe(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The ``nb2pipe`` command, in ``folder``."""
-    cmd = [sys.executable, "-c", "from nb2pipe.cli import main; main()", *args]
+    cmd = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", *args]
     return subprocess.run(
         cmd, cwd=folder, env=env(folder), capture_output=True, text=True, timeout=600
     )

@@ -52,7 +52,7 @@ def trained(folder: Path, *args: str) -> str:
 
 
 def cli(folder: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-c", "from nb2pipe.cli import main; main()", *args]
+    cmd = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", *args]
     return subprocess.run(
         cmd, cwd=folder, env=env(folder), capture_output=True, text=True, timeout=timeout
     )
@@ -72,7 +72,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> Server:
-        cmd = [sys.executable, "-c", "from nb2pipe.cli import main; main()", "serve",
+        cmd = [sys.executable, "-c", "from nb2pipe.frontends.cli import main; main()", "serve",
                *self.args, "--port", str(self.port), "--runs-dir", "runs"]  # fmt: skip
         self.log = open(self.folder / f"serve-{self.port}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from mlops_helpers import TINY, build_notebook
 
+from nb2pipe.compiler.mlops_tags import comment_directions, model_variable
 from nb2pipe.errors import AnalysisError
-from nb2pipe.mlops_tags import comment_directions, model_variable
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.metrics import (
     Limit,

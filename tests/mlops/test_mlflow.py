@@ -37,13 +37,16 @@ def _has_mlflow(python: str) -> bool:
 
 
 def _venv() -> Path:
-    """Keyed by the Python version, the mlflow requirement and nb2pipe's dependencies."""
+    """Keyed by the Python version, the mlflow requirement and the dependencies of nb2pipe
+    and nb2pipe-runtime."""
     import hashlib
 
     import tomllib
 
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    deps = sorted(config["project"].get("dependencies", []))
+    deps = []
+    for pyproject in (REPO / "pyproject.toml", REPO / "nb2pipe" / "runtime" / "pyproject.toml"):
+        config = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        deps += sorted(config["project"].get("dependencies", []))
     key = hashlib.sha256(repr((sys.version_info[:2], MLFLOW, deps)).encode()).hexdigest()
     return ENVS / f"mlflow-{key[:12]}"
 
@@ -67,7 +70,19 @@ def mlflow_python() -> str:
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True,
                            capture_output=True)  # fmt: skip
             subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", MLFLOW, "-e", str(REPO)],
+                # nb2pipe depends on nb2pipe-runtime, which lives in this checkout too
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    MLFLOW,
+                    "-e",
+                    str(REPO / "nb2pipe" / "runtime"),
+                    "-e",
+                    str(REPO),
+                ],  # fmt: skip
                 check=True,
                 capture_output=True,
                 timeout=1800,
@@ -144,7 +159,7 @@ def pipeline(python: str, uri: str, folder: Path, package: str, *args: str):
 
 
 def cli(python: str, uri: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    base = ["-c", "from nb2pipe.cli import main; main()"]
+    base = ["-c", "from nb2pipe.frontends.cli import main; main()"]
     return run(python, folder, *base, *args, "--tracking", "mlflow", "--tracking-uri", uri)
 
 
@@ -348,7 +363,7 @@ def test_registered_models_load_and_serve_in_mlflow(
     again = pipeline(python, uri, tmp_path, package, "-p", "C=0.01", "--promote", "never")
     assert "model wine:2 registered; champion stays wine:1" in again.stdout, again.stderr
     port = _free_port()
-    cmd = [python, "-c", "from nb2pipe.cli import main; main()", "serve", "wine", "--tracking",
+    cmd = [python, "-c", "from nb2pipe.frontends.cli import main; main()", "serve", "wine", "--tracking",
            "mlflow", "--tracking-uri", uri, "--port", str(port), "--poll", "0.5",
            "--runs-dir", "runs"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -14,10 +14,10 @@ import pytest
 
 from nb2pipe.mlops import monitor as mon
 from nb2pipe.mlops.drift import profile
-from nb2pipe.mlops.page import write_page
 from nb2pipe.mlops.predlog import Prediction, open_log
 from nb2pipe.mlops.registry import ModelVersion
 from nb2pipe.mlops.schema import infer
+from nb2pipe.viz.monitor import write_page
 
 N = 500
 
@@ -162,7 +162,7 @@ def test_monitor_command_bad_input_is_one_line(tmp_path: Path) -> None:
     none = nb2pipe(tmp_path, "monitor", "wine")
     assert none.returncode == 2
     assert none.stderr.strip() == (
-        f"error: no prediction log at {Path('runs') / 'predictions.db'} "
+        f"error: no prediction log at {tmp_path / 'runs' / 'predictions.db'} "
         "(start `nb2pipe serve` first)"
     )
     log = open_log(None, tmp_path / "runs")

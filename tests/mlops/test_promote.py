@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mlops_helpers import TINY, convert, forget, run_cli, run_inline, write_values
 
+from nb2pipe.compiler.mlops_tags import comment_primary
 from nb2pipe.mlops.registry import open_registry
-from nb2pipe.mlops_tags import comment_primary
 from nb2pipe.runtime import UsageError
 from nb2pipe.runtime.metrics import declared_direction, is_primary
 

@@ -12,7 +12,7 @@ import pytest
 from mlops_helpers import TINY, convert, forget, run_inline, write_values
 from typer.testing import CliRunner
 
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 from nb2pipe.mlops import runs
 
 

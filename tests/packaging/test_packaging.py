@@ -14,20 +14,25 @@ def test_every_subpackage_is_listed_in_pyproject():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
     runtime = tomllib.loads((ROOT / "nb2pipe" / "runtime" / "pyproject.toml").read_text())
-    listed |= set(runtime["tool"]["setuptools"]["packages"])  # nb2pipe-runtime's own
+    shipped = set(runtime["tool"]["setuptools"]["packages"])  # by nb2pipe-runtime
     found = {
         ".".join(p.parent.relative_to(ROOT).parts)
         for p in (ROOT / "nb2pipe").rglob("__init__.py")
-        if "__pycache__" not in p.parts
+        if not {"__pycache__", "build"} & set(p.relative_to(ROOT).parts)  # build: its output
     }
-    assert found - listed == set(), "add these to [tool.setuptools] packages"
+    assert found - listed - shipped == set(), "add these to [tool.setuptools] packages"
+    assert not listed & shipped, "nb2pipe-runtime ships these: not nb2pipe"
+    assert {p for p in found if p.startswith("nb2pipe.runtime")} <= shipped
     assert "nb2pipe.templates" in listed
     assert config["tool"]["setuptools"]["package-dir"]["nb2pipe.templates"] == "templates"
     # the templates' subfolders are data-only packages: listed, each with its package data
     folders = {
         ".".join(("nb2pipe", *p.relative_to(ROOT).parts))
         for p in (ROOT / "templates").rglob("*")
-        if p.is_dir() and p.name != "__pycache__"
+        if p.is_dir()
+        and not any(
+            part == "__pycache__" or part.startswith(".") for part in p.parts[len(ROOT.parts) :]
+        )
     }
     assert folders - listed == set(), "add these to [tool.setuptools] packages"
     data = config["tool"]["setuptools"]["package-data"]
@@ -53,7 +58,8 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
     # offline (--no-index, no build isolation) and without this machine's pip config
     build = subprocess.run(
         [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
-         "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+         "--no-build-isolation", "-w", str(wheels), str(ROOT / "nb2pipe" / "runtime"),
+         str(ROOT)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
@@ -72,13 +78,16 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
         if p.is_file() and "__pycache__" not in p.parts
     }
     assert shipped - set(names) == set(), "template files missing from the wheel"
-    assert "nb2pipe/cli/__init__.py" in names
+    assert "nb2pipe/frontends/cli/__init__.py" in names
     (info,) = {n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA")}
     assert f"{info}/licenses/LICENSE" in names
     metadata = zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode()
     assert "License-Expression: MIT" in metadata
+    assert not [n for n in names if n.startswith("nb2pipe/runtime/")]  # nb2pipe-runtime's
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
+    (runtime,) = wheels.glob("nb2pipe_runtime-*.whl")  # installed with nb2pipe, beside it
+    zipfile.ZipFile(runtime).extractall(site)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
         "import nb2pipe, nb2pipe.templates\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nb2pipe.cli.precommit import split_pair
+from nb2pipe.frontends.cli.precommit import split_pair
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "sample_notebooks" / "wine_classifier.ipynb"

@@ -179,7 +179,7 @@ def _run_api(notebook: Path) -> Outcome:
 
 def _run_cli(notebook: Path, folder: Path) -> Outcome:
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "verify", "--json", "--timeout", str(TIMEOUT),
+        [sys.executable, "-m", "nb2pipe.frontends.cli", "verify", "--json", "--timeout", str(TIMEOUT),
          notebook.name],
         capture_output=True, text=True, cwd=folder, timeout=3600,
     )  # fmt: skip

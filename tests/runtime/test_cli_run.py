@@ -13,12 +13,12 @@ from runtime_helpers import REPO, S
 PROBE = """
 import json, sys
 sys.argv = ["nb2pipe", "run", *sys.argv[1:]]
-from nb2pipe.cli import main
+from nb2pipe.frontends.cli import main
 try:
     main()
 except SystemExit as exc:
     code = exc.code
-loaded = [m for m in ("typer", "nbformat", "jinja2", "nb2pipe.analysis", "nb2pipe.api")
+loaded = [m for m in ("typer", "nbformat", "jinja2", "nb2pipe.compiler", "nb2pipe.api")
           if m in sys.modules]
 print(json.dumps({"code": code, "loaded": loaded}))
 """

@@ -16,9 +16,9 @@ import pytest
 from runtime_helpers import S
 from test_processes import _wait_for, check_store
 
+from nb2pipe.mlops.runs import read_run
 from nb2pipe.runtime import execute as execute_module
 from nb2pipe.runtime.fingerprint import data_digest
-from nb2pipe.runtime.records import load_run
 from nb2pipe.runtime.store import LocalStore, ValueChanged
 
 NP = "import numpy as np"
@@ -127,13 +127,13 @@ def test_storage_is_recorded_and_nothing_is_stored_twice(make_pkg: Any) -> None:
     ]
     pkg = make_pkg(steps)
     first = pkg.run()
-    storage = load_run(first.run_dir)["storage"]
+    storage = read_run(first.run_dir)["storage"]
     sizes = {ref.hash: ref.size for refs in first.outputs.values() for ref in refs.values()}
     assert len(sizes) == 2  # x and y are equal: one artifact
     assert storage["artifacts"] == 2 and storage["bytes"] == sum(sizes.values())
     assert storage["written"] == storage["bytes"]
     again = pkg.run(force=True)  # the same values again: nothing new written
-    assert load_run(again.run_dir)["storage"]["written"] == 0
+    assert read_run(again.run_dir)["storage"]["written"] == 0
     assert again.outputs == first.outputs
     files = [p for p in (first.store_dir / "objects").rglob("*") if p.is_file()]
     assert len(files) == 2  # x (= y) and n, nothing else
@@ -142,7 +142,7 @@ def test_storage_is_recorded_and_nothing_is_stored_twice(make_pkg: Any) -> None:
 def test_runs_show_reports_the_storage(make_pkg: Any) -> None:
     from typer.testing import CliRunner
 
-    from nb2pipe.cli import app
+    from nb2pipe.frontends.cli import app
 
     pkg = make_pkg([S("a", f"x = np.arange({N}.0)", outputs=("x",), imports=NP)])
     r = pkg.run(run_id="one")
@@ -185,7 +185,7 @@ def test_sigkill_during_a_background_write(make_pkg: Any) -> None:
     pkg.write_step(S("b", "y = float(x3[0])", inputs={"x3": "a"}, outputs=("y",)))
     done = pkg.cli("--run-id", "after")
     assert done.returncode == 0, done.stderr
-    after = load_run(pkg.runs / "after")
+    after = read_run(pkg.runs / "after")
     assert after["steps"]["a"]["status"] == ("cached" if entries else "ok")
     assert after["steps"]["b"]["status"] == "ok" and after["storage"]["artifacts"] == 5
     check_store(pkg.runs / "store")

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from runtime_helpers import S, diamond_steps, overlap, statuses
 
+from nb2pipe.mlops.runs import read_run
 from nb2pipe.runtime.hashing import digest_algorithm, digest_file
-from nb2pipe.runtime.records import load_run, parse_iso
+from nb2pipe.runtime.records import parse_iso
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +122,7 @@ def test_runtime_imports_are_light(make_pkg: Any) -> None:
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": []}, out.stdout
     last = sorted(p for p in pkg.runs.iterdir() if p.name != "store")[-1]
-    data = load_run(last)
+    data = read_run(last)
     assert {s["status"] for s in data["steps"].values()} == {"cached"}
     assert data["metrics"]["acc"] > 0.9
     assert data["versions"]["distributions"]["scikit-learn"]
@@ -177,18 +178,18 @@ def test_sigkill_mid_step_then_rerun(make_pkg: Any, jobs: str) -> None:
     proc = pkg.popen("-j", jobs, "--run-id", "killed")
     _wait_for(pkg.workdir / "started", proc)
     deadline = time.monotonic() + 10  # run.json is rewritten at most every 0.2 s
-    while load_run(pkg.runs / "killed")["steps"]["slow"]["status"] != "running":
+    while read_run(pkg.runs / "killed")["steps"]["slow"]["status"] != "running":
         assert time.monotonic() < deadline
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    killed = load_run(pkg.runs / "killed")  # still valid JSON
+    killed = read_run(pkg.runs / "killed")  # still valid JSON
     assert killed["status"] == "running" and killed["steps"]["first"]["status"] == "ok"
     check_store(pkg.runs / "store")
     (pkg.workdir / "go").touch()
     r = pkg.cli("-j", jobs, "--run-id", "after")
     assert r.returncode == 0, r.stderr
-    after = load_run(pkg.runs / "after")
+    after = read_run(pkg.runs / "after")
     assert {n: s["status"] for n, s in after["steps"].items()} == {
         "first": "cached",
         "slow": "ok",
@@ -220,7 +221,7 @@ def test_ctrl_c_exits_130_and_leaves_nothing_corrupt(make_pkg: Any, jobs: str) -
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    stopped = load_run(pkg.runs / "stopped")
+    stopped = read_run(pkg.runs / "stopped")
     assert stopped["status"] == "interrupted"
     assert stopped["steps"]["slow"]["status"] == "failed"
     assert stopped["steps"]["last"]["status"] == "skipped"
@@ -236,7 +237,7 @@ def test_two_runs_at_once_in_the_same_runs_dir(make_pkg: Any) -> None:
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    runs = [load_run(p) for p in pkg.runs.iterdir() if p.name != "store"]
+    runs = [read_run(p) for p in pkg.runs.iterdir() if p.name != "store"]
     assert len(runs) == 3 and {r["status"] for r in runs} == {"ok"}
     assert len({r["run_id"] for r in runs}) == 3
     check_store(pkg.runs / "store")

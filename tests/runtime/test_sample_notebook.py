@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe.runtime.records import load_run, parse_iso
+from nb2pipe.mlops.runs import read_run
+from nb2pipe.runtime.records import parse_iso
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def test_model_branches_overlap_with_two_jobs(tmp_path: Path) -> None:
         cmd + ["--run-id", "par"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    rec = load_run(tmp_path / "runs" / "par")
+    rec = read_run(tmp_path / "runs" / "par")
     steps = rec["steps"]
     assert {s["status"] for s in steps.values()} == {"ok"}
     forest, logreg = steps["train_forest"], steps["train_logreg"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nb2pipe import notebook, tags
+from nb2pipe.compiler import notebook, tags
 from nb2pipe.verify import capture, instrument
 from nb2pipe.verify.instrument import StepPlan
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 def nb2pipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", *args],
+        [sys.executable, "-m", "nb2pipe.frontends.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -225,7 +225,7 @@ def test_secrets_come_from_the_environment_for_both_runs(tmp_path: Path) -> None
     assert "environment variable API_TOKEN, which is not set" in proc.stderr
     env = {**os.environ, "API_TOKEN": "a-much-longer-secret"}
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "verify", str(notebook)],
+        [sys.executable, "-m", "nb2pipe.frontends.cli", "verify", str(notebook)],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -253,7 +253,7 @@ def test_the_kernel_runs_this_interpreter_whatever_is_registered(tmp_path: Path)
     )
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "other")}
     proc = subprocess.run(
-        [sys.executable, "-m", "nb2pipe.cli", "verify", str(notebook)],
+        [sys.executable, "-m", "nb2pipe.frontends.cli", "verify", str(notebook)],
         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -12,6 +12,7 @@ import pytest
 from viz_helpers import fake_run, nb2pipe
 
 from nb2pipe import api
+from nb2pipe.codegen.spec import to_spec
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,8 @@ def test_graph_page_of_a_notebook(project, open_page, tmp_path: Path):
     edges = opened.page.eval_on_selector_all(
         "svg.dag g.edge", "els => els.map(e => [e.dataset.src, e.dataset.dst, e.dataset.vars])"
     )
-    assert sorted(map(tuple, edges)) == sorted((a, b, ",".join(v)) for a, b, v in pipe.edges)
+    want = [(e.src, e.dst, ",".join(e.variables)) for e in to_spec(pipe).edges]
+    assert sorted(map(tuple, edges)) == sorted(want)
     assert opened.page.locator("text.edge-label", has_text="xs, ys").count() == 1
     assert opened.page.locator("g.node[data-step=summarise] text.params").count() == 0
     assert (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 from viz_helpers import fake_run
 
-from nb2pipe.cli import app
+from nb2pipe.frontends.cli import app
 
 runner = CliRunner()
 
@@ -78,8 +79,32 @@ def test_tag_command(samples_dir: Path, tmp_path: Path):
     r = invoke("tag", str(src))
     assert r.exit_code == 0, r.output
     assert "cell   5  step:load" in r.output and "d.tagged.ipynb (5 step tag(s)" in r.output
+    assert "cell   2  imports" in r.output and "1 role tag(s)" in r.output
     r = invoke("tag", str(src))
     assert r.exit_code == 2 and "exists" in r.output
     r = invoke("tag", str(tmp_path / "d.tagged.ipynb"), "--clear", "--in-place")
-    assert r.exit_code == 0 and "removed 5" in r.output
-    assert (tmp_path / "d.tagged.ipynb").read_bytes() == Path(src).read_bytes()
+    assert r.exit_code == 0 and "removed 5" in r.output  # step tags; role tags stay
+    cleared = json.loads((tmp_path / "d.tagged.ipynb").read_text())
+    assert cleared["cells"][1]["metadata"].pop("tags") == ["imports"]
+    assert cleared == json.loads(Path(src).read_text())
+
+
+def test_report_and_graph_take_run_id_prefixes_as_runs_show_does(
+    samples_dir: Path, tmp_path: Path, monkeypatch
+):
+    """One resolver (nb2pipe.mlops.runs.resolve_run) for `runs show`, `report` and
+    `graph --run`: a unique prefix names a run, an ambiguous one is an error for all."""
+    monkeypatch.chdir(tmp_path)
+    fake_run(tmp_path, "20250101-000000-000-aaaa")
+    fake_run(tmp_path, "20250102-000000-000-bbbb")
+    nb = str(samples_dir / "iris_kale.ipynb")
+    for prefix in ("20250102", "20250102-000000-000-bbbb"):
+        shown = invoke("runs", "show", prefix, "--json")
+        assert shown.exit_code == 0 and '"20250102-000000-000-bbbb"' in shown.output
+        r = invoke("report", prefix, "-o", "r.html")
+        assert r.exit_code == 0 and "20250102-000000-000-bbbb" in r.output, r.output
+        r = invoke("graph", nb, "--run", prefix, "-o", "g.mmd")
+        assert r.exit_code == 0 and "the run is of pipeline 'evil'" in r.output, r.output
+    for args in (("runs", "show", "2025"), ("report", "2025"), ("graph", nb, "--run", "2025")):
+        r = invoke(*args)
+        assert r.exit_code == 2 and "'2025' matches 2 runs" in r.output, (args, r.output)

@@ -8,25 +8,25 @@ from pathlib import Path
 import pytest
 
 from nb2pipe import api
+from nb2pipe.runtime.spec import Edge, Param, Pipeline, Step
 from nb2pipe.viz import graph, textfmt
-from nb2pipe.viz.graph import Dag, Edge, Node, Param, VizError
+from nb2pipe.viz.graph import DagView, VizError
 
 EVIL = 'x"]; n9["<script>alert(1)</script>\n-->|#quot;| end\\'
 
 
-def small(run: bool = False) -> Dag:
-    nodes = (
-        Node("load", outputs=("df",), cells=(2,), doc="Load it."),
-        Node("check_load", kind="gate", cells=(3,)),
-        Node("train", params=("seed", "alpha"), cells=(4, 5)),
-    )
-    edges = (Edge("load", "check_load", ("df",)), Edge("load", "train", ("df",)),
-             Edge("check_load", "train"))  # fmt: skip
-    params = (
-        Param("seed", "int", "0", "random seed"),
-        Param("token", "str", "env TOKEN", "", True),
-    )
-    dag = Dag("demo", nodes, edges, params, "demo.ipynb")
+def small(run: bool = False) -> DagView:
+    steps = (
+        Step("load", outputs=("df",), cells=(2,), doc="Load it."),
+        Step("check_load", {"df": "load"}, kind="gate", cells=(3,)),
+        Step("train", {"df": "load"}, params=("seed", "alpha"), after=("check_load",),
+             cells=(4, 5)),
+    )  # fmt: skip
+    params = (Param("seed", int, 0, "random seed"),
+              Param("token", str, None, secret=True, env="TOKEN"))  # fmt: skip
+    dag = graph.from_pipeline(Pipeline("demo", "", steps, params), "demo.ipynb")
+    assert dag.edges == (Edge("load", "check_load", ("df",)), Edge("load", "train", ("df",)),
+                         Edge("check_load", "train"))  # fmt: skip
     if run:
         rec = {"run_id": "r1", "pipeline": "demo", "status": "failed",
                "steps": {"load": {"status": "ok", "duration": 0.5},
@@ -54,8 +54,9 @@ def test_dot_shapes_edges_and_statuses():
     assert 'fillcolor="#f9d6d8"' in text
 
 
-def hostile() -> Dag:
-    return Dag(EVIL, (Node(EVIL, doc=EVIL, params=(EVIL,)), Node("b")), (Edge(EVIL, "b", (EVIL,)),))
+def hostile() -> DagView:
+    steps = (Step(EVIL, doc=EVIL, params=(EVIL,)), Step("b", {EVIL: EVIL}))
+    return graph.from_pipeline(Pipeline(EVIL, "", steps))
 
 
 def test_mermaid_escapes_everything_it_would_parse():
@@ -100,15 +101,19 @@ def test_same_dag_from_notebook_and_package(samples_dir: Path, tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     api.convert(nb, tmp_path / "diab_viz_pkg")
     from_nb, from_pkg = graph.load(nb), graph.load(tmp_path / "diab_viz_pkg")
-    assert from_nb.nodes == from_pkg.nodes and from_nb.edges == from_pkg.edges
-    assert [p.name for p in from_nb.parameters] == [p.name for p in from_pkg.parameters]
+    assert from_nb.steps == from_pkg.steps and from_nb.edges == from_pkg.edges
+    assert from_nb.parameters == from_pkg.parameters
     assert from_nb.edges[0] == Edge("load", "prepare_features", ("df",))
+    assert textfmt.mermaid(from_nb) == textfmt.mermaid(from_pkg)
+    # the package's README draws its DAG with the same writer
+    readme = (tmp_path / "diab_viz_pkg" / "README.md").read_text()
+    assert "```mermaid\n" + textfmt.mermaid(from_pkg) + "```" in readme
 
 
 def test_with_run_reports_mismatches():
     dag, warnings = graph.with_run(small(), {"pipeline": "other", "steps": {"zzz": {}, "load": 3}})
     assert any("pipeline 'other'" in w for w in warnings) and any("zzz" in w for w in warnings)
-    assert {n.status for n in dag.nodes} == {"not run"}
+    assert {dag.state(s.name).status for s in dag.steps} == {"not run"}
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nb2pipe.codegen.mermaid import StepState
+from nb2pipe.runtime.spec import Pipeline, Step
 from nb2pipe.viz.drawing import draw, path_d, text_width, wrap
-from nb2pipe.viz.graph import Dag, Edge, Node
+from nb2pipe.viz.graph import DagView
 from nb2pipe.viz.layout import Vertex, layout, place, ranks
 
 GAP = 28.0
@@ -134,11 +136,11 @@ def test_path_is_straight_when_vertical_and_curved_otherwise():
 
 
 def test_drawing_marks_gates_and_statuses():
-    dag = Dag(
-        "p",
-        (Node("a", params=("seed",)), Node("check_a", kind="gate", status="failed", duration=1.5)),
-        (Edge("a", "check_a", ("x",)),),
+    steps = (Step("a", params=("seed",)), Step("check_a", {"x": "a"}, kind="gate"))
+    dag = DagView(
+        Pipeline("p", "", steps),
         run={"run_id": "r"},
+        states={"check_a": StepState("failed", duration=1.5)},
     )
     d = draw(dag)
     gate = next(n for n in d.nodes if n.name == "check_a")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nb2pipe import magic
+from nb2pipe.frontends import ipython as magic
 
 pytestmark = pytest.mark.integration
 

@@ -7,21 +7,23 @@ from pathlib import Path
 import pytest
 from viz_helpers import HOSTILE, fake_run
 
+from nb2pipe.mlops.runs import RunsError, read_run, resolve_run
 from nb2pipe.viz import report, runs
-from nb2pipe.viz.graph import VizError
 
 
-def test_resolve_by_path_id_and_latest(tmp_path: Path):
+def test_resolve_by_path_id_prefix_and_latest(tmp_path: Path):
+    """The report names runs as `runs show` does (one resolver, nb2pipe.mlops.runs)."""
     d = fake_run(tmp_path)
     fake_run(tmp_path, "20250102-000000-000-bbbb")
-    assert runs.resolve(str(d)) == d
-    assert runs.resolve(d.name, tmp_path / "runs") == tmp_path / "runs" / d.name
-    assert runs.resolve("latest", tmp_path / "runs").name == "20250102-000000-000-bbbb"
-    for bad in ("../runs", "nope", "/etc"):
-        with pytest.raises(VizError):
-            runs.resolve(bad, tmp_path / "runs")
-    with pytest.raises(VizError):
-        runs.resolve("latest", tmp_path / "empty")
+    assert resolve_run(str(d))[0] == d
+    assert resolve_run(d.name, tmp_path / "runs")[0] == tmp_path / "runs" / d.name
+    assert resolve_run("latest", tmp_path / "runs")[0].name == "20250102-000000-000-bbbb"
+    assert resolve_run("20250102", tmp_path / "runs")[0].name == "20250102-000000-000-bbbb"
+    for bad in ("../runs", "nope", "/etc", "2025"):  # 2025: matches two runs
+        with pytest.raises(RunsError):
+            resolve_run(bad, tmp_path / "runs")
+    with pytest.raises(RunsError):
+        resolve_run("latest", tmp_path / "empty")
 
 
 def test_bad_records_are_errors(tmp_path: Path):
@@ -29,8 +31,8 @@ def test_bad_records_are_errors(tmp_path: Path):
         d = tmp_path / text.replace("{", "o").replace("[", "l").replace('"', "q").replace(":", "c")
         d.mkdir()
         (d / "run.json").write_text(text)
-        with pytest.raises(VizError):
-            runs.load_record(d)
+        with pytest.raises(RunsError, match="run.json"):
+            read_run(d)
 
 
 def test_paths_stay_inside_the_run(tmp_path: Path):
@@ -52,7 +54,7 @@ def test_log_tail_is_bounded_and_cleaned(tmp_path: Path):
 
 def test_figures_only_pngs_inside_the_run(tmp_path: Path):
     d = fake_run(tmp_path)
-    record = runs.load_record(d)
+    record = read_run(d)
     figs = runs.figures(d, record["steps"])
     by_path = {f.path: f for f in figs}
     assert by_path["figures/plot-1.png"].data_uri.startswith("data:image/png;base64,iVBORw0KGgo")
@@ -78,10 +80,10 @@ def test_report_escapes_everything_from_the_run(tmp_path: Path, monkeypatch):
 
 
 def test_dag_from_record_uses_recorded_inputs_and_gate_errors(tmp_path: Path):
-    record = runs.load_record(fake_run(tmp_path))
+    record = read_run(fake_run(tmp_path))
     dag = report.dag_from_record(record)
-    assert [n.name for n in dag.nodes][:3] == ["load", "plot", "check_plot"]
-    assert dag.node("check_plot").kind == "gate"
+    assert [s.name for s in dag.steps][:3] == ["load", "plot", "check_plot"]
+    assert dag.pipeline.step("check_plot").kind == "gate"
     assert {(e.src, e.dst, e.variables) for e in dag.edges} == {
         ("load", "plot", ("df",)), ("load", "check_plot", ("df",))}  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Helpers of the viz tests: small notebooks (written with nbformat), a hand-written hostile
+"""Helpers of the viz tests: small notebooks (tests/notebooks.py), a hand-written hostile
 run folder, the nb2pipe command. Imported by name from tests/viz (its module name is unique
 across the test folders, which have no __init__.py)."""
 
@@ -12,61 +12,46 @@ import sys
 import zlib
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-
-def code(source: str, *tags: str) -> nbformat.NotebookNode:
-    cell = new_code_cell(source)
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    return cell
-
-
-def write(path: Path, cells: list[nbformat.NotebookNode]) -> Path:
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Py"}
-    nbformat.write(nb, path)
-    return path
+from notebooks import write_notebook
 
 
 def notebook_demo(path: Path) -> Path:
     """make_data -> plot (a figure, a hostile log line) ; a gate on make_data; summarise ->
     check_summarise (fails when limit is small) -> finish."""
-    return write(
+    return write_notebook(
         path,
         [
-            new_markdown_cell("# Viz demo"),
-            code("import matplotlib.pyplot as plt", "imports"),
-            code("n = 20  # number of points\nlimit = 1000000000  # gate threshold", "parameters"),
-            new_markdown_cell("Make the data."),
-            code("xs = list(range(n))\nys = [x * x for x in xs]", "step:make_data"),
-            code("assert len(xs) == n", "validate"),
-            code(
+            ("md", "# Viz demo"),
+            ("imports", "import matplotlib.pyplot as plt"),
+            ("parameters", "n = 20  # number of points\nlimit = 1000000000  # gate threshold"),
+            ("md", "Make the data."),
+            ("step:make_data", "xs = list(range(n))\nys = [x * x for x in xs]"),
+            ("validate", "assert len(xs) == n"),
+            (
+                "step:plot",
                 "fig, ax = plt.subplots(figsize=(3, 2))\nax.plot(xs, ys)\n"
                 "print('<script>alert(1)</script> & </pre> done')",
-                "step:plot",
             ),
-            code("total = sum(ys)", "step:summarise"),
-            code("total", "metrics"),
-            code("assert total < limit, 'total too large'", "validate"),
-            code("final = total * 2\nprint('final', final)", "step:finish"),
+            ("step:summarise", "total = sum(ys)"),
+            ("metrics", "total"),
+            ("validate", "assert total < limit, 'total too large'"),
+            ("step:finish", "final = total * 2\nprint('final', final)"),
         ],
     )
 
 
 def notebook_flow(path: Path) -> Path:
     """No headings, no step tags: steps come from the data flow."""
-    return write(
+    return write_notebook(
         path,
         [
-            code("import json"),
-            code("seed = 3", "parameters"),
-            code("raw = [seed, 1, 2, 3]"),
-            code("raw.sort()"),
-            code("print(raw)"),
-            code("pairs = [(a, b) for a, b in zip(raw, raw[1:])]"),
-            code("score = sum(a * b for a, b in pairs)\nprint(json.dumps(score))"),
+            ("", "import json"),
+            ("parameters", "seed = 3"),
+            ("", "raw = [seed, 1, 2, 3]"),
+            ("", "raw.sort()"),
+            ("", "print(raw)"),
+            ("", "pairs = [(a, b) for a, b in zip(raw, raw[1:])]"),
+            ("", "score = sum(a * b for a, b in pairs)\nprint(json.dumps(score))"),
         ],
     )
 
@@ -124,7 +109,7 @@ def fake_run(root: Path, run_id: str = "20250101-000000-000-aaaa") -> Path:
 
 def nb2pipe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("nb2pipe")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.cli"]
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "nb2pipe.frontends.cli"]
     return subprocess.run(
         [*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env()
     )

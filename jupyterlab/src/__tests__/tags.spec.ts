@@ -25,11 +25,12 @@ const md = (source: string): ICellInfo => ({ type: 'markdown', tags: [], source 
 
 describe('parseTags', () => {
   it('reads roles, steps and after: tags, with the Kale aliases', () => {
-    expect(parseTags(['block:load-data'])).toEqual({
+    expect(parseTags(['block:load-data'])).toMatchObject({
       role: 'step',
       step: 'load_data',
       after: [],
-      foreign: []
+      foreign: [],
+      error: null
     });
     expect(parseTags(['pipeline-parameters']).role).toBe('parameters');
     expect(parseTags(['pipeline-metrics']).role).toBe('metrics');
@@ -47,9 +48,29 @@ describe('parseTags', () => {
     expect(directiveWords('x = 1\n#| nb2pipe: skip')).toEqual([]);
   });
 
-  it('a step tag wins over a role tag in either order', () => {
-    expect(parseTags(['metrics', 'step:a']).role).toBe('step');
-    expect(parseTags(['step:a', 'metrics']).role).toBe('step');
+  it('a cell with a role and a step tag has the role and starts the step', () => {
+    expect(parseTags(['metrics', 'step:a'])).toMatchObject({ role: 'metrics', step: 'a' });
+    expect(parseTags(['step:a', 'metrics'])).toMatchObject({ role: 'metrics', step: 'a' });
+    // (role, step) per cell as nb2pipe.compiler.tags.assign gives them (its 'step' role of
+    // a cell continuing a step is null here: the badge says "part of step")
+    const plans = planCells([
+      code(['step:load']),
+      code(['metrics', 'step:train']),
+      code(),
+      code(['skip', 'step:end']),
+      code(),
+      code(['validate', 'step:fin']),
+      code()
+    ]);
+    expect(plans.map(p => [p.role, p.step])).toEqual([
+      ['step', 'load'],
+      ['metrics', 'train'],
+      [null, 'train'],
+      ['skip', null],
+      [null, 'end'],
+      ['validate', 'check_fin'],
+      [null, 'fin']
+    ]);
   });
 });
 
@@ -88,7 +109,7 @@ describe('writing tags', () => {
 });
 
 describe('names', () => {
-  it('nameProblem mirrors nb2pipe.tags.step_name', () => {
+  it('nameProblem mirrors nb2pipe.compiler.tags.step_name', () => {
     expect(nameProblem('train')).toBeNull();
     expect(nameProblem('train-model')).toBeNull();
     expect(nameProblem('')).toMatch(/empty/);
@@ -98,7 +119,7 @@ describe('names', () => {
     expect(nameProblem('x'.repeat(81))).toMatch(/longer/);
   });
 
-  it('identifier gives what nb2pipe.tags.identifier gives', () => {
+  it('identifier gives what nb2pipe.compiler.tags.identifier gives', () => {
     // expected values printed by the Python function
     const cases: Record<string, string> = {
       'Train the model!': 'train_the_model',

@@ -205,7 +205,10 @@ class Registry(ABC):
 
 
 def default_tracking() -> str:
-    return os.environ.get(TRACKING_ENV, "").strip().lower() or "local"
+    """``$NB2PIPE_TRACKING``, else the project's ``tracking`` setting, else local."""
+    from nb2pipe.runtime.project import setting
+
+    return os.environ.get(TRACKING_ENV, "").strip().lower() or setting("tracking") or "local"
 
 
 def backends() -> list[str]:
@@ -225,7 +228,9 @@ def open_registry(
     """The backend registered as ``tracking`` in the entry-point group
     ``nb2pipe.registries`` ("local" or "mlflow" here; default ``$NB2PIPE_TRACKING`` or
     local). Local: folder ``registry``, else ``$NB2PIPE_REGISTRY``, else
-    ``<runs_dir or ./runs>/registry``. MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``."""
+    ``<runs_dir>/registry`` (default: the project's runs folder, see
+    :mod:`nb2pipe.runtime.project`). MLflow: ``uri``, else ``$MLFLOW_TRACKING_URI``, else
+    the project's ``tracking_uri``."""
     from nb2pipe.runtime import entrypoints
 
     kind = (tracking or default_tracking()).lower()

@@ -49,8 +49,10 @@ class LocalRegistry(Registry):
         runs_dir: str | os.PathLike[str] | None,
         uri: str | None,
     ) -> LocalRegistry:
-        folder = registry or os.environ.get(REGISTRY_ENV) or Path(runs_dir or "runs") / "registry"
-        return cls(folder)
+        from nb2pipe.runtime.project import runs_location
+
+        folder = registry or os.environ.get(REGISTRY_ENV)
+        return cls(folder or runs_location(runs_dir).path / "registry")
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()

@@ -87,7 +87,9 @@ class MlflowRegistry(Registry):
         runs_dir: str | os.PathLike[str] | None,
         uri: str | None,
     ) -> MlflowRegistry:
-        return cls(uri or os.environ.get(URI_ENV) or None)
+        from nb2pipe.runtime.project import setting
+
+        return cls(uri or os.environ.get(URI_ENV) or setting("tracking_uri") or None)
 
     def __init__(self, uri: str | None = None) -> None:
         self.mlflow = _import_mlflow()
