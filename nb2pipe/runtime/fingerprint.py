@@ -149,10 +149,11 @@ def _feed_arrow(h: Any, chunked: Any, notes: list[str]) -> None:
 
     t = chunked.type
     h.update(f"pa{t}{len(chunked)}:{chunked.null_count}".encode())
-    fixed = t.bit_width % 8 == 0 if pa.types.is_primitive(t) and not pa.types.is_boolean(t) else 0
+    boolean = pa.types.is_boolean(t)
+    fixed = not boolean and pa.types.is_primitive(t) and t.bit_width % 8 == 0
     strings = pa.types.is_string(t) or pa.types.is_binary(t)
     large = pa.types.is_large_string(t) or pa.types.is_large_binary(t)
-    if not (fixed or strings or large):  # booleans, nested, decimals...: values as objects
+    if not (boolean or fixed or strings or large):  # nested, decimals...: values as objects
         h.update(fingerprint(chunked.to_pylist(), notes).encode())
         return
     nulls, lengths, data = _new(), _new(), _new()
@@ -162,6 +163,9 @@ def _feed_arrow(h: Any, chunked: Any, notes: list[str]) -> None:
             continue
         if chunked.null_count:
             nulls.update(np.asarray(chunk.is_null()).view(np.uint8).data)
+        if boolean:  # bit-packed: one byte per value
+            data.update(np.asarray(chunk.fill_null(False)).view(np.uint8).data)
+            continue
         if fixed:
             width = t.bit_width // 8
             data.update(memoryview(buffers[1])[start * width : (start + n) * width])

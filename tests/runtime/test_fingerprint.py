@@ -199,6 +199,14 @@ def test_arrow_and_masked_columns_by_value() -> None:
     assert data_digest(pd.Series(["a", None], dtype="str")) != data_digest(
         pd.Series([None, "a"], dtype="str")
     )
+    flags = [True, None, False] * 5
+    bools = pa.chunked_array([pa.array(flags[:4]), pa.array(flags[4:])])
+    assert data_digest(pd.Series(pd.arrays.ArrowExtensionArray(bools))) == data_digest(
+        pd.Series(flags, dtype="bool[pyarrow]")
+    )
+    assert data_digest(pd.Series(flags, dtype="bool[pyarrow]")) != data_digest(
+        pd.Series([not f if f is not None else None for f in flags], dtype="bool[pyarrow]")
+    )
     ints = pd.array([1, 2, 3], dtype="Int64")
     other = ints.copy()
     ints[1], other[1] = 7, 9
