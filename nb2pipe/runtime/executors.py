@@ -25,6 +25,7 @@ import threading
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from typing import Any
 
 from nb2pipe.runtime import entrypoints
 from nb2pipe.runtime.errors import UsageError
@@ -42,6 +43,7 @@ class ExecutorContext:
     jobs: int  # how many steps may run at once
     store: LocalStore
     record: RunRecord
+    plan: Any = None  # the RunPlan (options such as --address, the steps, the package)
 
 
 class StepExecutor:

@@ -70,7 +70,14 @@ def build_parser(
     a(
         "--executor",
         metavar="NAME",
-        help="where steps run: an executor plugin (default: inline for -j 1, else fork on Linux, process elsewhere)",
+        help="where steps run: an executor plugin (default: inline for -j 1, else fork on "
+        "Linux, process elsewhere; dask and ray with nb2pipe[dask], nb2pipe[ray])",
+    )
+    a(
+        "--address",
+        metavar="URL",
+        help="the cluster of --executor dask (tcp://HOST:PORT) or ray (ray://HOST:PORT); "
+        "default: a local one with -j N workers",
     )
     a("--force", action="store_true", help="ignore the cache: run every selected step")
     a(

@@ -52,6 +52,7 @@ class RunConfig:
     until: str | None = None
     jobs: int = 1
     executor: str | None = None
+    address: str | None = None  # the cluster of a distributed executor (--address)
     force: bool = False
     runs_dir: str | os.PathLike[str] | None = None  # None: the project's (runtime/project.py)
     store: str | os.PathLike[str] | None = None

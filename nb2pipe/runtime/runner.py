@@ -89,7 +89,7 @@ def run(
     supervise.announce(run_dir)
     reporter = make_reporter(config.progress, quiet=config.quiet, verbose=config.verbose)
     scheduler = Scheduler(plan=plan, store=store, ctx=ctx, record=record, reporter=reporter)
-    status = _run_steps(scheduler, providers, run_id)
+    status = _run_steps(scheduler, providers, run_id, started)
     ended = time.time()
     record.data.update(
         status=status,
@@ -220,7 +220,7 @@ def _new_record(
     }
 
 
-def _run_steps(scheduler: Scheduler, providers: dict[str, Any], run_id: str) -> str:
+def _run_steps(scheduler: Scheduler, providers: dict[str, Any], run_id: str, started: float) -> str:
     """The scheduling loop, with matplotlib drawing off screen; the run's status."""
     saved_backend = os.environ.get("MPLBACKEND")
     os.environ["MPLBACKEND"] = "Agg"
@@ -228,6 +228,7 @@ def _run_steps(scheduler: Scheduler, providers: dict[str, Any], run_id: str) -> 
         return scheduler.run(providers)
     except BaseException as exc:  # e.g. the disk is full: stop the display, then report
         scheduler.reporter.finish(f"run {run_id} stopped: {type(exc).__name__}: {exc}")
+        _stopped(scheduler, exc, started)
         raise
     finally:
         if saved_backend is None:
@@ -235,6 +236,27 @@ def _run_steps(scheduler: Scheduler, providers: dict[str, Any], run_id: str) -> 
         else:
             os.environ["MPLBACKEND"] = saved_backend
         scheduler.ctx.hasher.save()
+
+
+def _stopped(scheduler: Scheduler, exc: BaseException, started: float) -> None:
+    """run.json of a run stopped outside any step (the workers' environment check refused
+    them, the disk is full): failed (interrupted by Ctrl-C), with the reason, its steps
+    not run skipped, never left ``running``."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    for name, state in scheduler.state.items():
+        if state in ("pending", "running"):
+            scheduler.record.step(name).update(status="skipped", reason=f"run stopped: {message}")
+    ended = time.time()
+    scheduler.record.data.update(
+        status="failed" if isinstance(exc, Exception) else "interrupted",
+        end=iso(ended),
+        duration=round(ended - started, 6),
+        error=message,
+    )
+    try:
+        scheduler.record.save(force=True)
+    except OSError:
+        pass  # the disk that stopped the run: the error is still reported
 
 
 def _after(run: FinishedRun, hooks: list[Any]) -> None:

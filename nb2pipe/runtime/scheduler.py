@@ -183,7 +183,7 @@ class Scheduler:
         running[future] = step.name
 
     def _new_executor(self) -> StepExecutor:
-        return self.plan.executor(ExecutorContext(self.jobs, self.store, self.record))
+        return self.plan.executor(ExecutorContext(self.jobs, self.store, self.record, self.plan))
 
     def _schedule(self, running: dict[Future[Any], str]) -> None:
         self._check |= self._held

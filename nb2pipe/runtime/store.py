@@ -40,7 +40,7 @@ from nb2pipe.runtime.hashing import (
     new_hasher,
 )
 
-STORE_VERSION = 2
+STORE_VERSION = 3  # 3: content digests by column values, not memory layout
 #: the parts of a cache entry's key that are mappings (read by cache.explain)
 _COMPONENT_MAPS = ("common", "params", "inputs", "distributions", "files")
 _HASH = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{64})$")
@@ -433,6 +433,8 @@ def marker_text() -> str:
     return (
         f"nb2pipe artifact store v{STORE_VERSION}\n"
         f"digest: {DIGEST} (sha256 for artifacts named by 64 hex digits, before v2)\n"
+        "content: xxh3_128 of dtypes, index, columns and each column's values (v3; before,"
+        " of pandas blocks: cache entries of older stores miss once, their objects read)\n"
     )
 
 

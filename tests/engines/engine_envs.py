@@ -73,6 +73,8 @@ ENGINES: dict[str, dict[str, object]] = {
     # kfp 2.17 needs protobuf < 7; kfp.local's SubprocessRunner(use_venv=False) runs the
     # components with this interpreter, where every package is already installed.
     "kfp": {"requirements": ("kfp==2.17.3",), "nb2pipe": True},
+    # Ray (--executor ray): its own venv, as the core install does not carry its ~200 MB.
+    "ray": {"requirements": ("ray==2.60.0",), "nb2pipe": True},
     # check-jsonschema ships GitHub's workflow schema (--builtin-schema vendor.github-workflows).
     "gha": {"requirements": ("check-jsonschema==0.39.0",), "nb2pipe": False},
     # What an exported workflow's `pip install` brings onto a fresh runner: nb2pipe's
@@ -224,7 +226,7 @@ def created_in(venv: Path) -> float | None:
         return None
 
 
-DEFAULT = ("airflow", "kfp", "gha", "runner")  # what the suite uses (airflow2 on request)
+DEFAULT = ("airflow", "kfp", "gha", "runner", "ray")  # what the suite uses (airflow2 on request)
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def test_a_plugin_executor_runs_the_steps(toyext: Any, diamond: Any) -> None:
 
 def test_an_unknown_executor_is_a_usage_error_naming_the_installed_ones(diamond: Any) -> None:
     with pytest.raises(
-        UsageError, match=r"unknown executor 'nope' \(--executor: fork, inline, process"
+        UsageError,
+        match=r"unknown executor 'nope' \(--executor: dask, fork, inline, process, ray",
     ):
         diamond.run(executor="nope")
     assert not diamond.runs.exists()  # refused before anything is written

@@ -150,3 +150,70 @@ def test_sparse_matrices() -> None:
     m.sort_indices()
     assert fingerprint(m) == before
     assert changes(m, lambda v: v.data.__setitem__(0, 123.0))
+
+
+def test_memory_layout_is_not_the_value() -> None:
+    """Equal values in other memory layouts have one digest (a frame built in a step and
+    the same frame read back in a worker must key the cache alike), while a change
+    anywhere, also in the last band of a reordered block, is still seen."""
+    rng = np.random.default_rng(0)
+    arr = rng.normal(size=(5000, 6))
+    fortran = pd.DataFrame(arr, columns=list("abcdef"), copy=False)  # block in F order
+    assert not fortran._mgr.blocks[0].values.flags.c_contiguous
+    split = pd.DataFrame({"a": arr[:, 0]})  # six one-column blocks, C order
+    for i, name in enumerate("bcdef", start=1):
+        split[name] = arr[:, i]
+    assert len(split._mgr.blocks) == 6
+    consolidated = split.copy()
+    consolidated._consolidate_inplace()
+    digest = data_digest(fortran)
+    assert data_digest(split) == data_digest(consolidated) == digest
+    before = data_digest(split)
+    split._consolidate_inplace()  # the guard must not see this as a change of the input
+    assert data_digest(split) == before
+    changed = pd.DataFrame(np.ascontiguousarray(arr), columns=list("abcdef"), copy=False)
+    changed.iloc[-1, 4] = 0.25
+    assert data_digest(changed) != digest
+    assert data_digest(fortran[list("bacdef")]) != digest  # column order is the value
+    assert data_digest(np.asfortranarray(arr)) == data_digest(arr)
+    assert data_digest(arr[::-1]) == data_digest(arr[::-1].copy())
+    twisted = np.asfortranarray(arr)
+    twisted[4999, 5] = 1.5
+    assert data_digest(twisted) != data_digest(arr)
+
+
+def test_arrow_and_masked_columns_by_value() -> None:
+    import pyarrow as pa
+
+    values = [None if i % 5 == 0 else f"v{i}" for i in range(300)]
+    whole = pd.Series(values, dtype="str")
+    parts = [pa.array(values[:7], pa.large_string()), pa.array(values[7:], pa.large_string())]
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(parts), dtype=whole.dtype))
+    assert chunked.array._pa_array.num_chunks == 2
+    sliced = pd.Series(values[:1] + values, dtype="str").iloc[1:].reset_index(drop=True)
+    assert sliced.array._pa_array.chunks[0].offset == 1
+    assert data_digest(whole) == data_digest(chunked) == data_digest(sliced)
+    assert data_digest(pd.Series(["ab", "c"], dtype="str")) != data_digest(
+        pd.Series(["a", "bc"], dtype="str")
+    )
+    assert data_digest(pd.Series(["a", None], dtype="str")) != data_digest(
+        pd.Series([None, "a"], dtype="str")
+    )
+    flags = [True, None, False] * 5
+    bools = pa.chunked_array([pa.array(flags[:4]), pa.array(flags[4:])])
+    assert data_digest(pd.Series(pd.arrays.ArrowExtensionArray(bools))) == data_digest(
+        pd.Series(flags, dtype="bool[pyarrow]")
+    )
+    assert data_digest(pd.Series(flags, dtype="bool[pyarrow]")) != data_digest(
+        pd.Series([not f if f is not None else None for f in flags], dtype="bool[pyarrow]")
+    )
+    ints = pd.array([1, 2, 3], dtype="Int64")
+    other = ints.copy()
+    ints[1], other[1] = 7, 9
+    ints[1] = other[1] = None  # what was under the missing value differs
+    assert data_digest(pd.Series(ints)) == data_digest(pd.Series(other))
+    assert data_digest(pd.Series(ints)) != data_digest(pd.Series([1, 0, 3], dtype="Int64"))
+    half = np.array([np.nan, 1.0], dtype="float16")
+    other_nan = half.copy()
+    other_nan.view(np.uint16)[0] = 0x7FFF
+    assert data_digest(half) == data_digest(other_nan)

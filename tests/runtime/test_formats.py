@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nb2pipe.runtime import formats
+from nb2pipe.runtime.fingerprint import data_digest
 from nb2pipe.runtime.store import LocalStore
 
 
@@ -201,6 +202,7 @@ def test_format_table(case: str, tmp_path: Any) -> None:
         else:
             pd.testing.assert_series_equal(back, value, check_exact=True, check_flags=True)
         assert back.attrs == value.attrs
+        assert data_digest(back) == data_digest(value), case  # the same cache key
 
 
 def test_stored_frames_store_again_the_same(tmp_path: Any) -> None:
@@ -223,6 +225,7 @@ def test_stored_frames_store_again_the_same(tmp_path: Any) -> None:
         ref = store.save(frame)
         back = store.load(ref)
         assert back["s"].array._pa_array.num_chunks > 1
+        assert data_digest(back) == data_digest(frame)  # chunks are not the value
         again = store.save(back)
         assert again.hash == ref.hash
         pd.testing.assert_frame_equal(store.load(again), frame, check_exact=True)
@@ -275,6 +278,7 @@ def test_what_the_table_calls_arrow_reads_back_equal(frame: pd.DataFrame) -> Non
     fmt, data = formats.encode(frame)
     back = formats.decode(data, fmt)
     pd.testing.assert_frame_equal(back, frame, check_exact=True, check_index_type=True)
+    assert data_digest(back) == data_digest(frame)
     if formats.arrow_ok(frame):
         assert fmt == "arrow"
 

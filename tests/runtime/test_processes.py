@@ -305,3 +305,39 @@ def test_a_worker_that_dies_fails_its_step_only(make_pkg: Any, executor: str) ->
     assert "worker process died" in r.steps["crash"]["error"]["message"]
     assert r.steps["after"]["status"] == "ok"  # the bystander ran again, alone, and passed
     assert r.steps["fine"]["status"] == "ok"
+
+
+LAYOUT_LOAD = """
+arr = np.arange(4000.0).reshape(1000, 4)
+df = pd.DataFrame(arr, columns=list('abcd'), copy=False)  # a block in Fortran order
+df['e'] = df['a'] / 7  # a second float block (consolidated when read back)
+df['y'] = (df['a'] % 3).astype('int64')
+df['s'] = pd.array([None if i % 7 == 0 else f'v{i}' for i in range(1000)], dtype='str')
+"""
+
+
+def test_content_digests_do_not_depend_on_where_a_step_ran(make_pkg: Any) -> None:
+    """A frame handed over in memory (-j 1: unconsolidated blocks in Fortran order) and
+    the same frame read back from the store in a worker (-j 2: consolidated, C order)
+    give the step that slices it outputs of equal content digests, hence equal cache
+    keys: a run with the other executor takes every step from the cache."""
+    imports = "import numpy as np\nimport pandas as pd"
+    steps = [
+        S("load", LAYOUT_LOAD, outputs=("df",), imports=imports),
+        S("split", "X = df.drop(columns='y')\npart = X.iloc[::3]\nvals = part[['a', 'b']].values",
+          inputs={"df": "load"}, outputs=("part", "vals"), imports=imports),
+        S("use", "total = float(part['a'].sum() + vals.sum())", inputs={"part": "split",
+          "vals": "split"}, outputs=("total",), metrics=("total",)),
+    ]  # fmt: skip
+    pkg = make_pkg(steps)
+    seq = pkg.run()
+    assert seq.ok, seq.error
+    par = pkg.run(jobs=2, executor="process", force=True)
+    assert par.ok, par.error
+    assert par.steps["split"]["pid"] != seq.steps["split"]["pid"]
+    for name in ("part", "vals"):
+        assert seq.outputs["split"][name].content, name
+        assert par.outputs["split"][name] == seq.outputs["split"][name], name
+    assert par.steps["use"]["cache_key"] == seq.steps["use"]["cache_key"]
+    again = pkg.run(jobs=2, executor="process")
+    assert statuses(again) == dict.fromkeys(("load", "split", "use"), "cached")

@@ -114,7 +114,7 @@ def test_stores_written_before_v2_are_still_read(tmp_path: Path) -> None:
     np.testing.assert_array_equal(store.load(refs["npy"]), np.arange(4))
     assert store.read_bytes(refs["json"]) == json.dumps({"k": [1, 2]}).encode()
     store.mark()  # the marker records the new layout and its digest
-    assert (tmp_path / "STORE").read_text().startswith("nb2pipe artifact store v2\ndigest: xxh3")
+    assert (tmp_path / "STORE").read_text().startswith("nb2pipe artifact store v3\ndigest: xxh3")
     bad = store.path(refs["joblib"])
     bad.write_bytes(bad.read_bytes()[:-1] + b"\x00")  # sha256 still checked: never unpickled
     with pytest.raises(CorruptArtifact, match="corrupted"):
