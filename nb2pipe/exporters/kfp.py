@@ -134,9 +134,18 @@ def runtime_requirements() -> list[str]:
         declared = requires("nb2pipe-runtime") or []
     except PackageNotFoundError:  # pragma: no cover - nb2pipe depends on it
         return []
-    # Without environment markers: their quotes cannot reach the component's pip command
-    # (tomli, for Python 3.10 only, is then installed everywhere: harmless).
-    return [r.split(";")[0].replace(" ", "") for r in declared if "extra ==" not in r]
+    # Without environment markers (their quotes cannot reach the component's pip command):
+    # a requirement is kept when its marker holds here, on the Python of the default image
+    # (tomli: Python 3.10 only).
+    from packaging.requirements import Requirement  # nbconvert's dependency
+
+    kept = []
+    for text in declared:
+        req = Requirement(text)
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            req.marker = None
+            kept.append(str(req).replace(" ", ""))
+    return kept
 
 
 def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:
@@ -153,9 +162,15 @@ def bundle(ctx: ExportContext, embed_runtime: bool) -> bytes:
             files[f"{prefix}/{rel.as_posix()}"] = path.read_bytes()
     if embed_runtime:
         root = Path(nb2pipe.runtime.__file__).resolve().parent.parent
-        for path in sorted((root / "runtime").rglob("*.py")):
+        runtime = root / "runtime"
+        for path in sorted(runtime.rglob("*.py")):
             rel = path.relative_to(root.parent).as_posix()
-            if "__pycache__" in rel:
+            folders = path.relative_to(runtime).parents
+            # the runtime's packages only (not a build/ folder a wheel build left), and
+            # not the cluster executors, which a component never uses
+            if any(not (runtime / f / "__init__.py").is_file() for f in folders) or (
+                path.relative_to(runtime).parts[0] == "cluster"
+            ):
                 continue
             text = path.read_text(encoding="utf-8")
             files[rel] = _strip_docstrings(text, rel).encode()

@@ -85,9 +85,17 @@ def _same_type(a: type, b: type) -> bool:
     module or ``common`` in the pipeline)."""
     if a is b:
         return True
+    if _is_notebook_type(a) or _is_notebook_type(b):
+        # a class the notebook defines at top level may live inside a step's function in
+        # the pipeline (it reads the step's variables): ``<step>.<locals>.Name``
+        return _top_name(a) == _top_name(b)
     return getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None) and (
-        _is_notebook_type(a) or _is_notebook_type(b) or a.__module__ == b.__module__
+        a.__module__ == b.__module__
     )
+
+
+def _top_name(t: type) -> str:
+    return str(getattr(t, "__qualname__", t.__name__)).rsplit(".<locals>.", 1)[-1]
 
 
 def _module(name: str) -> Any:

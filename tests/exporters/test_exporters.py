@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import nb2pipe.exporters as exporters
 from nb2pipe.exporters import Exporter, ExportError, export
 from nb2pipe.exporters.base import ascii_id, py_literal, yaml_str
-from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources
+from nb2pipe.exporters.kfp import bundle, fitted_names, kale_resources, runtime_requirements
 from nb2pipe.frontends.cli import app
 
 # --- plugins ------------------------------------------------------------------------------
@@ -301,6 +301,11 @@ def test_kfp_bundle_is_deterministic_and_complete(packages, tmp_path):
     # the runtime alone: nb2pipe is a namespace package in the component
     assert "nb2pipe/runtime/remote.py" in names and "nb2pipe/__init__.py" not in names
     assert not any("__pycache__" in n for n in names)
+    assert not any(
+        n.startswith(("nb2pipe/runtime/cluster/", "nb2pipe/runtime/build/")) for n in names
+    )
+    # it travels as one argument of the component's command: Linux's MAX_ARG_STRLEN
+    assert len(base64.b64encode(a)) < 128 * 1024
     with tarfile.open(fileobj=io.BytesIO(bundle(ctx, False)), mode="r:gz") as tar:
         assert not any(n.startswith("nb2pipe/") for n in tar.getnames())
     # the exported file carries the same bundle
@@ -312,6 +317,19 @@ def test_kfp_bundle_is_deterministic_and_complete(packages, tmp_path):
         if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "_BUNDLE"
     )
     assert base64.b64decode(blob) == a
+
+
+def test_kfp_runtime_requirements_hold_for_this_python():
+    """The component's pip line has no markers: a requirement for another Python (tomli on
+    3.10) or an extra (dask, ray) is left out rather than installed (offline it fails)."""
+    import sys
+
+    reqs = runtime_requirements()
+    names = {r.split(">")[0].split("=")[0].split("<")[0] for r in reqs}
+    assert {"numpy", "pandas", "pyarrow"} <= names
+    assert not any(";" in r or " " in r for r in reqs)
+    assert not names & {"dask", "distributed", "ray"}
+    assert ("tomli" in names) == (sys.version_info < (3, 11))
 
 
 def test_kfp_runtime_install_instead_of_embedding(packages, tmp_path):

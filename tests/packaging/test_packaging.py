@@ -75,7 +75,11 @@ def test_the_wheel_ships_templates_and_converts(tmp_path):
     shipped = {
         "nb2pipe/templates/" + p.relative_to(ROOT / "templates").as_posix()
         for p in (ROOT / "templates").rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        if p.is_file()
+        and not any(
+            part == "__pycache__" or part.startswith(".")  # tool caches (.ruff_cache)
+            for part in p.relative_to(ROOT / "templates").parts
+        )
     }
     assert shipped - set(names) == set(), "template files missing from the wheel"
     assert "nb2pipe/frontends/cli/__init__.py" in names

@@ -52,6 +52,21 @@ def test_type_differences_are_mismatches() -> None:
     assert not check(None, 0).ok
 
 
+def test_a_notebook_class_defined_inside_a_step_is_the_same_class() -> None:
+    """The notebook defines Ratio at top level (``__main__``); the pipeline keeps it inside
+    the step's function (it reads the step's variables): ``features.<locals>.Ratio``."""
+
+    def make(module: str, qualname: str) -> object:
+        cls = type("Ratio", (), {"__eq__": lambda a, b: True, "__hash__": object.__hash__})
+        cls.__module__, cls.__qualname__ = module, qualname
+        return cls()
+
+    nb = make("__main__", "Ratio")
+    assert check(nb, make("pkg.steps.features", "features.<locals>.Ratio")).ok
+    assert not check(nb, make("pkg.steps.features", "features.<locals>.Other")).ok
+    assert not check(make("a", "x.<locals>.Ratio"), make("b", "Ratio")).ok  # both libraries
+
+
 # --- arrays and pandas --------------------------------------------------------------------
 
 
