@@ -45,7 +45,9 @@ def reconcile(
     cells: Callable[[], list[int]],
 ) -> list[Row]:
     """The rows, with each mismatch whose notebook value changed between the notebook's
-    two runs turned into a 'nondeterministic' row."""
+    two runs turned into a 'nondeterministic' row; so is a mismatch in or after a cell
+    with unseeded randomness even when the two runs agree (a value with few outcomes, such
+    as a small forest's prediction on a training row, repeats by chance)."""
     found: list[int] | None = None
     out = []
     for row in rows:
@@ -59,12 +61,12 @@ def reconcile(
         except Exception:  # noqa: BLE001 - not captured the second time: keep the mismatch
             out.append(row)
             continue
-        if same.ok:
-            out.append(row)
-            continue
         if found is None:
             found = cells()
         cell = culprit(found, step_cells.get(row.step, ()))
+        if same.ok and not cell:
+            out.append(row)
+            continue
         why = (
             f"unseeded randomness in cell {cell}"
             if cell

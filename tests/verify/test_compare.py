@@ -366,3 +366,24 @@ def test_a_figure_that_cannot_be_read_is_skipped_saying_so() -> None:
 
     out = check(Line2D([object()], [object()]), Line2D([object()], [object()]))
     assert out.ok and out.skipped and out.detail.startswith("the figure not compared: TypeError")
+
+
+# --- the notebook's own randomness ----------------------------------------------------------
+
+
+def test_a_mismatch_after_unseeded_randomness_is_the_notebooks_own_even_if_it_repeats() -> None:
+    """Two runs of an unseeded notebook can agree by chance (a 3-tree forest's prediction on
+    a training row has few outcomes): the mismatch is still not the pipeline's fault. With
+    no unseeded cell before the step, agreeing runs keep it a mismatch."""
+    from nb2pipe.verify.rerun import reconcile
+    from nb2pipe.verify.result import Row
+
+    rows = [Row("s2", "v2", "mismatch", "float", "20.5 != 28.5")]
+    same = lambda step, var: 20.5  # noqa: E731 - both notebook runs gave 20.5
+    cells = {"s2": (5, 6)}
+    (row,) = reconcile(rows, same, same, Tolerance(), cells, lambda: [3])
+    assert row.verdict == "nondeterministic" and "unseeded randomness in cell 3" in row.detail
+    (row,) = reconcile(rows, same, same, Tolerance(), cells, lambda: [])
+    assert row.verdict == "mismatch"
+    (row,) = reconcile(rows, same, lambda s, v: 9.0, Tolerance(), cells, lambda: [])
+    assert row.verdict == "nondeterministic" and "another value" in row.detail
