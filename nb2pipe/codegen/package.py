@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
+import importlib.machinery
 import importlib.util
 import os
 import re
@@ -360,11 +361,18 @@ def _module_elsewhere(top: str, out_abs: Path) -> str | None:
     """What else `import top` would find: the standard library, or an installed module."""
     if top in sys.stdlib_module_names or top in sys.builtin_module_names or top == "nb2pipe":
         return "a module of Python's standard library" if top != "nb2pipe" else "nb2pipe"
+    # where `python -m` looks from the package root, past the root itself: the installed
+    # locations (not this process's working folder, which `python -m` does not search)
+    here = {"", os.getcwd()}
+    search = [p for p in sys.path if p not in here]
     try:
-        spec = importlib.util.find_spec(top)
+        spec = importlib.machinery.PathFinder.find_spec(top, search)
     except (ImportError, ValueError):
         return None
-    if spec is None:
+    if spec is None or spec.origin is None:
+        # nothing, or a namespace package (a folder without __init__.py, such as the
+        # pipelines/ of another checkout on sys.path): its portions merge with ours, and
+        # the package root, first on sys.path under `python -m`, provides our package
         return None
     ours = package_root(out_abs) / top
     places = [spec.origin] if spec.origin and spec.has_location else []

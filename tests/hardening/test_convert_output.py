@@ -28,10 +28,10 @@ MANIFEST = ".nb2pipe-manifest.json"
 CELLS = [("step:load", "xs = list(range(5))"), ("step:total", "t = sum(xs)\nprint(t)")]
 
 
-def nb2pipe(*args: Any, cwd: Path | None = None, timeout: float = 120) -> Any:
+def nb2pipe(*args: Any, cwd: Path | None = None, timeout: float = 120, env: Any = None) -> Any:
     return subprocess.run(
         [str(EXE), *map(str, args)], capture_output=True, text=True, cwd=cwd,
-        timeout=timeout, check=False,
+        timeout=timeout, check=False, env=env,
     )  # fmt: skip
 
 
@@ -271,6 +271,26 @@ def test_a_package_named_like_another_module_is_refused(tmp_path: Path, name: st
     refused(nb2pipe("convert", nb, "-o", name, cwd=tmp_path), f"-o pipelines/{name}")
     assert sorted(os.listdir(tmp_path)) == ["nb.ipynb"]
     assert nb2pipe("convert", nb, "-o", f"pipelines/{name}", cwd=tmp_path).returncode == 0
+
+
+def test_a_pipelines_folder_in_the_working_folder_does_not_take_the_name(tmp_path: Path) -> None:
+    """After `make demo` the checkout has pipelines/wine, and a development install puts
+    the checkout on sys.path: converting another project's notebook into its own
+    pipelines/ must work, from the checkout or anywhere (`python -m` runs from that
+    project's root, where its own pipelines/ comes first; pipelines/ is a namespace)."""
+    here = tmp_path / "checkout"
+    (here / "pipelines" / "wine").mkdir(parents=True)
+    (here / "pipelines" / "wine" / "__init__.py").write_text("")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    nb = write_notebook(project / "nb.ipynb", CELLS)
+    done = nb2pipe("convert", nb, "-o", project / "pipelines" / "small", cwd=here)
+    assert done.returncode == 0, done.stderr
+    assert (project / "pipelines" / "small" / "pipeline.py").is_file()
+    env = {**os.environ, "PYTHONPATH": str(here)}  # as the editable install's .pth does
+    done = nb2pipe("convert", nb, "-o", project / "pipelines" / "other", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
 
 
 # --- interrupted ----------------------------------------------------------------------------
