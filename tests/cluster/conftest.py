@@ -11,8 +11,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def dask_cluster() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
     import dask
+    import distributed  # nb2pipe[dask], in the dev extra
 
     from nb2pipe.runtime.cluster.dask_executor import RETRIES
 

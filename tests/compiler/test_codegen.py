@@ -172,7 +172,7 @@ def test_layout_of_the_package(sink):
 
 
 def test_ruff_rule_set_relaxes_only_notebook_style(sink):
-    tomllib = pytest.importorskip("tomllib")
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is Python 3.11+")
     _pipe, folder = sink
     lint = tomllib.loads((folder / "ruff.toml").read_text())["lint"]
     assert {"F", "E9"} <= set(lint["select"])  # pyflakes and syntax errors stay on

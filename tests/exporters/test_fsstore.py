@@ -12,8 +12,6 @@ from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fsstore import FsspecStore
 from nb2pipe.runtime.store import ArtifactRef, LocalStore, is_url, open_store
 
-fsspec = pytest.importorskip("fsspec")
-
 
 @pytest.fixture(params=["memory", "file"])
 def store(request, tmp_path) -> FsspecStore:

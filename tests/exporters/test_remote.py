@@ -225,7 +225,8 @@ def test_kfp_text_parameters_are_read_like_dash_p(packages, tmp_path):
 
 
 def test_fsspec_memory_store_serves_a_whole_run(packages, tmp_path):
-    pytest.importorskip("fsspec")
+    import fsspec  # noqa: F401 - a dev dependency: a missing one is an error, not a skip
+
     pkg = packages(TINY, "tiny")
     url = f"memory://nb2pipe-tests/{tmp_path.name}"
     results = run_all(pkg, url, "m", ["load", "check_load", "train", "score"])

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
-
-pd = pytest.importorskip("pandas")
-np = pytest.importorskip("numpy")
 
 from nb2pipe.mlops.drift import DriftError, compare, profile, read_data  # noqa: E402
 

@@ -146,7 +146,8 @@ def test_open_registry_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_formats_round_trip_through_the_registry(tmp_path: Path, store: LocalStore) -> None:
-    np = pytest.importorskip("numpy")
+    import numpy as np
+
     reg = LocalRegistry(tmp_path / "registry")
     arr = np.arange(6.0).reshape(2, 3)
     mv = reg.register(candidate(store, "arr", arr)).version

@@ -204,7 +204,8 @@ def test_models_commands(cli: CliRunner, history: Path) -> None:
 
 
 def test_drift_command(cli: CliRunner, history: Path) -> None:
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     pd.DataFrame({"values": [1, 2, 3, 7, 8, 9, 10]}).to_csv(history / "same.csv", index=False)
     pd.DataFrame({"values": [20, 30, 40, 50, 60]}).to_csv(history / "new.csv", index=False)
     same = invoke(cli, history, "drift", "threshold", "--data", "same.csv")

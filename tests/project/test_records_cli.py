@@ -155,7 +155,8 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 @pytest.mark.integration
 def test_saved_figures_keep_their_size_and_dpi_and_are_not_clipped(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
+    import matplotlib  # noqa: F401
+
     code = (
         "import matplotlib.pyplot as plt\n"
         "fig = plt.figure(figsize=(3, 2), dpi=50)\n"
