@@ -33,17 +33,6 @@ def user_errors() -> Iterator[None]:
         raise ModelsError(" ".join(str(exc).split())) from None
 
 
-def _open(
-    tracking: str | None,
-    registry: str | os.PathLike[str] | None,
-    runs_dir: str | os.PathLike[str] | None,
-    uri: str | None,
-) -> Any:
-    from nb2pipe.mlops.registry import open_registry
-
-    return open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=uri)
-
-
 def load_model(
     name: str,
     version: int | str | None = None,
@@ -58,7 +47,9 @@ def load_model(
     from nb2pipe.mlops.registry import parse_ref
 
     ref_name, ref_version = parse_ref(name)
-    reg = _open(tracking, registry, runs_dir, tracking_uri)
+    from nb2pipe.mlops.registry import open_registry
+
+    reg = open_registry(tracking, registry=registry, runs_dir=runs_dir, uri=tracking_uri)
     return reg.load(reg.get(ref_name, version if version is not None else ref_version))
 
 

@@ -50,16 +50,23 @@ def test_license_is_an_spdx_expression_with_its_file():
 def test_the_wheel_ships_templates_and_converts(tmp_path):
     """`pip install .` must convert: build the wheel, unpack it, and convert a sample with
     the unpacked copy first on sys.path (not this checkout)."""
+    import shutil
     import subprocess
     import sys
     import zipfile
 
     wheels = tmp_path / "wheels"
+    # built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds
+    src = tmp_path / "src"
+    skip = shutil.ignore_patterns(
+        ".*", "__pycache__", "build", "*.egg-info", "node_modules", "pipelines", "runs", "lib"
+    )
+    shutil.copytree(ROOT, src, ignore=skip)
     # offline (--no-index, no build isolation) and without this machine's pip config
     build = subprocess.run(
         [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
-         "--no-build-isolation", "-w", str(wheels), str(ROOT / "nb2pipe" / "runtime"),
-         str(ROOT)],
+         "--no-build-isolation", "-w", str(wheels), str(src / "nb2pipe" / "runtime"),
+         str(src)],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr

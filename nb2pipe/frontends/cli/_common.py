@@ -84,6 +84,15 @@ SplitOpt = Annotated[
     ),
 ]
 
+SkipDefsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-skip-definitions",
+        help="Keep the assignments of skip cells that define names the pipeline reads.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
 
 RunsDirOpt = Annotated[
     Path | None,
@@ -125,3 +134,18 @@ def registry_folder(
         else:
             typer.echo(f"registry: {where.path / 'registry'} (runs folder: {where.why})")
     return where.path
+
+
+def open_registry(
+    tracking: str | None,
+    registry: Path | None,
+    runs_dir: Path | None,
+    tracking_uri: str | None,
+    *,
+    say: bool,
+) -> Any:
+    """The registry the models commands' options name (with ``say``: which one)."""
+    from nb2pipe.mlops.registry import open_registry as open_backend
+
+    where = registry_folder(tracking, registry, runs_dir, say=say)
+    return open_backend(tracking, registry=registry, runs_dir=where, uri=tracking_uri)

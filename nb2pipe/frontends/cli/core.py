@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from nb2pipe.frontends.cli._common import (
+    JsonOpt,
     NotebookArg,
+    SkipDefsOpt,
     SplitOpt,
     app,
     guard,
@@ -53,13 +55,7 @@ def convert(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print errors only.")] = False,
-    include_skip_definitions: Annotated[
-        bool,
-        typer.Option(
-            "--include-skip-definitions",
-            help="Keep the assignments of skip cells that define names the pipeline reads.",
-        ),
-    ] = False,
+    include_skip_definitions: SkipDefsOpt = False,
 ) -> None:
     """Write the pipeline package for a notebook (only the files nb2pipe generated change)."""
 
@@ -93,14 +89,8 @@ def convert(
 def inspect(
     notebook: NotebookArg,
     split_on: SplitOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    include_skip_definitions: Annotated[
-        bool,
-        typer.Option(
-            "--include-skip-definitions",
-            help="Keep the assignments of skip cells that define names the pipeline reads.",
-        ),
-    ] = False,
+    as_json: JsonOpt = False,
+    include_skip_definitions: SkipDefsOpt = False,
     explain: Annotated[
         str | None,
         typer.Option(
@@ -193,14 +183,8 @@ def verify(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the scratch folder (printed) for inspection.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    include_skip_definitions: Annotated[
-        bool,
-        typer.Option(
-            "--include-skip-definitions",
-            help="Keep the assignments of skip cells that define names the pipeline reads.",
-        ),
-    ] = False,
+    as_json: JsonOpt = False,
+    include_skip_definitions: SkipDefsOpt = False,
     quiet: Annotated[
         bool, typer.Option("-q", "--quiet", help="Print the verdict and differences only.")
     ] = False,

@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 
 from nb2pipe.frontends.cli._common import (
+    JsonOpt,
     RunsDirOpt,
     app,
     guard,
+    open_registry,
     registry_folder,
     runs_folder,
 )
@@ -29,7 +31,6 @@ models_app = typer.Typer(
 app.add_typer(runs_app, name="runs")
 app.add_typer(models_app, name="models")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 TrackingOpt = Annotated[
     str | None,
     typer.Option("--tracking", help="local or mlflow (default: $NB2PIPE_TRACKING, else local)."),
@@ -156,8 +157,7 @@ def models_list(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
-            reg = models._open(tracking, registry, where, tracking_uri)
+            reg = open_registry(tracking, registry, runs_dir, tracking_uri, say=not as_json)
             rows = models.list_models(reg)
         if as_json:
             typer.echo(json.dumps(rows, indent=2, default=str))
@@ -185,8 +185,7 @@ def models_show(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir, say=not as_json)
-            reg = models._open(tracking, registry, where, tracking_uri)
+            reg = open_registry(tracking, registry, runs_dir, tracking_uri, say=not as_json)
             info = models.show_model(reg, ref)
         if as_json:
             typer.echo(json.dumps(info, indent=2, default=str))
@@ -211,8 +210,7 @@ def models_promote(
         from nb2pipe.mlops import models
 
         with models.user_errors():
-            where = registry_folder(tracking, registry, runs_dir, say=True)
-            reg = models._open(tracking, registry, where, tracking_uri)
+            reg = open_registry(tracking, registry, runs_dir, tracking_uri, say=True)
             v = models.promote(reg, ref, alias)
         typer.echo(f"{v['name']}:{v['version']} is now {alias}")
 

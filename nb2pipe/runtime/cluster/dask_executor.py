@@ -66,8 +66,7 @@ class DaskExecutor(StepExecutor):
             raise
 
     def _check(self, plan: Any) -> None:
-        steps = [s for s in plan.pipeline.steps if s.name in plan.selected] if plan else []
-        dists = envcheck.requirements(steps)
+        dists = envcheck.requirements(plan)
         here = envcheck.environment(dists)
         self.client.wait_for_workers(1, timeout=60)
         workers = self.client.run(environment, dists, on_error="return")

@@ -12,8 +12,9 @@ from typing import Any
 from nb2pipe.runtime.errors import UsageError
 
 
-def requirements(steps: Iterable[Any]) -> list[str]:
-    """The distributions the steps import (their ``Step.distributions``)."""
+def requirements(plan: Any) -> list[str]:
+    """The distributions the run's selected steps import (their ``Step.distributions``)."""
+    steps = [s for s in plan.pipeline.steps if s.name in plan.selected] if plan else []
     return sorted({d for s in steps for d in s.distributions})
 
 

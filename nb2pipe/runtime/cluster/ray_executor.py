@@ -58,8 +58,7 @@ class RayExecutor(StepExecutor):
             raise
 
     def _check(self, plan: Any) -> None:
-        steps = [s for s in plan.pipeline.steps if s.name in plan.selected] if plan else []
-        dists = envcheck.requirements(steps)
+        dists = envcheck.requirements(plan)
         refs = self._on_each_node(environment, dists)
         workers: dict[str, Any] = {}
         for name, ref in refs.items():
