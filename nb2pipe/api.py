@@ -77,14 +77,22 @@ def cached_package(
     import os
     import shutil
 
+    from nb2pipe.runtime.freshness import notebook_digest
     from nb2pipe.runtime.project import runs_location
 
+    def key_of(digest: str) -> str:
+        return hashlib.sha256(json.dumps([str(nb_path), digest, __version__]).encode()).hexdigest()[
+            :16
+        ]
+
     nb_path = Path(path).resolve()
-    pipe = load(path)
-    key = hashlib.sha256(
-        json.dumps([str(nb_path), codegen.notebook_hash(pipe.notebook), __version__]).encode()
-    ).hexdigest()[:16]
     base = runs_location(runs_dir, start=nb_path.parent).path / "packages"
+    digest = notebook_digest(nb_path)  # the hash convert records, read without compiling
+    if digest is not None:
+        for found in sorted(base.glob(f"*-{key_of(digest)}/*/pipeline.py")):
+            return found.parent, None  # converted before: no compile on each run
+    pipe = load(path)
+    key = key_of(codegen.notebook_hash(pipe.notebook))
     home = base / f"{pipe.name}-{key}"  # not an identifier: never imported as a package
     if (home / pipe.name / "pipeline.py").is_file():
         return home / pipe.name, None

@@ -21,6 +21,7 @@ from nb2pipe.runtime.errors import UsageError
 
 CI_ENV = "CI"
 READERS = "nb2pipe.readers"  # entry-point group: ``notebook`` reads any notebook format
+FRESH = "nb2pipe-fresh.txt"  # in the package's __pycache__: "<file sha256> <cells digest>"
 
 
 def cells_digest(cells: Iterable[tuple[str, str, Sequence[str]]]) -> str:
@@ -84,10 +85,27 @@ def check(pipeline: Any, pkg_dir: Path, *, strict: bool) -> str | None:
     if not pipeline.notebook or not pipeline.notebook_sha256:
         return None
     notebook = (pkg_dir / pipeline.notebook).resolve()
-    if not notebook.is_file():
-        return None
+    try:
+        raw = hashlib.sha256(notebook.read_bytes()).hexdigest()
+    except OSError:
+        return None  # missing or unreadable: not checked
+    seen = pkg_dir / "__pycache__" / FRESH
+    try:
+        if seen.read_text(encoding="utf-8") == f"{raw} {pipeline.notebook_sha256}":
+            return None  # these very bytes were found fresh: nothing to parse again
+    except OSError:
+        pass
     digest = notebook_digest(notebook)
-    if digest is None or digest == pipeline.notebook_sha256:
+    if digest is None:
+        return None
+    if digest == pipeline.notebook_sha256:
+        # remembered beside the bytecode: a percent script is read by jupytext, whose
+        # imports (nbformat, jsonschema) cost a second or more on every run otherwise
+        try:
+            seen.parent.mkdir(exist_ok=True)
+            seen.write_text(f"{raw} {digest}", encoding="utf-8")
+        except OSError:
+            pass  # a read-only package: checked in full each time
         return None
     command = ["nb2pipe", "convert", _shown(notebook), "-o", _shown(pkg_dir)]
     if pipeline.name != notebook.stem:

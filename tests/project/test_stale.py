@@ -56,6 +56,35 @@ def test_percent_scripts_are_hashed_through_the_reader(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+def test_a_percent_script_found_fresh_is_not_parsed_again(tmp_path: Path) -> None:
+    """A percent script is read by jupytext (nbformat, jsonschema: a second or more of
+    imports): once found fresh, the same bytes are not read again; an edit still is."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "nb.py"
+    script.write_text("# %%\nimport math\n\n# %% tags=['step:a']\nx = math.pi\n")
+    api.convert(script, tmp_path / "pkg")
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom pkg.pipeline import PIPELINE\n"
+        "from nb2pipe.runtime import freshness\n"
+        "print(freshness.check(PIPELINE, Path('pkg'), strict=False))\n"
+        "print('jupytext' in sys.modules)\n"
+    )
+
+    def check() -> list[str]:
+        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                             text=True, check=True)  # fmt: skip
+        return out.stdout.split("\n")[-3:-1]
+
+    assert check() == ["None", "True"]  # the first time: read through jupytext
+    assert check() == ["None", "False"]  # the same bytes: not parsed
+    script.write_text(script.read_text() + "y = 1\n")
+    warning, parsed = check()
+    assert "is stale" in warning and parsed == "True"
+
+
+@pytest.mark.integration
 def test_a_stale_package_warns_and_strict_or_ci_refuse(tmp_path: Path) -> None:
     root = tmp_path / "proj"
     nbs = make_project(root)
@@ -133,7 +162,14 @@ def test_cached_package_is_keyed_by_content_and_place(tmp_path: Path, monkeypatc
     nbs = make_project(tmp_path / "p")
     folder, pipe = api.cached_package(nbs / "tiny.ipynb")
     assert pipe is not None and folder.name == "tiny"
-    assert api.cached_package(nbs / "tiny.ipynb") == (folder, None)
+    with monkeypatch.context() as m:  # reused without compiling the notebook again
+        m.setattr(api, "load", lambda *a, **k: pytest.fail("compiled a cached notebook"))
+        assert api.cached_package(nbs / "tiny.ipynb") == (folder, None)
+    edit(
+        nbs / "tiny.ipynb", 3, "# changed\n" + nbformat.read(nbs / "tiny.ipynb", 4).cells[3].source
+    )
+    changed, pipe = api.cached_package(nbs / "tiny.ipynb")
+    assert pipe is not None and changed != folder  # an edit: converted again
     (nbs / "copy").mkdir()
     (nbs / "copy" / "tiny.ipynb").write_bytes((nbs / "tiny.ipynb").read_bytes())
     other, _ = api.cached_package(nbs / "copy" / "tiny.ipynb")
