@@ -10,6 +10,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _ci_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI=true turns a stale-package warning into an error; the tests of that behaviour set
+    it themselves, so the suite gives the same result in CI as on a laptop."""
+    monkeypatch.delenv("CI", raising=False)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository checkout (pyproject.toml, nb2pipe/, sample_notebooks/)."""

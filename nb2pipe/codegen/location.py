@@ -6,6 +6,7 @@ the runtime only, so it starts about as fast as `python -m <package>`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import sys
@@ -50,6 +51,17 @@ def module_path(out_dir: Path) -> str:
     return ".".join(_located(out_dir)[1])
 
 
+_LOADED: dict[str, str] = {}  # package -> digest of its sources when this process imported it
+
+
+def _sources(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def load_package(directory: str | Path) -> Any:
     """Import a generated package's PIPELINE from its folder (for `nb2pipe run DIR`)."""
     folder = Path(directory)
@@ -63,6 +75,12 @@ def load_package(directory: str | Path) -> Any:
     root = package_root(folder)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    sources = _sources(folder)
+    if _LOADED.get(dotted, sources) != sources:  # reconverted since this process imported it
+        for name in [m for m in sys.modules if m == dotted or m.startswith(f"{dotted}.")]:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+    _LOADED[dotted] = sources
     try:
         module = importlib.import_module(f"{dotted}.pipeline")
     except Exception as exc:

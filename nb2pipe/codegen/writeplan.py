@@ -340,13 +340,25 @@ def _replace_in_place(p: Plan) -> None:
     try:
         for tmp, path in written:
             os.replace(tmp, path)
+            _drop_bytecode(path)
         for rel in p.delete:
             (root / rel).unlink(missing_ok=True)
+            _drop_bytecode(root / rel)
         for leftover in p.leftovers:
             leftover.unlink(missing_ok=True)
         _write_atomic(root / MANIFEST, p.manifest)
     except OSError as exc:  # the journal lists what is left for the next convert
         raise OutputError(f"cannot write {root}: {exc.strerror or exc}", file=str(root)) from None
+
+
+def _drop_bytecode(source: Path) -> None:
+    """Delete the cached bytecode of a replaced module: Python trusts a .pyc whose source
+    has the same size and modification second, which a quick reconvert can produce."""
+    if source.suffix == ".py":
+        cache = source.parent / "__pycache__"
+        if cache.is_dir() and not cache.is_symlink():
+            for pyc in cache.glob(f"{source.stem}.*.pyc"):
+                pyc.unlink(missing_ok=True)
 
 
 def write_new(tmp: Path, text: str, *, like: Path | None = None) -> None:

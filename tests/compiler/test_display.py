@@ -5,6 +5,7 @@ signatures on one line; the module path computed from the package, not the worki
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from nb2pipe import api
 from nb2pipe.codegen.render import join_imports
-from nb2pipe.runtime import runner
+from nb2pipe.runtime import freshness, runner
 
 IMPORTS = (
     "imports",
@@ -89,6 +90,24 @@ def test_a_display_setting_is_no_part_of_a_cache_key(write_nb, tmp_path):
     api.convert(write_nb([*changed, *CELLS[1:]]), out)
     third = runner.run(api.load_package(out), runs_dir=runs, quiet=True)
     assert {s["status"] for s in third.steps.values()} == {"ok"}
+
+
+@pytest.mark.usefixtures("isolated_imports")
+def test_a_package_reconverted_in_this_process_is_imported_again(write_nb, tmp_path, monkeypatch):
+    """A long-lived process (the Lab server, a test) that loads, reconverts and loads again
+    gets the new package: neither sys.modules nor a same-second .pyc keeps the old one."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)  # PYTHONDONTWRITEBYTECODE may be set
+    out = tmp_path / "display_cache_pkg"
+    api.convert(write_nb(CELLS), out)
+    first = api.load_package(out)
+    was = (out / "pipeline.py").stat()
+    api.convert(write_nb([*CELLS[:-1], ("step:draw", "plt.plot([1, 2, 3])")]), out)
+    assert (out / "pipeline.py").stat().st_size == was.st_size  # only the notebook digest
+    os.utime(out / "pipeline.py", ns=(was.st_atime_ns, was.st_mtime_ns))  # in the same second
+    second = api.load_package(out)
+    assert second.notebook_sha256 != first.notebook_sha256
+    assert freshness.check(second, out, strict=True) is None
+    assert api.load_package(out) is second  # unchanged since: the imported module is kept
 
 
 def test_from_imports_of_one_module_stay_one_statement(convert_cells):

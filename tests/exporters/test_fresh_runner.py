@@ -22,6 +22,7 @@ import pytest
 from exporter_helpers import REPO, engine_envs
 from gha_runner import fresh_python, run_job, workflow_env
 from notebooks import write_notebook
+from wheels import build_wheels
 
 import nb2pipe
 
@@ -61,13 +62,10 @@ def runner_env() -> Path:
 def nb2pipe_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of this checkout (nb2pipe and nb2pipe-runtime, which it depends on): what
     `pip install nb2pipe==X` finds (offline)."""
-    out = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(out), str(REPO / "nb2pipe" / "runtime"), str(REPO)],
-        check=True, capture_output=True, timeout=600,
-    )  # fmt: skip
-    return out
+    tmp = tmp_path_factory.mktemp("wheels")
+    build = build_wheels(tmp)
+    assert build.returncode == 0, build.stderr
+    return tmp / "wheels"
 
 
 def dags_test_with(venv: Path, tmp: Path, dag_file: Path, dag_id: str, extra: dict[str, str]):

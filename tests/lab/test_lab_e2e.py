@@ -52,6 +52,8 @@ SLOW = [
     ("step:after", "z = y + 1"),
 ]
 
+IN_CI = bool(os.environ.get("CI"))  # read at collection: the autouse fixture unsets CI
+
 
 def _require_lab() -> None:
     try:
@@ -62,7 +64,7 @@ def _require_lab() -> None:
         message = (
             f"nb2pipe-lab is not installed ({exc}): pip install ./jupyterlab (make lab-install)"
         )
-        if os.environ.get("CI"):
+        if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
     static = Path(sys.prefix) / "share/jupyter/labextensions/nb2pipe-lab/package.json"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
+from wheels import build_wheels
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,25 +51,12 @@ def test_license_is_an_spdx_expression_with_its_file():
 def test_the_wheel_ships_templates_and_converts(tmp_path):
     """`pip install .` must convert: build the wheel, unpack it, and convert a sample with
     the unpacked copy first on sys.path (not this checkout)."""
-    import shutil
     import subprocess
     import sys
     import zipfile
 
     wheels = tmp_path / "wheels"
-    # built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds
-    src = tmp_path / "src"
-    skip = shutil.ignore_patterns(
-        ".*", "__pycache__", "build", "*.egg-info", "node_modules", "pipelines", "runs", "lib"
-    )
-    shutil.copytree(ROOT, src, ignore=skip)
-    # offline (--no-index, no build isolation) and without this machine's pip config
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
-         "--no-build-isolation", "-w", str(wheels), str(src / "nb2pipe" / "runtime"),
-         str(src)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    build = build_wheels(tmp_path)
     assert build.returncode == 0, build.stderr
     # a quiet build: no setuptools deprecation (license table, undeclared data packages)
     noisy = [

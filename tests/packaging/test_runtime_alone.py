@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from wheels import build_wheels
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPILER_STACK = ("typer", "jinja2", "nbformat", "papermill", "jupytext", "ruff", "ipykernel")
@@ -55,20 +55,7 @@ def _link_distributions(dists: set[str], folder: Path) -> None:
 
 
 def _runtime_wheel(tmp: Path) -> Path:
-    """Build from a copy laid out as the checkout (the project's package-dir is ../..)."""
-    src = tmp / "src"
-    shutil.copytree(
-        ROOT / "nb2pipe" / "runtime",
-        src / "nb2pipe" / "runtime",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "LICENSE"),
-    )
-    shutil.copy(ROOT / "LICENSE", src / "LICENSE")
-    (src / "nb2pipe" / "runtime" / "LICENSE").symlink_to("../../LICENSE")
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "--isolated", "wheel", "--no-deps", "--no-index",
-         "--no-build-isolation", "-w", str(tmp / "wheels"), str(src / "nb2pipe" / "runtime")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    build = build_wheels(tmp, runtime_only=True)
     assert build.returncode == 0, build.stderr
     noisy = [ln for ln in (build.stdout + build.stderr).splitlines() if "Warning" in ln]
     assert noisy == [], "\n".join(noisy)
