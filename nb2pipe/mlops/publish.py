@@ -13,11 +13,15 @@ version is the champion policy's call (``--promote``, see :mod:`.promote`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nb2pipe.mlops.registry import (
@@ -39,6 +43,7 @@ from nb2pipe.runtime.plan import RunPlan
 from nb2pipe.runtime.project import runs_location
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.spec import Pipeline
+from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
 
@@ -228,11 +233,12 @@ class PublishHook:
         if not self.register:
             return
         for m in self.models:
-            candidate = self._candidate(m, run, dirs)
-            decision = decide(self.registry, candidate, self.promote)
-            candidate.meta.promotion = decision
-            move = decision["decision"] == "promoted"
-            result = self.registry.register(candidate, alias=CHAMPION if move else None)
+            with _local_file(run, run.refs[m.step][m.variable]) as path:
+                candidate = self._candidate(m, run, dirs, path)
+                decision = decide(self.registry, candidate, self.promote)
+                candidate.meta.promotion = decision
+                move = decision["decision"] == "promoted"
+                result = self.registry.register(candidate, alias=CHAMPION if move else None)
             after = self.registry.alias_version(m.name, CHAMPION)
             decision = {**decision, "champion_after": after}
             if not result.new and decision["champion_before"] == result.version.version:
@@ -247,7 +253,9 @@ class PublishHook:
             }
             reporter.info(message(result.version.label, result.new, decision))
 
-    def _candidate(self, m: ModelDecl, run: FinishedRun, dirs: dict[str, str]) -> Candidate:
+    def _candidate(
+        self, m: ModelDecl, run: FinishedRun, dirs: dict[str, str], path: Path
+    ) -> Candidate:
         data = run.data
         ref = run.refs[m.step][m.variable]
         comps = {name: c for name, (_key, c) in run.keys.items()}
@@ -285,7 +293,7 @@ class PublishHook:
         )
         return Candidate(
             meta=meta,
-            artifact_path=run.store.path(ref),
+            artifact_path=path,
             profile=lambda: self._reference(loaded()),
             describe=lambda: self._schema(run.store, ref, loaded()),
         )
@@ -322,3 +330,16 @@ class PublishHook:
         except Exception:  # noqa: BLE001 - statistics are a bonus, never a failure
             return None
         return jsonable(ref_stats) if ref_stats else None
+
+
+@contextlib.contextmanager
+def _local_file(run: FinishedRun, ref: ArtifactRef) -> Iterator[Path]:
+    """The model's artifact as a local file for the registry: the store's own file, or a
+    temporary copy fetched from a URL store (s3://, gs://, ...)."""
+    if isinstance(run.store, LocalStore):
+        yield run.store.path(ref)
+        return
+    with tempfile.TemporaryDirectory(prefix="nb2pipe-model-") as tmp:
+        path = Path(tmp) / f"{ref.hash}.{ref.format}"
+        path.write_bytes(run.store.read_bytes(ref))
+        yield path

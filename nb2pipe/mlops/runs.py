@@ -27,7 +27,7 @@ from typing import Any, TypedDict, cast
 
 from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.metrics import default_direction
-from nb2pipe.runtime.store import register_runs_dir, registered_runs_dirs
+from nb2pipe.runtime.store import is_url, register_runs_dir, registered_runs_dirs
 from nb2pipe.runtime.supervise import alive, observed
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -330,6 +330,11 @@ def gc(
 ) -> GcResult:
     if keep < 0:
         raise RunsError("--keep must be >= 0")
+    if store is not None and is_url(str(store)):
+        raise RunsError(
+            f"runs gc cleans a store folder, not {store}: expire that store's objects with "
+            "its own lifecycle rules (runs gc still removes old run records without --store)"
+        )
     base = Path(runs_dir)
     store_dir = Path(store) if store is not None else base / "store"
     runs = all_runs(base)

@@ -29,7 +29,7 @@ from nb2pipe.runtime.fingerprint import stateless
 from nb2pipe.runtime.hashing import sha256_bytes
 from nb2pipe.runtime.metrics import metric_value
 from nb2pipe.runtime.spec import Step
-from nb2pipe.runtime.store import DATA_FORMATS, ArtifactRef, ArtifactStore, LocalStore, content_of
+from nb2pipe.runtime.store import DATA_FORMATS, ArtifactRef, ArtifactStore, content_of, store_at
 from nb2pipe.runtime.tracemap import locate, refine
 from nb2pipe.runtime.writer import Writer
 
@@ -462,8 +462,6 @@ def _redact_log(log: Path, secrets: tuple[str, ...], chunk: int = 1 << 20) -> No
 
 # --- worker processes -------------------------------------------------------------------
 
-_STORES: dict[str, LocalStore] = {}
-
 
 def init_worker() -> None:
     """Workers ignore Ctrl-C while idle; the parent stops them (see ``run_in_worker``),
@@ -477,9 +475,7 @@ def init_worker() -> None:
 def run_in_worker(task: StepTask) -> StepOutcome:
     if task.package_root not in sys.path:
         sys.path.insert(0, task.package_root)
-    store = _STORES.get(task.store_root)
-    if store is None:
-        store = _STORES[task.store_root] = LocalStore(task.store_root)
+    store = store_at(task.store_root)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     first = len(store.written)
     try:

@@ -31,7 +31,7 @@ from nb2pipe.runtime import entrypoints
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute, run_in_worker
 from nb2pipe.runtime.records import RunRecord
-from nb2pipe.runtime.store import LocalStore
+from nb2pipe.runtime.store import Store
 
 GROUP = "nb2pipe.executors"
 
@@ -41,7 +41,7 @@ class ExecutorContext:
     """What an executor is made with: the run's parallelism, store and record."""
 
     jobs: int  # how many steps may run at once
-    store: LocalStore
+    store: Store
     record: RunRecord
     plan: Any = None  # the RunPlan (options such as --address, the steps, the package)
 

@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute
 from nb2pipe.runtime.executors import ExecutorContext, InlineExecutor, StepExecutor
-from nb2pipe.runtime.store import LocalStore
+from nb2pipe.runtime.store import open_store
 from nb2pipe.runtime.supervise import die_with_parent
 
 
@@ -114,7 +114,7 @@ def _child(task: StepTask, handoff: Handoff, write: int, parent: int) -> None:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        store = LocalStore(task.store_root)  # its own: the parent's may hold locks
+        store = open_store(task.store_root)  # its own: the parent's may hold locks
         outcome = execute(task, store, handoff)
         outcome.values = {}  # the outputs are in the store; the parent reads them there
         outcome.written = list(store.written)

@@ -48,6 +48,7 @@ class FsspecStore(Store):
         self.root = str(root).rstrip("/")
         protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
         self._renames = bool({"file", "local"} & set(protocols))
+        self.written: list[tuple[str, int]] = []
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.url!r})"
@@ -72,6 +73,7 @@ class FsspecStore(Store):
         ref = ArtifactRef(digest_bytes(data), fmt, len(data), content)
         if not self.exists(ref):  # content-addressed: the same bytes may be there already
             self._put(self.path(ref), data)
+            self.written.append((ref.hash, ref.size))
         return ref
 
     def _put(self, path: str, data: bytes) -> None:
@@ -137,10 +139,23 @@ class FsspecStore(Store):
     def write_bytes(self, relpath: str, data: bytes) -> None:
         self._put(self._join(relpath), data)
 
-    def read_json(self, relpath: str) -> Any | None:
+    def read_document(self, relpath: str) -> bytes | None:
         try:
-            return json.loads(self.fs.cat_file(self._join(relpath)))
+            return bytes(self.fs.cat_file(self._join(relpath)))
         except (OSError, ValueError):
+            return None
+
+    def document_size(self, relpath: str) -> int | None:
+        try:
+            return int(self.fs.size(self._join(relpath)))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def read_json(self, relpath: str) -> Any | None:
+        data = self.read_document(relpath)
+        try:
+            return None if data is None else json.loads(data)
+        except ValueError:
             return None
 
     def write_json(self, relpath: str, value: Any, *, indent: int | None = None) -> None:

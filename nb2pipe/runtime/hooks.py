@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from nb2pipe.runtime.plan import RunPlan
     from nb2pipe.runtime.progress import Reporter
     from nb2pipe.runtime.records import RunRecord
-    from nb2pipe.runtime.store import ArtifactRef, LocalStore
+    from nb2pipe.runtime.store import ArtifactRef, Store
 
 GROUP = "nb2pipe.run_hooks"
 
@@ -61,7 +61,7 @@ class FinishedRun:
     plan: RunPlan
     record: RunRecord
     reporter: Reporter
-    store: LocalStore
+    store: Store
     states: dict[str, str]  # step -> ok | cached | failed | skipped
     refs: dict[str, dict[str, ArtifactRef]]  # step -> output -> artifact
     keys: dict[str, tuple[str, dict[str, Any]]]  # step -> (cache key, its components)

@@ -25,7 +25,7 @@ from typing import Any
 
 from nb2pipe.runtime.execute import Handoff, StepOutcome
 from nb2pipe.runtime.spec import Step
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, Store
 from nb2pipe.runtime.writer import Writer
 
 Key = tuple[str, str]  # (producing step, variable)
@@ -47,7 +47,7 @@ def cow_safe(value: Any) -> bool:
 
 class Live:
     def __init__(
-        self, store: LocalStore, steps: list[Step], *, guard: bool, allow_mutation: bool
+        self, store: Store, steps: list[Step], *, guard: bool, allow_mutation: bool
     ) -> None:
         self.store = store
         self.writer = Writer(store)

@@ -114,7 +114,13 @@ def _record_options(a: Any) -> None:
         "runs_dir in nb2pipe.toml or [tool.nb2pipe], else runs/ in the nearest folder up "
         "with nb2pipe.toml, pyproject.toml or .git, else ./runs); artifacts go to DIR/store",
     )
-    a("--store", metavar="DIR", help="artifact store (default: RUNS_DIR/store)")
+    a(
+        "--store",
+        metavar="DIR|URL",
+        help="artifact store: a folder, or an fsspec URL every worker reaches (s3://bucket/"
+        "prefix; needs nb2pipe-runtime[remote] and the filesystem's package) (default: "
+        "RUNS_DIR/store)",
+    )
     a("--run-id", metavar="ID", help="name of this run (default: UTC timestamp + random)")
     a(
         "--cwd",

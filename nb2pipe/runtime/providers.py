@@ -9,7 +9,7 @@ from typing import Any
 from nb2pipe.runtime.cache import KeyContext, cache_key, key_components
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.spec import Pipeline, Step
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, Store
 
 
 @dataclass
@@ -20,7 +20,7 @@ class Provided:
 
 
 def valid_refs(
-    store: LocalStore, step: Step, entry: dict[str, Any] | None
+    store: Store, step: Step, entry: dict[str, Any] | None
 ) -> dict[str, ArtifactRef] | None:
     """The output refs of a cache entry, if it is well formed and its artifacts exist."""
     if not entry or not isinstance(entry.get("outputs"), dict):
@@ -37,7 +37,7 @@ def valid_refs(
 def resolve_providers(
     pipeline: Pipeline,
     selected: set[str],
-    store: LocalStore,
+    store: Store,
     ctx: KeyContext,
     values: dict[str, Any],
     secret: frozenset[str],

@@ -32,10 +32,18 @@ from nb2pipe.runtime.providers import resolve_providers
 from nb2pipe.runtime.records import RunRecord, iso, jsonable, new_run_id
 from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
-from nb2pipe.runtime.store import ArtifactRef, LocalStore, register_runs_dir
+from nb2pipe.runtime.store import (
+    ArtifactRef,
+    LocalStore,
+    Store,
+    is_url,
+    open_store,
+    register_runs_dir,
+)
 
 __all__ = ["RunConfig", "RunResult", "main", "package_dir", "run"]
 
+FILE_CACHE = "files.json"  # data files' digests by size and time, beside the runs of a URL store
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -45,7 +53,7 @@ class RunResult:
     status: str  # ok | failed | interrupted
     exit_code: int  # 0 | 1 | 130
     run_dir: Path
-    store_dir: Path
+    store_dir: Path | str  # a folder, or the URL of an fsspec store
     steps: dict[str, dict[str, Any]]  # the step records of run.json
     outputs: dict[str, dict[str, ArtifactRef]]  # step -> output -> artifact
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +67,7 @@ class RunResult:
 
     def load(self, step: str, name: str) -> Any:
         """An output of a step of this run (ran or cached), read back from the store."""
-        return LocalStore(self.store_dir).load(self.outputs[step][name])
+        return open_store(self.store_dir).load(self.outputs[step][name])
 
 
 def run(
@@ -79,8 +87,9 @@ def run(
     stale = _stale(pipeline, config)
     plan = prepare(pipeline, config)
     runs_path, store_path, run_id = _locate(plan, started)
-    store = LocalStore(store_path)
-    ctx = KeyContext(plan.package_dir, plan.workdir, FileHasher(store.file_cache()))
+    store = open_store(store_path)
+    files = store.file_cache() if isinstance(store, LocalStore) else runs_path / FILE_CACHE
+    ctx = KeyContext(plan.package_dir, plan.workdir, FileHasher(files))
     providers = resolve_providers(pipeline, plan.selected, store, ctx, plan.values, plan.secret)
     hooks = installed() if config.hooks is None else list(config.hooks)
     call(hooks, "before_run", plan)
@@ -132,38 +141,44 @@ def _stale(pipeline: Pipeline, config: RunConfig) -> str | None:
     return stale
 
 
-def _locate(plan: RunPlan, started: float) -> tuple[Path, Path, str]:
-    """The runs folder (also ``plan.runs_dir``), the store and the run id, checked
-    (nothing written)."""
+def _locate(plan: RunPlan, started: float) -> tuple[Path, Path | str, str]:
+    """The runs folder (also ``plan.runs_dir``), the store (a folder or a URL) and the run
+    id, checked (nothing written)."""
     config = plan.config
     runs_path = plan.runs_dir = runs_location(config.runs_dir, start=plan.package_dir).path
-    store_path = Path(config.store).resolve() if config.store is not None else runs_path / "store"
+    store_path: Path | str = runs_path / "store"
+    if config.store is not None:
+        given = os.fspath(config.store)
+        store_path = given if is_url(given) else Path(given).resolve()
     run_id = config.run_id
     if run_id is not None and not _RUN_ID.fullmatch(run_id):
         raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' and '-'")
     registry = config.registry or os.environ.get("NB2PIPE_REGISTRY") or runs_path / "registry"
     reg = Path(registry).resolve()
-    taken = {"store", "registry", "packages"} | {
-        p.name for p in (store_path, reg) if p.parent == runs_path
+    taken = {"store", "registry", "packages", FILE_CACHE} | {
+        p.name for p in (store_path, reg) if isinstance(p, Path) and p.parent == runs_path
     }
     if run_id is not None and run_id.rstrip(". ").casefold() in {t.casefold() for t in taken}:
         raise UsageError(f"--run-id {run_id!r} names a folder the runs dir keeps for itself "
                          f"({', '.join(sorted(taken))}, in any case): choose another")  # fmt: skip
     for folder, what in ((runs_path, "--runs-dir"), (store_path, "--store")):
-        if folder.exists() and not folder.is_dir():
+        if isinstance(folder, Path) and folder.exists() and not folder.is_dir():
             raise UsageError(f"{what} {folder} is a file, not a folder")
     return runs_path, store_path, run_id or new_run_id(started)
 
 
-def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
+def _open(runs_path: Path, store: Store, run_id: str) -> Path:
     """Create the store and the run's folder."""
     try:
-        store.root.mkdir(parents=True, exist_ok=True)
+        if isinstance(store, LocalStore):
+            store.root.mkdir(parents=True, exist_ok=True)
         store.mark()
     except OSError as exc:
-        raise UsageError(f"cannot write the store {store.root}: {exc.strerror or exc}") from None
-    with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
-        register_runs_dir(store.root, runs_path)
+        why = exc.strerror or exc
+        raise UsageError(f"cannot write the store {store.location}: {why}") from None
+    if isinstance(store, LocalStore):
+        with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
+            register_runs_dir(store.root, runs_path)
     run_dir = runs_path / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
@@ -175,7 +190,7 @@ def _open(runs_path: Path, store: LocalStore, run_id: str) -> Path:
 
 
 def _new_record(
-    plan: RunPlan, run_id: str, started: float, store: Path, stale: str | None
+    plan: RunPlan, run_id: str, started: float, store: Path | str, stale: str | None
 ) -> dict[str, Any]:
     """run.json as the run starts."""
     config, pipeline, hidden = plan.config, plan.pipeline, plan.hidden

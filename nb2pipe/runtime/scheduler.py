@@ -29,7 +29,7 @@ from nb2pipe.runtime.progress import Reporter
 from nb2pipe.runtime.providers import Provided, valid_refs
 from nb2pipe.runtime.records import RunRecord, iso
 from nb2pipe.runtime.spec import Step
-from nb2pipe.runtime.store import ArtifactRef, LocalStore, ValueChanged
+from nb2pipe.runtime.store import ArtifactRef, Store, ValueChanged
 
 STOPPED = ("timed_out", "out_of_memory")  # failed steps recorded with their own status
 _BAD = ("failed", "skipped", *STOPPED)
@@ -47,7 +47,7 @@ class Scheduler:
         self,
         *,
         plan: RunPlan,
-        store: LocalStore,
+        store: Store,
         ctx: KeyContext,
         record: RunRecord,
         reporter: Reporter,
@@ -159,7 +159,7 @@ class Scheduler:
         task = self.plan.task(
             step,
             inputs,
-            store_root=str(self.store.root),
+            store_root=self.store.location,
             run_dir=str(self.record.run_dir),
             previous=previous,
         )

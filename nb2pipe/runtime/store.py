@@ -100,6 +100,10 @@ class CacheIndex(Protocol):
     def latest_entry(self, pipeline: str, step: str) -> dict[str, Any] | None: ...
 
 
+class ValueChanged(Exception):
+    """The value changed while it was being written (a later step changed it in place)."""
+
+
 class Store(ABC):
     """The one base class of artifact stores: :class:`LocalStore` (a folder) and
     :class:`~nb2pipe.runtime.fsstore.FsspecStore` (any fsspec URL), or a plugin's.
@@ -112,6 +116,8 @@ class Store(ABC):
 
     #: where the store is, as given to its constructor (a path or a URL)
     location: str
+    #: (digest, size) of the artifacts this process added: a worker reports them
+    written: list[tuple[str, int]]
 
     @abstractmethod
     def path(self, ref: ArtifactRef) -> Any:
@@ -143,6 +149,26 @@ class Store(ABC):
 
     @abstractmethod
     def write_bytes(self, relpath: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read_document(self, relpath: str) -> bytes | None:
+        """The bytes of the document at ``relpath``, or None when there is none."""
+
+    @abstractmethod
+    def document_size(self, relpath: str) -> int | None:
+        """The size of the document at ``relpath``, or None when there is none."""
+
+    def save_value(
+        self, value: Any, fmt: str, content: str = "", *, verify: bool = False
+    ) -> ArtifactRef:
+        """``save`` with the digest of the value already known (``content``); ``verify``:
+        raise ValueChanged if the value no longer has it (written in the background while
+        later steps ran). This default encodes in memory; LocalStore streams to a file."""
+        got, data = formats.encode(value)
+        now = content_of(value, got)
+        if verify and content and now != content:
+            raise ValueChanged("the value changed while it was being stored")
+        return self.save_bytes(got, data, now)
 
     @abstractmethod
     def mark(self) -> None:
@@ -196,6 +222,17 @@ def open_store(location: str | os.PathLike[str], **storage_options: Any) -> Stor
     return cls(location, **storage_options)
 
 
+_OPENED: dict[str, Store] = {}
+
+
+def store_at(location: str) -> Store:
+    """The store at ``location``, opened once per process (a worker runs many tasks)."""
+    store = _OPENED.get(location)
+    if store is None:
+        store = _OPENED[location] = open_store(location)
+    return store
+
+
 def valid_ref(ref: ArtifactRef) -> bool:
     return bool(_HASH.fullmatch(ref.hash) and _FORMAT.fullmatch(ref.format))
 
@@ -243,16 +280,12 @@ class HashingFile:
         self.f.close()
 
 
-class ValueChanged(Exception):
-    """The value changed while it was being written (a later step changed it in place)."""
-
-
 class LocalStore(Store):
     """The store in a local folder: files written aside and renamed into place."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.location = os.fspath(root)
         self.root = Path(root).resolve()
+        self.location = str(self.root)  # absolute: what a worker process opens
         self.objects = self.root / "objects"
         self.written: list[tuple[str, int]] = []  # (digest, size) of files this process added
 
@@ -393,6 +426,18 @@ class LocalStore(Store):
 
     def write_bytes(self, relpath: str, data: bytes) -> None:
         atomic_write_bytes(self.root / relpath, data)
+
+    def read_document(self, relpath: str) -> bytes | None:
+        try:
+            return (self.root / relpath).read_bytes()
+        except OSError:
+            return None
+
+    def document_size(self, relpath: str) -> int | None:
+        try:
+            return (self.root / relpath).stat().st_size
+        except OSError:
+            return None
 
     def file_cache(self) -> Path:
         return self.root / "files.json"

@@ -14,11 +14,11 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
+from nb2pipe.runtime.store import ArtifactRef, Store
 
 
 class Writer:
-    def __init__(self, store: LocalStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[ArtifactRef]] = []

@@ -12,6 +12,7 @@ import pytest
 from nb2pipe.runtime.cluster import datafiles, envcheck
 from nb2pipe.runtime.errors import UsageError
 from nb2pipe.runtime.spec import Step
+from nb2pipe.runtime.store import open_store
 
 HERE = {"python": "3.11", "nb2pipe": "0.1.0", "distributions": {"numpy": "2.0", "gone": None}}
 
@@ -59,7 +60,10 @@ class Task:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def test_data_files_staged_once_by_content_and_materialised(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_data_files_staged_once_by_content_and_materialised(tmp_path: Path, scheme: str) -> None:
+    """The same through a local store and an fsspec one (``file://``: the code path of an
+    s3:// or gs:// store every worker reaches)."""
     project = tmp_path / "project" / "nb"
     (project / "data" / "sub").mkdir(parents=True)
     (project / "data" / "sub" / "a.csv").write_text("a\n1\n")
@@ -69,18 +73,19 @@ def test_data_files_staged_once_by_content_and_materialised(tmp_path: Path) -> N
     step = Step("load", files=("data", "../shared.txt", "missing.csv"))
     task = Task(str(project), str(tmp_path / "runs" / "r1"), step, {"path": "data/b.csv", "n": 3})
     assert datafiles.paths_of(task) == ["../shared.txt", "data/b.csv", "data/sub/a.csv"]
-    store = tmp_path / "store"
+    folder = tmp_path / "store"
+    store = open_store(f"{scheme}{folder}")
     staged = datafiles.Uploader(store).stage(task)
     assert [rel for rel, _ in staged] == ["../shared.txt", "data/b.csv", "data/sub/a.csv"]
-    assert len(list((store / "datafiles").glob("??/*"))) == 2  # a.csv and b.csv share one
-    cwd = Path(datafiles.materialise(staged, str(store), task))
+    assert len(list((folder / "datafiles").glob("??/*"))) == 2  # a.csv and b.csv share one
+    cwd = Path(datafiles.materialise(staged, store, task))
     assert cwd.name == "nb" and cwd.is_relative_to(datafiles.scratch_root(task.run_dir))
     assert (cwd / "data" / "sub" / "a.csv").read_text() == "a\n1\n"
     assert (cwd / ".." / "shared.txt").resolve().read_text() == "up\n"
     assert not (cwd / "data" / ".hidden").exists()
     # a corrupt copy in the store is refused, not materialised
     rel, digest = staged[1]
-    (store / "datafiles" / digest[:2] / digest).write_text("tampered")
+    (folder / "datafiles" / digest[:2] / digest).write_text("tampered")
     (cwd / rel).unlink()
     with pytest.raises(OSError, match="corrupt"):
-        datafiles.materialise(staged, str(store), task)
+        datafiles.materialise(staged, store, task)

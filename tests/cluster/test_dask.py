@@ -88,6 +88,27 @@ def test_data_files_reach_an_empty_working_folder_and_a_killed_worker_is_retried
     assert len(list((runs / "store" / "datafiles").glob("??/*"))) == 3
 
 
+def test_an_fsspec_store_url_every_worker_reaches(dask_cluster, tmp_path: Path) -> None:
+    """--store file://...: the fsspec store (the code path of s3:// or gs://) carries the
+    artifacts and the data files between this process and the workers."""
+    project = data_project(tmp_path)
+    package = convert(project / DATA_NB.name, tmp_path / "pkgs", "data")
+    on_cluster = {"executor": "dask", "address": dask_cluster.scheduler_address, "jobs": 2}
+    folder = run_package(package, tmp_path / "folder", **on_cluster)
+    assert folder.ok, folder.error
+    shared = tmp_path / "shared-store"
+    url = f"file://{shared}"
+    remote = run_package(package, tmp_path / "dask", store=url, **on_cluster)
+    assert remote.ok, remote.error
+    assert metrics_of(remote) == metrics_of(folder)
+    assert output_keys(remote) == output_keys(folder)  # the same bytes as in a folder store
+    assert remote.load("load", "listing") == ["data"]  # the worker's scratch folder
+    assert len(list((shared / "datafiles").glob("??/*"))) == 2
+    assert store_problems(shared) == []
+    again = run_package(package, tmp_path / "again", store=url)
+    assert {s["status"] for s in again.steps.values()} == {"cached"}
+
+
 def test_a_worker_lacking_a_distribution_is_one_line_naming_it(
     dask_cluster, tmp_path: Path
 ) -> None:

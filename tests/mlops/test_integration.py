@@ -112,6 +112,35 @@ def test_retraining_on_new_data(wine_pkg: tuple[Path, str]) -> None:
     assert loaded.stdout.strip() == "LogisticRegression 1.0", loaded.stderr
 
 
+def test_an_fsspec_store_url(wine_pkg: tuple[Path, str]) -> None:
+    """--store file://...: the fsspec store (the code path of s3://, gs://...) with
+    worker processes, the data file's digest and the model's registration; the registry
+    gets the model from it, a rerun is cached, and `runs gc` refuses to clean it."""
+    folder, package = wine_pkg
+    url = f"file://{folder / 'shared' / 'store'}"
+    first = run_cli(folder, package, "-j", "2", "--store", url, "--run-id", "url")
+    assert first.returncode == 0, first.stderr
+    assert "model wine:1 registered" in first.stdout
+    rec = record(folder, "url")
+    assert rec["store"] == url and {s["status"] for s in rec["steps"].values()} == {"ok"}
+    assert not (folder / "runs" / "store").exists()
+    assert (folder / "runs" / "files.json").is_file()  # the data file's digest, kept local
+    objects = list((folder / "shared" / "store" / "objects").glob("??/*"))
+    assert {o.name.split(".")[0] for o in objects} >= {
+        r["hash"] for s in rec["steps"].values() for r in s["outputs"].values()
+    }
+    again = run_cli(folder, package, "--store", url, "--run-id", "again")
+    assert again.returncode == 0, again.stderr
+    assert {s["status"] for s in record(folder, "again")["steps"].values()} == {"cached"}
+    code = "import nb2pipe; m = nb2pipe.load_model('wine'); print(type(m).__name__, m.C)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=folder, env=env(folder), capture_output=True, text=True
+    )
+    assert loaded.stdout.strip() == "LogisticRegression 1.0", loaded.stderr
+    gc = nb2pipe(folder, "runs", "gc", "--keep", "1", "--runs-dir", "runs", "--store", url)
+    assert gc.returncode == 2 and "runs gc cleans a store folder, not file://" in gc.stderr
+
+
 def test_regression_blocks_registration(wine_pkg: tuple[Path, str]) -> None:
     folder, package = wine_pkg
     assert run_cli(folder, package).returncode == 0

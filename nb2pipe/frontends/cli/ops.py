@@ -120,7 +120,7 @@ def runs_gc(
     keep: Annotated[int, typer.Option("--keep", help="Runs to keep per pipeline (newest).")],
     runs_dir: RunsDirOpt = None,
     store: Annotated[
-        Path | None, typer.Option("--store", help="Artifact store (default: RUNS_DIR/store).")
+        str | None, typer.Option("--store", help="Artifact store folder (default: RUNS_DIR/store).")
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")

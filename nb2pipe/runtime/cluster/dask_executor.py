@@ -58,7 +58,7 @@ class DaskExecutor(StepExecutor):
                 )
                 self.client = distributed.Client(self.cluster)
         self.run_dirs: set[str] = set()
-        self.uploader = Uploader(context.store.root)
+        self.uploader = Uploader(context.store)
         try:
             self._check(plan)
         except BaseException:

@@ -21,12 +21,13 @@ from typing import Any
 from nb2pipe.runtime.cache import _looks_like_file
 from nb2pipe.runtime.fsutil import atomic_write_bytes
 from nb2pipe.runtime.hashing import digest_bytes, digest_file
+from nb2pipe.runtime.store import Store
 
 FOLDER = "datafiles"
 
 
-def _object(store_root: str | Path, digest: str) -> Path:
-    return Path(store_root) / FOLDER / digest[:2] / digest
+def _object(digest: str) -> str:
+    return f"{FOLDER}/{digest[:2]}/{digest}"
 
 
 def paths_of(task: Any) -> list[str]:
@@ -57,8 +58,8 @@ def paths_of(task: Any) -> list[str]:
 class Uploader:
     """Uploads data files to the store, each content once (remembered per run)."""
 
-    def __init__(self, store_root: str | Path) -> None:
-        self.store_root = Path(store_root)
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.known: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> digest
 
     def stage(self, task: Any) -> tuple[tuple[str, str], ...]:
@@ -71,9 +72,8 @@ class Uploader:
             digest = self.known.get(memo)
             if digest is None:
                 digest = digest_file(full)
-                target = _object(self.store_root, digest)
-                if not target.exists():
-                    atomic_write_bytes(target, full.read_bytes())
+                if self.store.document_size(_object(digest)) != st.st_size:
+                    self.store.write_bytes(_object(digest), full.read_bytes())
                 self.known[memo] = digest
             staged.append((rel, digest))
         return tuple(staged)
@@ -91,7 +91,7 @@ def clean_scratch(run_dirs: list[str]) -> None:
         shutil.rmtree(scratch_root(run_dir), ignore_errors=True)
 
 
-def materialise(files: tuple[tuple[str, str], ...], store_root: str, task: Any) -> str:
+def materialise(files: tuple[tuple[str, str], ...], store: Store, task: Any) -> str:
     """Copy the task's data files from the store into the scratch folder; the folder the
     step runs in (where the files' relative paths lead)."""
     root = scratch_root(task.run_dir)
@@ -107,9 +107,11 @@ def materialise(files: tuple[tuple[str, str], ...], store_root: str, task: Any) 
                 continue
         except OSError:
             pass
-        data = _object(store_root, digest).read_bytes()
-        if digest_bytes(data) != digest:
-            raise OSError(f"data file {rel} in the store is corrupt (digest {digest[:12]}...)")
+        data = store.read_document(_object(digest))
+        if data is None or digest_bytes(data) != digest:
+            raise OSError(
+                f"data file {rel} is missing from the store or corrupt ({digest[:12]}...)"
+            )
         atomic_write_bytes(target, data)
     return str(cwd)
 

@@ -49,7 +49,7 @@ class RayExecutor(StepExecutor):
                 where = address or "a local Ray runtime"
                 raise UsageError(f"cannot start {where}: {' '.join(str(exc).split())}") from None
         self.task = ray.remote(max_retries=RETRIES, num_cpus=1)(run_task)
-        self.uploader = Uploader(context.store.root)
+        self.uploader = Uploader(context.store)
         self.run_dirs: set[str] = set()
         try:
             self._check(plan)

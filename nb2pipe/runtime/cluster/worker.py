@@ -7,9 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from nb2pipe.runtime.execute import StepOutcome, StepTask, execute
-from nb2pipe.runtime.store import LocalStore
-
-_STORES: dict[str, LocalStore] = {}
+from nb2pipe.runtime.store import store_at
 
 
 def run_task(task: StepTask, files: tuple[tuple[str, str], ...]) -> StepOutcome:
@@ -19,10 +17,8 @@ def run_task(task: StepTask, files: tuple[tuple[str, str], ...]) -> StepOutcome:
 
     if task.package_root not in sys.path:
         sys.path.insert(0, task.package_root)
-    store = _STORES.get(task.store_root)
-    if store is None:
-        store = _STORES[task.store_root] = LocalStore(task.store_root)
-    task = replace(task, workdir=materialise(files, task.store_root, task))
+    store = store_at(task.store_root)
+    task = replace(task, workdir=materialise(files, store, task))
     first = len(store.written)
     outcome = execute(task, store)
     outcome.written = store.written[first:]
