@@ -470,6 +470,7 @@ class Analyzer:
                         names = found
             if names:
                 work.dropped.add(id(s))
+                self._numeric_metrics(names, c, s.lineno)
             elif isinstance(s, ast.Assign | ast.AnnAssign | ast.AugAssign):
                 targets = s.targets if isinstance(s, ast.Assign) else [s.target]
                 names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
@@ -483,6 +484,23 @@ class Analyzer:
                     )
             for n in names:
                 work.metric_decls.append((n, c.plan.cell.index, s.lineno))
+
+    def _numeric_metrics(self, names: list[str], c: PreparedCell, line: int) -> None:
+        """A metric that the cells before this one evidently set to a string, a table, ...
+        is refused at convert, naming where it is set, not after the run's work."""
+        index = c.plan.cell.index
+        earlier = [(i, p.tree) for i, p in sorted(self.cells.items()) if i < index]
+        for name in names:
+            found = mlops_tags.last_value(name, earlier)
+            kind = mlops_tags.not_a_number(found[1]) if found else None
+            if found and kind:
+                self.error(
+                    f"metric {name!r} is {kind} (set in cell {found[0]}, line "
+                    f"{found[1].lineno}), not a number",
+                    index,
+                    line,
+                    "a metrics cell records numbers: print the rest in the step instead",
+                )
 
     def _lift_settings(self, work: StepWork, c: PreparedCell) -> None:
         """Settings made before the first step are replayed in every step, as the imports

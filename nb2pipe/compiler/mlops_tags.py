@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from nb2pipe.runtime.metrics import declared_direction, is_primary
@@ -145,6 +145,34 @@ def step_models(work: Any, error: Callable[..., Any]) -> list[tuple[str, str]]:
 _TEXT_CALLS = {"str", "repr", "format", "classification_report", "to_string", "to_markdown"}
 _TABLE_CALLS = {"DataFrame", "describe", "to_frame", "crosstab", "pivot_table", "value_counts"}
 _ARRAY_CALLS = {"confusion_matrix", "array", "asarray", "zeros", "ones"}
+
+
+def last_value(name: str, cells: Iterable[tuple[int, ast.Module]]) -> tuple[int, ast.expr] | None:
+    """(cell, value) of ``name = value`` when that is the last top-level statement binding
+    ``name`` in these cells, in order; None when the last binding is anything else (a loop,
+    a branch, a tuple target: left to the runtime's check)."""
+    found: tuple[int, ast.expr] | None = None
+    for cell, tree in cells:
+        for stmt in tree.body:
+            if _binds(stmt, name):
+                plain = (
+                    isinstance(stmt, ast.Assign)
+                    and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)
+                )
+                found = (cell, stmt.value) if plain else None  # type: ignore[attr-defined]
+    return found
+
+
+def _binds(stmt: ast.stmt, name: str) -> bool:
+    if getattr(stmt, "name", None) == name:  # def, class
+        return True
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Load):
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
+            return True
+    return False
 
 
 def not_a_number(value: ast.expr) -> str | None:

@@ -11,7 +11,7 @@ they change in place.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from nb2pipe.compiler.rules import (
@@ -41,6 +41,7 @@ class FuncInfo:
     global_writes: set[str] = field(default_factory=set)
     global_mutations: set[str] = field(default_factory=set)
     mutated_params: set[str] = field(default_factory=set)
+    returned_params: set[str] = field(default_factory=set)  # `return x`: the call is x
     is_class: bool = False
     kwonly: list[str] = field(default_factory=list)
     vararg: str | None = None  # *args
@@ -273,6 +274,9 @@ def summarize(
                     info.mutated_params.add(base)
                 elif base not in local:
                     info.global_mutations.add(base)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Return):
+            info.returned_params |= alias_sources(sub.value, aliases, funcs) & params
     return info
 
 
@@ -290,7 +294,7 @@ def _changed_by(
             elif isinstance(sub, ast.AugAssign) and isinstance(t, ast.Name):
                 changed.append(t.id)
         if isinstance(sub, ast.Assign) and sub.value is not None:
-            src = alias_sources(sub.value, aliases)
+            src = alias_sources(sub.value, aliases, funcs)
             for t in sub.targets:
                 for name in _target_names(t):
                     aliases[name] = src | aliases.get(name, set())
@@ -338,7 +342,11 @@ def expr_names(expr: ast.AST) -> list[str]:
 
 def arg_mutations(call: ast.Call, info: FuncInfo) -> list[ast.expr]:
     """The argument expressions of a call bound to parameters the function changes."""
-    changed = info.mutated_params
+    return bound_args(call, info, info.mutated_params)
+
+
+def bound_args(call: ast.Call, info: FuncInfo, changed: set[str]) -> list[ast.expr]:
+    """The argument expressions of a call bound to the parameters ``changed``."""
     if not changed:
         return []
     out: list[ast.expr] = []
@@ -361,32 +369,38 @@ def arg_mutations(call: ast.Call, info: FuncInfo) -> list[ast.expr]:
     return out
 
 
-def alias_sources(expr: ast.AST | None, aliases: dict[str, set[str]]) -> set[str]:
-    """Names whose objects the value of `expr` may be (or contain)."""
+def alias_sources(
+    expr: ast.AST | None, aliases: dict[str, set[str]], funcs: Mapping[str, FuncInfo] | None = None
+) -> set[str]:
+    """Names whose objects the value of `expr` may be (or contain); ``funcs``: the
+    notebook's functions, whose call may return an argument (`def f(x): return x`)."""
     if expr is None:
         return set()
     if isinstance(expr, ast.Name):
         return {expr.id} | aliases.get(expr.id, set())
     if isinstance(expr, ast.Tuple | ast.List | ast.Set):
-        return set().union(*(alias_sources(e, aliases) for e in expr.elts))
+        return set().union(*(alias_sources(e, aliases, funcs) for e in expr.elts))
     if isinstance(expr, ast.Dict):
-        return set().union(*(alias_sources(v, aliases) for v in expr.values))
+        return set().union(*(alias_sources(v, aliases, funcs) for v in expr.values))
     if isinstance(expr, ast.Subscript | ast.Attribute | ast.Starred):
-        return alias_sources(expr.value, aliases)
+        return alias_sources(expr.value, aliases, funcs)
     if isinstance(expr, ast.NamedExpr):
-        return alias_sources(expr.value, aliases)
+        return alias_sources(expr.value, aliases, funcs)
     if isinstance(expr, ast.IfExp):
-        return alias_sources(expr.body, aliases) | alias_sources(expr.orelse, aliases)
+        return alias_sources(expr.body, aliases, funcs) | alias_sources(expr.orelse, aliases, funcs)
     if isinstance(expr, ast.BoolOp):
-        return set().union(*(alias_sources(v, aliases) for v in expr.values))
+        return set().union(*(alias_sources(v, aliases, funcs) for v in expr.values))
     if isinstance(expr, ast.Call):
         f = expr.func
         if isinstance(f, ast.Name) and f.id in ALIAS_CALLS:
-            return set().union(*(alias_sources(a, aliases) for a in expr.args))
+            return set().union(*(alias_sources(a, aliases, funcs) for a in expr.args))
+        if funcs and isinstance(f, ast.Name) and f.id in funcs:
+            returned = bound_args(expr, funcs[f.id], funcs[f.id].returned_params)
+            return set().union(*(alias_sources(a, aliases, funcs) for a in returned))
         if isinstance(f, ast.Attribute) and f.attr in ALIAS_METHODS:
-            return alias_sources(f.value, aliases)
+            return alias_sources(f.value, aliases, funcs)
     if isinstance(expr, COMPS) and len(expr.generators) == 1:
-        return alias_sources(expr.generators[0].iter, aliases)
+        return alias_sources(expr.generators[0].iter, aliases, funcs)
     return set()
 
 
@@ -511,13 +525,13 @@ class ModuleWalker:
     def _assign(self, s: ast.Assign | ast.AnnAssign) -> None:
         if isinstance(s, ast.Assign):
             self.expr(s.value)
-            src = alias_sources(s.value, self.aliases)
+            src = alias_sources(s.value, self.aliases, self.funcs)
             for t in s.targets:
                 self.target(t, src)
         elif s.value is not None:
             self.expr(s.value)
             self.expr(s.annotation)
-            self.target(s.target, alias_sources(s.value, self.aliases))
+            self.target(s.target, alias_sources(s.value, self.aliases, self.funcs))
 
     def _augassign(self, s: ast.AugAssign) -> None:
         line = s.lineno
@@ -565,7 +579,7 @@ class ModuleWalker:
             self._block(s.body)
         else:
             self.expr(s.iter)
-            src = alias_sources(s.iter, self.aliases)
+            src = alias_sources(s.iter, self.aliases, self.funcs)
             self._block(s.body, lambda: self.target(s.target, src))
         self._block(s.orelse)
 
@@ -573,7 +587,9 @@ class ModuleWalker:
         for item in s.items:
             self.expr(item.context_expr)
             if item.optional_vars is not None:
-                self.target(item.optional_vars, alias_sources(item.context_expr, self.aliases))
+                self.target(
+                    item.optional_vars, alias_sources(item.context_expr, self.aliases, self.funcs)
+                )
         for sub in s.body:
             self.stmt(sub)
 

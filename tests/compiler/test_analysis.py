@@ -487,6 +487,26 @@ CASES = [
         {"b": E(i="xs<a", o="xs", m="xs"), "c": E(i="xs<b")},
         id="alias-through-walrus",
     ),
+    pytest.param(
+        [
+            ("functions", "def same(x, scale=1):\n    y = x\n    return y"),
+            ("step:a", "d = {'k': 1}\ne = {}"),
+            ("step:b", "def f0(x):\n    return x\nb = f0(d)\nb[0] = 0\nc = same(e, 2)\nc['z'] = 1"),
+            ("step:c", "print(d, e)"),
+        ],
+        {"b": E(i="d<a e<a", o="d e", m="d e"), "c": E(i="d<b e<b")},
+        id="alias-through-a-function-returning-its-argument",
+    ),
+    pytest.param(
+        [
+            ("functions", "def fresh(x):\n    return dict(x)"),
+            ("step:a", "d = {'k': 1}"),
+            ("step:b", "b = fresh(d)\nb[0] = 0"),
+            ("step:c", "print(d)"),
+        ],
+        {"b": E(i="d<a", o="b", m=""), "c": E(i="d<a")},
+        id="a-function-returning-a-new-object-is-no-alias",
+    ),
     # ------------------------------------------------------------ read-only calls
     pytest.param(
         [

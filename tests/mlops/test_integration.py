@@ -5,9 +5,11 @@ through ``nb2pipe run``, drift, ``nb2pipe.load_model``, and sample notebook (a).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,6 +119,8 @@ def test_an_fsspec_store_url(wine_pkg: tuple[Path, str]) -> None:
     worker processes, the data file's digest and the model's registration; the registry
     gets the model from it, a rerun is cached, and `runs gc` refuses to clean it."""
     folder, package = wine_pkg
+    old = time.time() - 60  # a file changed in the last 2 s is not remembered (racy mtime)
+    os.utime(folder / "nb" / "wine.csv", (old, old))
     url = f"file://{folder / 'shared' / 'store'}"
     first = run_cli(folder, package, "-j", "2", "--store", url, "--run-id", "url")
     assert first.returncode == 0, first.stderr

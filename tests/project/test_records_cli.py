@@ -138,12 +138,25 @@ def test_a_metric_that_is_not_a_number_is_an_error(tmp_path: Path) -> None:
     refused = sh(tmp_path, "nb2pipe", "convert", str(nb), "-o", "out")
     assert refused.returncode == 2
     assert "cell 2, line 2: metric 'report' is a string (f-string), not a number" in refused.stderr
+    # set in a step cell: found at convert too, naming where it is set
     cells = [("step:score", "accuracy = 0.9\nname = 'forest'"), ("metrics", "accuracy\nname")]
+    nb = write_notebook(tmp_path / "step.ipynb", cells)
+    refused = sh(tmp_path, "nb2pipe", "convert", str(nb), "-o", "step")
+    assert refused.returncode == 2
+    assert (
+        "cell 2, line 2: metric 'name' is a string (set in cell 1, line 2), not a number"
+        in refused.stderr
+    )
+    # a value convert cannot see is checked when the step runs
+    cells = [
+        ("step:score", "accuracy = 0.9\nname = 'forest'.title()"),
+        ("metrics", "accuracy\nname"),
+    ]
     nb = write_notebook(tmp_path / "later.ipynb", cells)
     assert sh(tmp_path, "nb2pipe", "convert", str(nb), "-o", "later").returncode == 0
     run = sh(tmp_path, "nb2pipe", "run", "later", "--run-id", "x")
     assert run.returncode == 1
-    assert "step 'score': metric 'name' is a str ('forest'), not a number" in run.stderr
+    assert "step 'score': metric 'name' is a str ('Forest'), not a number" in run.stderr
     assert record(tmp_path / "runs" / "x")["steps"]["score"]["status"] == "failed"
 
 
