@@ -134,7 +134,7 @@ def _drop_bytecode(module: Any) -> None:
         pass
 
 
-def _import_fresh(package: str, name: str) -> Any:
+def import_step(package: str, name: str) -> Any:
     """Import the step's module, reloading it (and ``common``) if its file changed since it
     was loaded in this process: the cache key was computed from the file on disk, so the
     code that runs must be that file."""
@@ -233,7 +233,7 @@ def _call(task: StepTask, inputs: dict[str, Any], outcome: StepOutcome, log: Pat
     with capture_output(log, echo=task.echo):
         try:
             figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
-            function = getattr(_import_fresh(task.package, step.name), step.function or step.name)
+            function = getattr(import_step(task.package, step.name), step.function or step.name)
             streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
             with limits.time_limit(task.timeout):
                 result = function(**inputs, **task.kwargs)

@@ -25,7 +25,7 @@ import threading
 from concurrent.futures import Future
 
 from nb2pipe.runtime.errors import Nb2pipeError
-from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute
+from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute, import_step
 from nb2pipe.runtime.executors import ExecutorContext, InlineExecutor, StepExecutor
 from nb2pipe.runtime.store import open_store
 from nb2pipe.runtime.supervise import die_with_parent
@@ -51,6 +51,7 @@ class ForkExecutor(StepExecutor):
             return self.inline.submit(task, handoff)
         if handoff.writer is not None:
             handoff.writer.drain()  # no writer thread mid-write at the fork
+        _preload(task)
         refs = {var: handoff.ref_of(var) for var in handoff.values} if handoff.ref_of else {}
         given = Handoff(values=handoff.values, known=handoff.known, ref_of=refs.__getitem__)
         read, write = os.pipe()
@@ -104,6 +105,18 @@ class ForkExecutor(StepExecutor):
         for waiter in waiters:
             waiter.join()
         self.inline.shutdown()
+
+
+def _preload(task: StepTask) -> None:
+    """Import the step's module here, before the fork: the children of parallel steps
+    inherit its imports instead of each importing the same libraries at once, and this
+    process has them to read back what the children return (a fitted scikit-learn model
+    that a later step loads). A module that fails to import fails again in the child,
+    which reports it in the step's record and log."""
+    try:
+        import_step(task.package, task.step.name)
+    except Exception:  # noqa: BLE001, S110 - reported by the child
+        pass
 
 
 def _child(task: StepTask, handoff: Handoff, write: int, parent: int) -> None:

@@ -50,6 +50,8 @@ def test_parallel_branches_overlap(make_pkg: Any, executor: str) -> None:
     left_rec, right_rec = par.steps["left"], par.steps["right"]
     assert overlap(left_rec, right_rec)
     assert left_rec["pid"] != right_rec["pid"] != os.getpid()
+    if executor == "fork":  # imported here before the fork: the children inherit the imports
+        assert {f"{pkg.name}.steps.left", f"{pkg.name}.steps.right"} <= set(sys.modules)
     join_start = parse_iso(par.steps["join"]["start"])
     assert join_start >= max(parse_iso(left_rec["end"]), parse_iso(right_rec["end"]))
 
