@@ -13,13 +13,10 @@ version is the champion policy's call (``--promote``, see :mod:`.promote`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import os
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +40,6 @@ from nb2pipe.runtime.plan import RunPlan
 from nb2pipe.runtime.project import runs_location
 from nb2pipe.runtime.records import iso, jsonable
 from nb2pipe.runtime.spec import Pipeline
-from nb2pipe.runtime.store import ArtifactRef, LocalStore
 
 _PROFILE_MAX = 512 * 2**20  # training inputs larger than this (stored) are not profiled
 
@@ -233,7 +229,7 @@ class PublishHook:
         if not self.register:
             return
         for m in self.models:
-            with _local_file(run, run.refs[m.step][m.variable]) as path:
+            with run.store.local_file(run.refs[m.step][m.variable]) as path:
                 candidate = self._candidate(m, run, dirs, path)
                 decision = decide(self.registry, candidate, self.promote)
                 candidate.meta.promotion = decision
@@ -330,16 +326,3 @@ class PublishHook:
         except Exception:  # noqa: BLE001 - statistics are a bonus, never a failure
             return None
         return jsonable(ref_stats) if ref_stats else None
-
-
-@contextlib.contextmanager
-def _local_file(run: FinishedRun, ref: ArtifactRef) -> Iterator[Path]:
-    """The model's artifact as a local file for the registry: the store's own file, or a
-    temporary copy fetched from a URL store (s3://, gs://, ...)."""
-    if isinstance(run.store, LocalStore):
-        yield run.store.path(ref)
-        return
-    with tempfile.TemporaryDirectory(prefix="nb2pipe-model-") as tmp:
-        path = Path(tmp) / f"{ref.hash}.{ref.format}"
-        path.write_bytes(run.store.read_bytes(ref))
-        yield path

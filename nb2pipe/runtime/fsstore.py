@@ -151,13 +151,6 @@ class FsspecStore(Store):
         except (OSError, ValueError, TypeError):
             return None
 
-    def read_json(self, relpath: str) -> Any | None:
-        data = self.read_document(relpath)
-        try:
-            return None if data is None else json.loads(data)
-        except ValueError:
-            return None
-
     def write_json(self, relpath: str, value: Any, *, indent: int | None = None) -> None:
         text = json.dumps(value, indent=indent, default=str, ensure_ascii=False)
         self.write_bytes(relpath, (text + "\n").encode())

@@ -8,7 +8,6 @@ the work after the steps (registration, ...) in run hooks (:mod:`nb2pipe.runtime
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -34,16 +33,14 @@ from nb2pipe.runtime.scheduler import Scheduler, redact
 from nb2pipe.runtime.spec import Pipeline
 from nb2pipe.runtime.store import (
     ArtifactRef,
-    LocalStore,
     Store,
     is_url,
     open_store,
-    register_runs_dir,
 )
 
 __all__ = ["RunConfig", "RunResult", "main", "package_dir", "run"]
 
-FILE_CACHE = "files.json"  # data files' digests by size and time, beside the runs of a URL store
+FILE_CACHE = "files.json"  # data files' digests, in the runs folder when not in the store
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -88,7 +85,7 @@ def run(
     plan = prepare(pipeline, config)
     runs_path, store_path, run_id = _locate(plan, started)
     store = open_store(store_path)
-    files = store.file_cache() if isinstance(store, LocalStore) else runs_path / FILE_CACHE
+    files = store.file_cache() or runs_path / FILE_CACHE
     ctx = KeyContext(plan.package_dir, plan.workdir, FileHasher(files))
     providers = resolve_providers(pipeline, plan.selected, store, ctx, plan.values, plan.secret)
     hooks = installed() if config.hooks is None else list(config.hooks)
@@ -170,15 +167,10 @@ def _locate(plan: RunPlan, started: float) -> tuple[Path, Path | str, str]:
 def _open(runs_path: Path, store: Store, run_id: str) -> Path:
     """Create the store and the run's folder."""
     try:
-        if isinstance(store, LocalStore):
-            store.root.mkdir(parents=True, exist_ok=True)
-        store.mark()
+        store.open_for_run(runs_path)
     except OSError as exc:
         why = exc.strerror or exc
         raise UsageError(f"cannot write the store {store.location}: {why}") from None
-    if isinstance(store, LocalStore):
-        with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
-            register_runs_dir(store.root, runs_path)
     run_dir = runs_path / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)

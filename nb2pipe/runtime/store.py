@@ -20,11 +20,15 @@ artifact is checked against its name when read; one that does not match is moved
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import secrets
+import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -139,9 +143,13 @@ class Store(ABC):
     @abstractmethod
     def load(self, ref: ArtifactRef) -> Any: ...
 
-    @abstractmethod
     def read_json(self, relpath: str) -> Any | None:
         """The JSON document at ``relpath`` (``/``-separated), or None."""
+        data = self.read_document(relpath)
+        try:
+            return None if data is None else json.loads(data)
+        except ValueError:
+            return None
 
     @abstractmethod
     def write_json(self, relpath: str, value: Any, *, indent: int | None = 2) -> None:
@@ -173,6 +181,25 @@ class Store(ABC):
     @abstractmethod
     def mark(self) -> None:
         """Record the store's layout version and digest (older versions are still read)."""
+
+    def open_for_run(self, runs_dir: Path) -> None:
+        """Make the store ready for a run whose records go to ``runs_dir`` (OSError if it
+        cannot be written)."""
+        self.mark()
+
+    def file_cache(self) -> Path | None:
+        """Where the data files' digests are remembered, if beside the store (else None:
+        the runs folder keeps them)."""
+        return None
+
+    @contextlib.contextmanager
+    def local_file(self, ref: ArtifactRef) -> Iterator[Path]:
+        """The artifact as a file on this machine (a temporary copy unless the store is
+        a folder), for what needs a path: the model registry."""
+        with tempfile.TemporaryDirectory(prefix="nb2pipe-artifact-") as tmp:
+            path = Path(tmp) / f"{ref.hash}.{ref.format}"
+            path.write_bytes(self.read_bytes(ref))
+            yield path
 
     # -- cache index ----------------------------------------------------------------------
 
@@ -441,6 +468,16 @@ class LocalStore(Store):
 
     def file_cache(self) -> Path:
         return self.root / "files.json"
+
+    def open_for_run(self, runs_dir: Path) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.mark()
+        with contextlib.suppress(OSError):  # a read-only shared store: cached runs still run
+            register_runs_dir(self.root, runs_dir)
+
+    @contextlib.contextmanager
+    def local_file(self, ref: ArtifactRef) -> Iterator[Path]:
+        yield self.path(ref)
 
     def mark(self) -> None:
         marker = self.root / "STORE"
