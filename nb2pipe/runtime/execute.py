@@ -26,6 +26,7 @@ from nb2pipe.runtime import figures, formats, guard, limits, randomstate
 from nb2pipe.runtime.capture import capture_output
 from nb2pipe.runtime.errors import CorruptArtifact
 from nb2pipe.runtime.fingerprint import stateless
+from nb2pipe.runtime.fsutil import drop_bytecode
 from nb2pipe.runtime.hashing import sha256_bytes
 from nb2pipe.runtime.metrics import metric_value
 from nb2pipe.runtime.spec import Step
@@ -125,15 +126,6 @@ def _source_hash(module: Any) -> str | None:
         return None
 
 
-def _drop_bytecode(module: Any) -> None:
-    import importlib.util
-
-    try:
-        os.unlink(importlib.util.cache_from_source(module.__file__))
-    except (OSError, TypeError, ValueError, NotImplementedError):
-        pass
-
-
 def import_step(package: str, name: str) -> Any:
     """Import the step's module, reloading it (and ``common``) if its file changed since it
     was loaded in this process: the cache key was computed from the file on disk, so the
@@ -146,7 +138,7 @@ def import_step(package: str, name: str) -> Any:
             continue
         current = _source_hash(module)
         if stale or _SOURCES.get(modname) != current:
-            _drop_bytecode(module)  # its timestamp check may miss a same-size edit
+            drop_bytecode(Path(module.__file__ or ""))  # a same-size edit in the same second
             module = importlib.reload(module)
             stale = True
         _SOURCES[modname] = current or ""

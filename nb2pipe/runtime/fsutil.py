@@ -55,3 +55,14 @@ def read_json(path: Path) -> Any | None:
             return json.loads(f.read())
     except (OSError, ValueError):
         return None
+
+
+def drop_bytecode(source: Path) -> None:
+    """Delete the cached bytecode of a module whose file changed: Python trusts a .pyc
+    whose source has the same size and modification second, which a quick edit or
+    reconvert can produce."""
+    if source.suffix == ".py":
+        cache = source.parent / "__pycache__"
+        if cache.is_dir() and not cache.is_symlink():
+            for pyc in cache.glob(f"{source.stem}.*.pyc"):
+                pyc.unlink(missing_ok=True)
