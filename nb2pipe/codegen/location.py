@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from nb2pipe.codegen.render import IDENT
+from nb2pipe.codegen.writeplan import MANIFEST
 from nb2pipe.errors import OutputError
 from nb2pipe.runtime.project import MARKERS
 
@@ -22,7 +24,8 @@ def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
     """(the folder `python -m` runs from, the package's dotted parts below it), found from
     the package itself: the project root above it (the nearest folder holding
     nb2pipe.toml, pyproject.toml or .git) when the folders between are identifiers.
-    Outside a project: the working folder when the package is inside it
+    Outside a project: the import path its last convert recorded (so the working folder of a
+    later command changes nothing), else the working folder when the package is inside it
     (`-o pipelines/wine` -> `pipelines.wine`), else the package's parent folder."""
     folder = Path(os.path.abspath(out_dir))
     for parent in folder.parents:
@@ -31,6 +34,9 @@ def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
             if all(IDENT.fullmatch(p) for p in parts):
                 return parent, parts
             break
+    recorded = _recorded(folder)
+    if recorded:
+        return recorded
     cwd = Path.cwd().resolve()
     try:
         parts = folder.resolve().relative_to(cwd).parts
@@ -39,6 +45,19 @@ def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
     if parts and all(IDENT.fullmatch(p) for p in parts):
         return cwd, parts
     return folder.parent, (folder.name,)
+
+
+def _recorded(folder: Path) -> tuple[Path, tuple[str, ...]] | None:
+    """(root, parts) from the module path in the package's manifest, if it still names the
+    folders the package is in."""
+    try:
+        parts = tuple(str(json.loads((folder / MANIFEST).read_text("utf-8"))["module"]).split("."))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if len(parts) < len(folder.parts) and folder.parts[-len(parts) :] == parts:
+        if all(IDENT.fullmatch(p) for p in parts):
+            return folder.parents[len(parts) - 1], parts
+    return None
 
 
 def package_root(out_dir: Path) -> Path:

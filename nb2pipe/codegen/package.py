@@ -334,7 +334,7 @@ def write(pipe: Pipeline, out_dir: Path, *, force: bool = False, check: bool = F
         raise OutputError(
             f"cannot write {out_dir}: {exc.strerror or exc}", file=str(out_dir)
         ) from None
-    plan = writeplan.sync(final, out_dir, force=force, check=check)
+    plan = writeplan.sync(final, out_dir, force=force, check=check, module=module_path(out_dir))
     return plan.stale() if check else sorted([*final, writeplan.MANIFEST])
 
 

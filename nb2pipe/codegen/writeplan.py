@@ -42,12 +42,16 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def manifest_text(hashes: dict[str, str], writing: list[list[str]] | None = None) -> str:
+def manifest_text(
+    hashes: dict[str, str], writing: list[list[str]] | None = None, module: str | None = None
+) -> str:
     data: dict[str, object] = {
         "generated_by": "nb2pipe",
         "about": f"{MARKER}: the files convert wrote here, the only ones it replaces or deletes",
         "files": dict(sorted(hashes.items())),
     }
+    if module:
+        data["module"] = module  # its import path, so a later convert from elsewhere agrees
     if writing:
         data["writing"] = writing  # [path, temporary file name, sha256]: a convert at work
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
@@ -65,10 +69,12 @@ class Plan:
     old_manifest: str | None = None
     owned: dict[str, str] = field(default_factory=dict)  # path -> sha256 it may replace
     pending: list[list[str]] = field(default_factory=list)  # of an interrupted convert
+    module: str | None = None  # the package's import path
 
     @property
     def manifest(self) -> str:
-        return manifest_text({rel: sha256(text) for rel, text in self.files.items()})
+        hashes = {rel: sha256(text) for rel, text in self.files.items()}
+        return manifest_text(hashes, module=self.module)
 
     def stale(self) -> list[str]:
         """What differs from what convert would write (for --check)."""
@@ -82,18 +88,25 @@ class Plan:
         return not (self.stale() or self.leftovers)
 
 
-def sync(files: dict[str, str], out_dir: Path, *, force: bool = False, check: bool = False) -> Plan:
+def sync(
+    files: dict[str, str],
+    out_dir: Path,
+    *,
+    force: bool = False,
+    check: bool = False,
+    module: str | None = None,
+) -> Plan:
     """Plan, then apply unless `check`; returns the plan. Two converts into one folder take
     turns (a lock on the folder above it)."""
     if check:
-        return plan(files, out_dir)
+        return plan(files, out_dir, module)
     parent = target(out_dir).parent
     created = _missing_folders(parent)
     try:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             with _locked(parent):
-                p = plan(files, out_dir)
+                p = plan(files, out_dir, module)
                 apply(p, force=force)
                 return p
         except OSError as exc:
@@ -135,9 +148,9 @@ def target(out_dir: Path) -> Path:
     return Path(os.path.abspath(out_dir))
 
 
-def plan(files: dict[str, str], out_dir: Path) -> Plan:
+def plan(files: dict[str, str], out_dir: Path, module: str | None = None) -> Plan:
     root = target(out_dir)
-    p = Plan(root, files)
+    p = Plan(root, files, module=module)
     if not root.exists():
         p.new, p.write = True, sorted(files)
         return p
@@ -326,7 +339,7 @@ def _replace_in_place(p: Plan) -> None:
     writing = [[rel, names[rel], sha256(p.files[rel])] for rel in p.write] + p.pending
     written: list[tuple[Path, Path]] = []
     try:  # a journal first: what this convert may leave behind if it is killed
-        _write_atomic(root / MANIFEST, manifest_text(p.owned, writing))
+        _write_atomic(root / MANIFEST, manifest_text(p.owned, writing, p.module))
         for rel in p.write:
             path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)

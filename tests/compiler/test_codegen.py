@@ -259,6 +259,30 @@ def test_module_path_outside_a_project(tmp_path, monkeypatch):
     )
 
 
+def test_module_path_outside_a_project_is_recorded_by_convert(write_nb, tmp_path, monkeypatch):
+    """Outside a project the first convert's working folder decides the module path; the
+    manifest records it, so checking or reconverting from another folder agrees (it
+    reported every file stale: `where` instead of `pipelines.where`)."""
+    nb = write_nb([("step:a", "x = 1")], name="where")
+    out = tmp_path / "pipelines" / "where"
+    monkeypatch.chdir(tmp_path)
+    api.convert(nb, out)
+    assert json.loads((out / ".nb2pipe-manifest.json").read_text())["module"] == "pipelines.where"
+    for cwd in (out, out.parent, tmp_path.parent):
+        monkeypatch.chdir(cwd)
+        assert (codegen.module_path(out), codegen.package_root(out)) == (
+            "pipelines.where",
+            tmp_path,
+        )
+        _pipe, _out, stale = api.convert(nb, out, check=True)
+        assert stale == []
+    moved = tmp_path / "elsewhere" / "where"  # a recorded path that no longer fits is ignored
+    moved.parent.mkdir()
+    out.rename(moved)
+    monkeypatch.chdir(tmp_path)
+    assert codegen.module_path(moved) == "elsewhere.where"
+
+
 def test_check_ignores_comment_only_changes_nowhere(write_nb, tmp_path):
     """Even a comment change makes the package stale: the code keeps the notebook's text."""
     nb = write_nb([("step:a", "x = 1")], name="cmt")
