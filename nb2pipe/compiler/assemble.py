@@ -189,6 +189,7 @@ class _Needs:
     distributions: tuple[str, ...]
     params: tuple[str, ...]
     common: tuple[str, ...]
+    modules: tuple[str, ...]  # files of modules beside the notebook that the step imports
 
 
 def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
@@ -217,11 +218,24 @@ def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
         {distribution(an.pool[n].module) for n in used_imports if _is_dist(an, an.pool[n].module)}
         | {distribution(s.module) for s in an.stars if _is_dist(an, s.module)}
     )
+    common = _common_closure(an, common)
+    for name in common:
+        info = an.common_funcs.get(name)
+        if info:
+            used_imports |= (info.free | info.def_reads) & set(an.pool)
+    modules = {an.pool[n].module for n in used_imports}
+    for c in w.cells:
+        for node in ast.walk(c.tree):
+            if isinstance(node, ast.Import):
+                modules.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
     return _Needs(
         imports=tuple(imports),
         distributions=tuple(dists),
         params=tuple(p for p in _param_order(an) if p in params),
-        common=tuple(sorted(_common_closure(an, common))),
+        common=tuple(sorted(common)),
+        modules=tuple(sorted(filter(None, (_local_module(an, m) for m in modules)))),
     )
 
 
@@ -251,7 +265,7 @@ def _build_step(
         uses_common=needs.common,
         uses_steps={k: tuple(dict.fromkeys(v)) for k, v in sorted(w.uses_steps.items())},
         distributions=needs.distributions,
-        files=_files(an, w),
+        files=tuple(sorted({*_files(an, w), *needs.modules})),
         foreign_tags=tuple(dict.fromkeys(t for c in w.cells for t in c.plan.foreign_tags)),
         mutates=tuple(v for v in w.inputs if v in w.facts.mutated),
         maybe_unset=tuple(
@@ -287,13 +301,20 @@ def _param_order(an: Analysis) -> list[str]:
 
 def _is_dist(an: Analysis, module: str) -> bool:
     top = module.split(".")[0]
+    return bool(top) and top not in STDLIB and _local_module(an, module) is None
+
+
+def _local_module(an: Analysis, module: str) -> str | None:
+    """The file (`helpers.py`) or folder (`helpers`) beside the notebook that `import
+    module` finds, as Jupyter finds it (the kernel's working folder is on sys.path); the
+    step's cache key includes it, and the runtime makes the folder importable."""
+    top = module.split(".")[0]
     if not top or top in STDLIB:
-        return False
+        return None
     folder = os.path.dirname(os.path.abspath(an.file))
-    return not (
-        os.path.exists(os.path.join(folder, top + ".py"))
-        or os.path.isdir(os.path.join(folder, top))
-    )
+    if os.path.isfile(os.path.join(folder, top + ".py")):
+        return top + ".py"
+    return top if os.path.isdir(os.path.join(folder, top)) else None
 
 
 def _common_closure(an: Analysis, names: set[str]) -> set[str]:

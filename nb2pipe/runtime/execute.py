@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +126,22 @@ def _source_hash(module: Any) -> str | None:
         return None
 
 
+@contextlib.contextmanager
+def importable(folder: str) -> Iterator[None]:
+    """The notebook's folder first on sys.path while a step is imported and runs, as the
+    kernel's working folder is in Jupyter, so a helper module beside the notebook (`import
+    helpers`) imports; taken off afterwards, so it shadows none of the runner's imports."""
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(folder)
+
+
 def import_step(package: str, name: str) -> Any:
     """Import the step's module, reloading it (and ``common``) if its file changed since it
     was loaded in this process: the cache key was computed from the file on disk, so the
@@ -225,10 +241,11 @@ def _call(task: StepTask, inputs: dict[str, Any], outcome: StepOutcome, log: Pat
     with capture_output(log, echo=task.echo):
         try:
             figures.begin(task.run_dir, step.name)  # plt.show() saves and closes, as in Jupyter
-            function = getattr(import_step(task.package, step.name), step.function or step.name)
-            streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
-            with limits.time_limit(task.timeout):
-                result = function(**inputs, **task.kwargs)
+            with importable(task.workdir):
+                function = getattr(import_step(task.package, step.name), step.function or step.name)
+                streams = randomstate.enter(step, inputs)  # pops __random_state__, sets streams
+                with limits.time_limit(task.timeout):
+                    result = function(**inputs, **task.kwargs)
             randomstate.leave(streams, result, outcome.warnings)
         except (Exception, SystemExit, limits.StepTimeout) as exc:
             traceback.print_exc()

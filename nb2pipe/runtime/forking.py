@@ -25,7 +25,14 @@ import threading
 from concurrent.futures import Future
 
 from nb2pipe.runtime.errors import Nb2pipeError
-from nb2pipe.runtime.execute import Handoff, StepOutcome, StepTask, execute, import_step
+from nb2pipe.runtime.execute import (
+    Handoff,
+    StepOutcome,
+    StepTask,
+    execute,
+    import_step,
+    importable,
+)
 from nb2pipe.runtime.executors import ExecutorContext, InlineExecutor, StepExecutor
 from nb2pipe.runtime.store import open_store
 from nb2pipe.runtime.supervise import die_with_parent
@@ -114,7 +121,8 @@ def _preload(task: StepTask) -> None:
     that a later step loads). A module that fails to import fails again in the child,
     which reports it in the step's record and log."""
     try:
-        import_step(task.package, task.step.name)
+        with importable(task.workdir):
+            import_step(task.package, task.step.name)
     except Exception:  # noqa: BLE001, S110 - reported by the child
         pass
 
