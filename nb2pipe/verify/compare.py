@@ -371,6 +371,9 @@ class Comparer:
         if isinstance(a, types.MethodType):
             self._cmp(a.__self__, b.__self__, path + ".__self__", full=True)
             a, b = a.__func__, b.__func__
+            if not isinstance(a, types.FunctionType):  # any callable bound as a method:
+                self._cmp(a, b, path + ".__func__", full=True)  # scipy.stats' np.vectorize
+                return
         if _defined_name(a) != _defined_name(b):
             raise Mismatch(path, f"function {a.__qualname__} != {b.__qualname__}")
         if not _same_code(a.__code__, b.__code__):

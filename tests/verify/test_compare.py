@@ -284,6 +284,31 @@ def test_functions_and_closures() -> None:
     assert "the code of function" in check(make(2), _renamed(scale, make(2))).detail
 
 
+def test_a_callable_object_bound_as_a_method() -> None:
+    """scipy.stats' discrete distributions bind np.vectorize objects as methods
+    (`randint(1, 200).dist._ppfvec`), as in Hands-On ML's randomized search: the comparer
+    crashed (AttributeError: 'vectorize' object has no attribute '__qualname__')."""
+    import pickle
+
+    from scipy.stats import randint
+
+    dist = randint(1, 200)
+    assert check(dist, pickle.loads(pickle.dumps(dist))).ok
+    assert not check(dist, randint(1, 300)).ok
+
+    def double(_self, v):
+        return 2 * v
+
+    def triple(_self, v):
+        return 3 * v
+
+    owner = types.SimpleNamespace()
+    bound = types.MethodType(np.vectorize(double), owner)
+    assert check(bound, types.MethodType(np.vectorize(double), owner)).ok
+    out = check(bound, types.MethodType(np.vectorize(_renamed(triple, double)), owner))
+    assert not out.ok and out.detail.startswith(".__func__")
+
+
 def _renamed(fn, like):
     fn.__qualname__ = like.__qualname__
     return fn
