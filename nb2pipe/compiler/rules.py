@@ -74,14 +74,17 @@ NOT_DRAWING = frozenset(
     get_state getstate PCG64 PCG64DXSM MT19937 Philox SFC64 BitGenerator""".split()
 )
 SEEDS = frozenset({"seed", "set_state", "setstate"})
-#: scikit-learn classes and functions with a `random_state` parameter (1.9, introspected).
+#: scikit-learn classes and functions with a `random_state` parameter (1.9, introspected),
+#: and the estimators whose fit draws from numpy's global stream without one (libsvm's
+#: SVR, NuSVR and OneClassSVM; GraphicalLasso[CV]): tests/compiler/test_randomness.py fits
+#: every estimator and checks.
 SKLEARN_RANDOM = frozenset(
     """AdaBoostClassifier AdaBoostRegressor AffinityPropagation
     BaggingClassifier BaggingRegressor BayesianGaussianMixture BernoulliRBM BisectingKMeans
     ClassifierChain DecisionTreeClassifier DecisionTreeRegressor DictionaryLearning
     DummyClassifier ElasticNet ElasticNetCV EllipticEnvelope ExtraTreeClassifier
     ExtraTreeRegressor ExtraTreesClassifier ExtraTreesRegressor FactorAnalysis FastICA
-    GaussianMixture GaussianProcessClassifier GaussianProcessRegressor
+    GaussianMixture GraphicalLasso GraphicalLassoCV GaussianProcessClassifier GaussianProcessRegressor
     GaussianRandomProjection GradientBoostingClassifier GradientBoostingRegressor GroupKFold
     GroupShuffleSplit HalvingGridSearchCV HalvingRandomSearchCV
     HistGradientBoostingClassifier HistGradientBoostingRegressor IsolationForest
@@ -89,13 +92,13 @@ SKLEARN_RANDOM = frozenset(
     LatentDirichletAllocation LinearSVC LinearSVR LocallyLinearEmbedding LogisticRegression
     LogisticRegressionCV MDS MLPClassifier MLPRegressor MinCovDet MiniBatchDictionaryLearning
     MiniBatchKMeans MiniBatchNMF MiniBatchSparsePCA MultiTaskElasticNet MultiTaskElasticNetCV
-    MultiTaskLasso MultiTaskLassoCV NMF NeighborhoodComponentsAnalysis NuSVC Nystroem
-    OutputCodeClassifier PCA ParameterSampler PartialDependenceDisplay
+    MultiTaskLasso MultiTaskLassoCV NMF NeighborhoodComponentsAnalysis NuSVC NuSVR Nystroem
+    OneClassSVM OutputCodeClassifier PCA ParameterSampler PartialDependenceDisplay
     PassiveAggressiveClassifier PassiveAggressiveRegressor PatchExtractor Perceptron
     PolynomialCountSketch QuantileTransformer RANSACRegressor RBFSampler
     RandomForestClassifier RandomForestRegressor RandomTreesEmbedding RandomizedSearchCV
     RegressorChain RepeatedKFold RepeatedStratifiedKFold Ridge RidgeClassifier SGDClassifier
-    SGDOneClassSVM SGDRegressor SVC ShuffleSplit SkewedChi2Sampler SparsePCA
+    SGDOneClassSVM SGDRegressor SVC SVR ShuffleSplit SkewedChi2Sampler SparsePCA
     SparseRandomProjection SpectralBiclustering SpectralClustering SpectralCoclustering
     SpectralEmbedding StratifiedGroupKFold StratifiedKFold StratifiedShuffleSplit TSNE
     TargetEncoder TheilSenRegressor TruncatedSVD TunedThresholdClassifierCV

@@ -47,6 +47,7 @@ def guarded(pipe):
         ("a = sorted(y)[:3]", False),
         ("import scipy.stats as st\na = st.norm.rvs(size=3)", True),  # unknown: assumed to
         ("f = len\na = f(y)", True),  # a function received as data: may draw
+        ("from sklearn.svm import SVR\na = SVR().fit(X, y)", True),  # libsvm seeds from it
     ],
 )
 def test_which_calls_draw(load_cells, code, draws):
@@ -56,6 +57,48 @@ def test_which_calls_draw(load_cells, code, draws):
     if not draws:
         assert pipe.step("a").random_guard == ("numpy",)
         assert RS not in pipe.step("a").inputs
+
+
+def test_every_sklearn_estimator_whose_fit_draws_is_known():
+    """Fit every scikit-learn estimator that builds with its defaults on a small table and
+    watch numpy's global stream: one that moves it must be in SKLEARN_RANDOM, or the
+    pipeline replays a stream the notebook had advanced (found on Hands-On ML chapter 2:
+    SVR's fit draws a libsvm seed though SVR has no random_state)."""
+    import warnings
+
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.utils import all_estimators
+
+    from nb2pipe.compiler.rules import SKLEARN_RANDOM
+
+    X, y = make_classification(60, 6, random_state=0)
+    X = np.abs(X)  # for the estimators that want non-negative input
+    np.random.seed(0)
+    seeded = np.random.get_state()
+    drawing, fitted = [], 0
+    for name, cls in all_estimators():
+        np.random.set_state(seeded)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # deprecated classes, convergence
+            try:
+                est = cls()
+            except TypeError:  # meta-estimators need an estimator
+                continue
+            try:
+                est.fit(X, y)
+            except Exception:  # noqa: BLE001 - unsupervised, or needs other input
+                try:
+                    est.fit(X)
+                except Exception:  # noqa: BLE001 - not fittable here: not judged
+                    continue
+        fitted += 1
+        after = np.random.get_state()
+        if after[2] != seeded[2] or not np.array_equal(after[1], seeded[1]):
+            drawing.append(name)
+    assert fitted > 150  # the check saw the estimators
+    assert {"SVR", "RandomForestClassifier", "KMeans"} <= set(drawing)
+    assert sorted(set(drawing) - SKLEARN_RANDOM) == []
 
 
 def test_an_estimator_built_in_one_step_draws_where_it_is_fitted(load_cells):
