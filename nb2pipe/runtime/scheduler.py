@@ -418,6 +418,32 @@ class Scheduler:
         order = [s.name for s in self.p.steps if s.name in self.selected]
         shown = [s.name for s in self.p.steps if s.name in self.selected or s.name in providers]
         self.reporter.start(shown)
+        self._provided(providers)
+        self._queue(order)
+        self.record.save(force=True)
+        running: dict[Future[Any], str] = {}
+        try:
+            self._loop(running)
+            for name in order:
+                if self.state[name] == "pending":  # pragma: no cover - defensive
+                    self._set(name, "skipped", reason="not reachable")
+            self._close_live()  # the run ends when every artifact is durable
+            status = "failed" if self.errors else "ok"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self._interrupted(running, order)
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown()
+            if self.live is not None:  # (after an unexpected error: no more entries)
+                self.live.close(cancel=True)
+            self._input_records()
+            self.record.data.setdefault("storage", self._storage())
+        return status
+
+    def _provided(self, providers: dict[str, Provided]) -> None:
+        """Steps outside the selection: cached from the run that provides their outputs,
+        or skipped."""
         for s in self.p.steps:
             if s.name in providers:
                 got = providers[s.name]
@@ -438,6 +464,10 @@ class Scheduler:
             elif s.name not in self.selected:
                 self.state[s.name] = "skipped"
                 self.record.step(s.name).update(status="skipped", reason="not selected")
+
+    def _queue(self, order: list[str]) -> None:
+        """The selected steps pending, their dependents known; the in-memory handover when
+        the executor runs steps in this process."""
         for i, name in enumerate(order):
             self.state[name] = "pending"
             self.record.step(name)["status"] = "pending"
@@ -451,49 +481,37 @@ class Scheduler:
             self.live = Live(
                 self.store, steps, guard=config.guard, allow_mutation=config.allow_mutation
             )
-        self.record.save(force=True)
-        running: dict[Future[Any], str] = {}
-        try:
-            while True:
-                self._schedule(running)
-                if not running:
-                    break
-                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
-                crowd = len(running)
-                for future in done:
-                    self._finish(running.pop(future), future, crowd)
-                self._collect()
-                self.record.flush()
-            for name in order:
-                if self.state[name] == "pending":  # pragma: no cover - defensive
-                    self._set(name, "skipped", reason="not reachable")
-            self._close_live()  # the run ends when every artifact is durable
-            status = "failed" if self.errors else "ok"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            if signals.received():
-                self.record.data["signal"] = signals.received()
-            now = iso(time.time())
-            for name in running.values():
-                if self.state.get(name) == "running":
-                    self._set(
-                        name,
-                        "failed",
-                        end=now,
-                        error={"kind": "interrupted", "message": f"step {name!r} was interrupted"},
-                    )
-            for name in order:
-                if self.state[name] in ("pending", "running"):
-                    self._set(name, "skipped", reason="interrupted")
-            if self.executor is not None and not self.executor.in_process:
-                self.executor.cancel()
-                self.executor = None
-            self._close_live(cancel=True)
-        finally:
-            if self.executor is not None:
-                self.executor.shutdown()
-            if self.live is not None:  # (after an unexpected error: no more entries)
-                self.live.close(cancel=True)
-            self._input_records()
-            self.record.data.setdefault("storage", self._storage())
-        return status
+
+    def _loop(self, running: dict[Future[Any], str]) -> None:
+        while True:
+            self._schedule(running)
+            if not running:
+                return
+            done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+            crowd = len(running)
+            for future in done:
+                self._finish(running.pop(future), future, crowd)
+            self._collect()
+            self.record.flush()
+
+    def _interrupted(self, running: dict[Future[Any], str], order: list[str]) -> None:
+        """Ctrl-C or a signal: running steps failed as interrupted, the rest skipped, the
+        workers stopped, pending writes discarded whole."""
+        if signals.received():
+            self.record.data["signal"] = signals.received()
+        now = iso(time.time())
+        for name in running.values():
+            if self.state.get(name) == "running":
+                self._set(
+                    name,
+                    "failed",
+                    end=now,
+                    error={"kind": "interrupted", "message": f"step {name!r} was interrupted"},
+                )
+        for name in order:
+            if self.state[name] in ("pending", "running"):
+                self._set(name, "skipped", reason="interrupted")
+        if self.executor is not None and not self.executor.in_process:
+            self.executor.cancel()
+            self.executor = None
+        self._close_live(cancel=True)
