@@ -46,6 +46,7 @@ class PackageExporter(Exporter):
         from nb2pipe import api
         from nb2pipe.codegen import package as codegen
         from nb2pipe.codegen import writeplan
+        from nb2pipe.codegen.location import module_path
 
         _, resources = super().from_notebook_node(nb, resources, **kw)
         source = getattr(self, "_source", None) or _saved_notebook(resources)
@@ -54,7 +55,8 @@ class PackageExporter(Exporter):
         rel_dir = f"{self.folder.strip('/') or '.'}/{pipe.name}"
         files = codegen.build(pipe, build_dir / rel_dir)
         hashes = {rel: writeplan.sha256(text) for rel, text in files.items()}
-        files[writeplan.MANIFEST] = writeplan.manifest_text(hashes)
+        module = module_path(build_dir / rel_dir)
+        files[writeplan.MANIFEST] = writeplan.manifest_text(hashes, module=module)
         readme = files.pop("README.md")
         resources["outputs"] = {f"{rel_dir}/{rel}": text.encode() for rel, text in files.items()}
         resources["unique_key"] = f"{rel_dir}/README"  # nbconvert writes it as README.md
