@@ -14,6 +14,10 @@ from nb2pipe.errors import Nb2pipeError
 from nb2pipe.verify.instrument import META
 
 KERNEL = "python3"
+#: A kernel that died before answering kernel_info ran no cell: started again (the ports
+#: jupyter_client picks can be taken by another process before the kernel binds them).
+NOT_STARTED = "Kernel died before replying to kernel_info"
+STARTS = 3
 
 
 class VerifyError(Nb2pipeError):
@@ -80,20 +84,26 @@ def execute(
     saved = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(jupyter_dir), saved) if p)
     try:
-        papermill.execute_notebook(
-            str(src),
-            str(out),
-            parameters=parameters,
-            kernel_name=KERNEL,
-            language="python",
-            cwd=str(workdir),
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout,
-            request_save_on_cell_execute=False,
-            # ipykernel warns on stderr about TCP without encryption: a local kernel.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        for attempt in range(1, STARTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(src),
+                    str(out),
+                    parameters=parameters,
+                    kernel_name=KERNEL,
+                    language="python",
+                    cwd=str(workdir),
+                    progress_bar=False,
+                    log_output=False,
+                    execution_timeout=timeout,
+                    request_save_on_cell_execute=False,
+                    # ipykernel warns on stderr about TCP without encryption: a local kernel.
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )
+                break
+            except RuntimeError as exc:
+                if attempt == STARTS or NOT_STARTED not in str(exc):
+                    raise
     except PapermillExecutionError as exc:
         run.error = f"{exc.ename}: {' '.join(str(exc.evalue).split())}"[:400]
     except Exception as exc:  # noqa: BLE001 - timeouts, a dead kernel: report them
