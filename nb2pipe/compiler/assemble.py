@@ -314,7 +314,8 @@ def _local_module(an: Analysis, module: str) -> str | None:
     folder = os.path.dirname(os.path.abspath(an.file))
     if os.path.isfile(os.path.join(folder, top + ".py")):
         return top + ".py"
-    return top if os.path.isdir(os.path.join(folder, top)) else None
+    # a package, not a folder named like a library (wandb/ holds wandb's run logs)
+    return top if os.path.isfile(os.path.join(folder, top, "__init__.py")) else None
 
 
 def _common_closure(an: Analysis, names: set[str]) -> set[str]:

@@ -20,8 +20,8 @@ from notebooks import write_notebook
 from nb2pipe import api
 
 CELLS = [
-    ("imports", "import helpers\nfrom tools.scale import double"),
-    ("step:load", "x = helpers.base()"),
+    ("imports", "import helpers\nimport numpy as np\nfrom tools.scale import double"),
+    ("step:load", "x = helpers.base() + int(np.zeros(1)[0])"),
     ("step:left", "left = double(x)"),
     ("step:right", "import lazy_helper\nright = lazy_helper.VALUE + x"),
     ("step:total", "total = left + right"),
@@ -37,6 +37,8 @@ def _project(tmp_path: Path) -> tuple[Path, Path]:
     (folder / "tools" / "__init__.py").write_text("")
     (folder / "tools" / "scale.py").write_text("def double(v):\n    return 2 * v\n")
     (folder / "lazy_helper.py").write_text("VALUE = 1\n")
+    (folder / "numpy").mkdir()  # a folder named like a library (as wandb/ holds run logs)
+    (folder / "numpy" / "log.txt").write_text("not a module\n")
     out = tmp_path / "build" / f"local_{uuid.uuid4().hex[:8]}"  # one import name per test
     api.convert(nb, out)
     return folder, out
@@ -49,6 +51,7 @@ def test_local_modules_are_data_files_of_the_steps_that_import_them(tmp_path: Pa
 
     pipeline = load_package(out)
     files = {s.name: s.files for s in pipeline.steps}
+    assert "numpy" in pipeline.step("load").distributions
     assert files == {
         "load": ("helpers.py",),
         "left": ("tools",),
