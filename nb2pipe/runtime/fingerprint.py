@@ -168,7 +168,15 @@ def _feed_arrow(h: Any, chunked: Any, notes: list[str]) -> None:
             continue
         if fixed:
             width = t.bit_width // 8
-            data.update(memoryview(buffers[1])[start * width : (start + n) * width])
+            values = memoryview(buffers[1])[start * width : (start + n) * width]
+            if chunk.null_count and width in (1, 2, 4, 8):  # bytes under a null are arbitrary
+                words = np.frombuffer(values, f"u{width}").copy()
+                words[np.asarray(chunk.is_null())] = 0
+                values = memoryview(words).cast("B")
+            elif chunk.null_count:  # (16-byte intervals and the like: rare)
+                h.update(fingerprint(chunk.to_pylist(), notes).encode())
+                continue
+            data.update(values)
             continue
         offsets = np.frombuffer(buffers[1], np.int64 if large else np.int32)
         offsets = offsets[start : start + n + 1]

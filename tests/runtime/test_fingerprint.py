@@ -207,6 +207,21 @@ def test_arrow_and_masked_columns_by_value() -> None:
     assert data_digest(pd.Series(flags, dtype="bool[pyarrow]")) != data_digest(
         pd.Series([not f if f is not None else None for f in flags], dtype="bool[pyarrow]")
     )
+    valid = pa.py_buffer(bytes([0b101]))  # the middle value is null
+    garbage = [  # equal arrays, built with different bytes under the null
+        pa.Array.from_buffers(pa.int64(), 3, [valid, pa.py_buffer(np.array([1, u, 3]).tobytes())])
+        for u in (0, 7, 99)
+    ]
+    assert len({data_digest(pd.Series(pd.arrays.ArrowExtensionArray(a))) for a in garbage}) == 1
+    assert data_digest(pd.Series(pd.arrays.ArrowExtensionArray(garbage[0]))) != data_digest(
+        pd.Series([1, None, 4], dtype="int64[pyarrow]")
+    )
+    stamps = pa.Array.from_buffers(
+        pa.timestamp("ns"), 3, [valid, pa.py_buffer(np.array([5, 123, 6], np.int64).tobytes())]
+    )
+    assert data_digest(pd.Series(pd.arrays.ArrowExtensionArray(stamps))) == data_digest(
+        pd.Series(pd.arrays.ArrowExtensionArray(pa.array([5, None, 6], pa.timestamp("ns"))))
+    )
     ints = pd.array([1, 2, 3], dtype="Int64")
     other = ints.copy()
     ints[1], other[1] = 7, 9
