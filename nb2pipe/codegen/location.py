@@ -90,8 +90,8 @@ def load_package(directory: str | Path) -> Any:
             file=str(directory),
             hint="give the folder `nb2pipe convert` wrote",
         )
-    dotted = module_path(folder)
-    root = package_root(folder)
+    root, parts = _located(folder)  # (reads the manifest once)
+    dotted = ".".join(parts)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     sources = _sources(folder)

@@ -219,24 +219,25 @@ def _needs(an: Analysis, w: StepAnalysis, low: Lowered) -> _Needs:
         | {distribution(s.module) for s in an.stars if _is_dist(an, s.module)}
     )
     common = _common_closure(an, common)
-    for name in common:
-        info = an.common_funcs.get(name)
-        if info:
-            used_imports |= (info.free | info.def_reads) & set(an.pool)
-    modules = {an.pool[n].module for n in used_imports}
-    for c in w.cells:
-        for node in ast.walk(c.tree):
-            if isinstance(node, ast.Import):
-                modules.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                modules.add(node.module)
     return _Needs(
         imports=tuple(imports),
         distributions=tuple(dists),
         params=tuple(p for p in _param_order(an) if p in params),
         common=tuple(sorted(common)),
-        modules=tuple(sorted(filter(None, (_local_module(an, m) for m in modules)))),
+        modules=_local_modules(an, used_imports, common),
     )
+
+
+def _local_modules(an: Analysis, used_imports: set[str], common: set[str]) -> tuple[str, ...]:
+    """The files of the modules beside the notebook that the step imports (its imports,
+    those in its cells among them, and those of the shared functions it calls)."""
+    names = set(used_imports)
+    for name in common:
+        info = an.common_funcs.get(name)
+        if info:
+            names |= (info.free | info.def_reads) & set(an.pool)
+    modules = {an.pool[n].module for n in names}
+    return tuple(sorted(filter(None, (_local_module(an, m) for m in modules))))
 
 
 def _build_step(

@@ -84,8 +84,9 @@ SKLEARN_RANDOM = frozenset(
     ClassifierChain DecisionTreeClassifier DecisionTreeRegressor DictionaryLearning
     DummyClassifier ElasticNet ElasticNetCV EllipticEnvelope ExtraTreeClassifier
     ExtraTreeRegressor ExtraTreesClassifier ExtraTreesRegressor FactorAnalysis FastICA
-    GaussianMixture GraphicalLasso GraphicalLassoCV GaussianProcessClassifier GaussianProcessRegressor
-    GaussianRandomProjection GradientBoostingClassifier GradientBoostingRegressor GroupKFold
+    GaussianMixture GaussianProcessClassifier GaussianProcessRegressor
+    GaussianRandomProjection GradientBoostingClassifier GradientBoostingRegressor
+    GraphicalLasso GraphicalLassoCV GroupKFold
     GroupShuffleSplit HalvingGridSearchCV HalvingRandomSearchCV
     HistGradientBoostingClassifier HistGradientBoostingRegressor IsolationForest
     IterativeImputer KBinsDiscretizer KFold KMeans KernelPCA Lars Lasso LassoCV LassoLars

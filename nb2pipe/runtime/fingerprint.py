@@ -169,13 +169,10 @@ def _feed_arrow(h: Any, chunked: Any, notes: list[str]) -> None:
         if fixed:
             width = t.bit_width // 8
             values = memoryview(buffers[1])[start * width : (start + n) * width]
-            if chunk.null_count and width in (1, 2, 4, 8):  # bytes under a null are arbitrary
-                words = np.frombuffer(values, f"u{width}").copy()
-                words[np.asarray(chunk.is_null())] = 0
-                values = memoryview(words).cast("B")
-            elif chunk.null_count:  # (16-byte intervals and the like: rare)
-                h.update(fingerprint(chunk.to_pylist(), notes).encode())
-                continue
+            if chunk.null_count:  # the bytes under a null are arbitrary: zeros instead
+                rows = np.frombuffer(values, np.uint8).reshape(n, width).copy()
+                rows[np.asarray(chunk.is_null())] = 0
+                values = memoryview(rows).cast("B")
             data.update(values)
             continue
         offsets = np.frombuffer(buffers[1], np.int64 if large else np.int32)

@@ -4,20 +4,26 @@ radon's cyclomatic-complexity grade E or F (issue 18)."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 100
 
 
+def _sources(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
+    for path in sorted(folder.rglob("*.py")):
+        yield path.relative_to(root), path.read_text(encoding="utf-8")
+
+
 def long_functions(folder: Path, root: Path = ROOT) -> list[str]:
     found = []
-    for path in sorted(folder.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for rel, text in _sources(folder, root):
+        for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines = (node.end_lineno or node.lineno) - node.lineno + 1
                 if lines > LIMIT:
-                    found.append(f"{path.relative_to(root)}:{node.lineno} {node.name} ({lines})")
+                    found.append(f"{rel}:{node.lineno} {node.name} ({lines})")
     return found
 
 
@@ -39,13 +45,12 @@ def complex_functions(folder: Path, root: Path = ROOT) -> list[str]:
     from radon.complexity import cc_visit
     from radon.visitors import Function
 
-    found = []
-    for path in sorted(folder.rglob("*.py")):
-        for block in cc_visit(path.read_text(encoding="utf-8")):  # methods listed too
-            if isinstance(block, Function) and block.complexity >= GRADE_E:
-                name = f"{path.relative_to(root)}:{block.lineno} {block.fullname}"
-                found.append(f"{name} ({block.complexity})")
-    return found
+    return [
+        f"{rel}:{block.lineno} {block.fullname} ({block.complexity})"
+        for rel, text in _sources(folder, root)
+        for block in cc_visit(text)  # methods are listed too
+        if isinstance(block, Function) and block.complexity >= GRADE_E
+    ]
 
 
 def test_no_function_of_grade_e_or_f_in_the_compiler_and_the_runtime():
