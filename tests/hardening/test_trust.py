@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import importlib
+import json
 import os
 import pickle
+import shutil
 import signal
 import stat
 import subprocess
@@ -168,34 +171,55 @@ def test_cannot_create_the_staging_folder(tmp_path: Path, monkeypatch: pytest.Mo
 
 @pytest.mark.integration
 def test_sigkill_during_convert_leaves_each_file_old_or_new(tmp_path: Path) -> None:
+    """Killed at moments spread over a whole convert (measured first, as this machine's
+    speed varies), each time from the old package: every file is its old or its new text,
+    or the journal; the next convert finishes the change."""
+
     def cells(value: int) -> list:
         return [(f"step:s{i}", f"x{i} = {value} + {i}") for i in range(400)]
 
-    old_nb = write_notebook(tmp_path / "nb.ipynb", cells(1))
-    out = tmp_path / "pkg"
-    assert _convert(old_nb, out)[0] == 0
-    old = _files(out)
-    write_notebook(tmp_path / "nb.ipynb", cells(2))
-    exe = Path(sys.executable).with_name("nb2pipe")
+    nb = write_notebook(tmp_path / "nb.ipynb", cells(1))
+    out, base = tmp_path / "pkg", tmp_path / "base"
+    assert _convert(nb, base)[0] == 0
+    old = _files(base)
+    write_notebook(nb, cells(2))
+    command = [str(Path(sys.executable).with_name("nb2pipe")), "convert", str(nb), "-o", str(out)]
+    shutil.copytree(base, out)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    whole = time.perf_counter() - start
+    new = _files(out)
     seen = []
-    for delay in (0.3, 0.8, 1.3, 1.8, 2.5):
-        proc = subprocess.Popen(
-            [str(exe), "convert", str(tmp_path / "nb.ipynb"), "-o", str(out)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(delay)
+    for fraction in (0.3, 0.5, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0):
+        shutil.rmtree(out)
+        shutil.copytree(base, out)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
+        time.sleep(whole * fraction)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         seen.append(_files(out))
-    assert _convert(tmp_path / "nb.ipynb", out)[0] == 0
-    new = _files(out)
     assert new != old and not [rel for rel in new if rel.endswith(".nb2pipe-tmp")]
     for files in seen:
         for rel, data in files.items():
-            if not rel.endswith(".nb2pipe-tmp"):  # a temporary file the next convert removes
-                assert data in (old.get(rel), new.get(rel)), rel  # never half written
+            if rel.endswith(".nb2pipe-tmp"):
+                continue  # a temporary file the next convert removes
+            if rel == writeplan.MANIFEST and data not in (old[rel], new[rel]):
+                _assert_journal(data, old, new)  # killed between the journal and the manifest
+                continue
+            assert data in (old.get(rel), new.get(rel)), rel  # never half written
+    subprocess.run(command, check=True, capture_output=True)  # after the last kill
+    assert _files(out) == new
+
+
+def _assert_journal(data: bytes, old: dict[str, bytes], new: dict[str, bytes]) -> None:
+    """`data` is a whole journal of the convert from `old` to `new`: the old files'
+    hashes, and for each file being written its new text's hash and a temporary name."""
+    journal = json.loads(data)
+    assert journal["files"].items() <= json.loads(old[writeplan.MANIFEST])["files"].items()
+    assert journal["writing"]
+    for rel, tmp, digest in journal["writing"]:
+        assert tmp.endswith(".nb2pipe-tmp") and digest == hashlib.sha256(new[rel]).hexdigest()
 
 
 @pytest.mark.integration
