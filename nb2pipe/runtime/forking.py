@@ -24,6 +24,7 @@ import sys
 import threading
 from concurrent.futures import Future
 
+from nb2pipe.runtime import signals
 from nb2pipe.runtime.errors import Nb2pipeError
 from nb2pipe.runtime.execute import (
     Handoff,
@@ -61,22 +62,23 @@ class ForkExecutor(StepExecutor):
         _preload(task)
         refs = {var: handoff.ref_of(var) for var in handoff.values} if handoff.ref_of else {}
         given = Handoff(values=handoff.values, known=handoff.known, ref_of=refs.__getitem__)
-        read, write = os.pipe()
         future: Future[StepOutcome] = Future()
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: run the step, send the outcome, leave without cleanup
-            os.close(read)
-            _child(task, given, write, parent)
-        os.close(write)
-        waiter = threading.Thread(
-            target=self._wait, args=(pid, read, future), name=f"nb2pipe-fork-{pid}", daemon=True
-        )
-        with self.lock:
-            self.children[pid] = waiter
-        waiter.start()
+        with signals.deferred():  # a child forked is a child registered, that cancel() kills
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: run the step, send the outcome, leave without cleanup
+                os.close(read)
+                _child(task, given, write, parent)
+            os.close(write)
+            waiter = threading.Thread(
+                target=self._wait, args=(pid, read, future), name=f"nb2pipe-fork-{pid}", daemon=True
+            )
+            with self.lock:
+                self.children[pid] = waiter
+            waiter.start()
         return future
 
     def _wait(self, pid: int, read: int, future: Future[StepOutcome]) -> None:

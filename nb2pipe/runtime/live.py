@@ -23,6 +23,7 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
+from nb2pipe.runtime import signals
 from nb2pipe.runtime.execute import Handoff, StepOutcome
 from nb2pipe.runtime.spec import Step
 from nb2pipe.runtime.store import ArtifactRef, Store
@@ -133,7 +134,8 @@ class Live:
         for future in self.pending.get(name, {}).values():
             if not future.done():
                 start = time.perf_counter()
-                future.exception()
+                with signals.deferred():  # (a signal raised within a wait leaves a lock held)
+                    future.exception()
                 self.writer.waited += time.perf_counter() - start
 
     def ready(self) -> list[str]:

@@ -487,7 +487,8 @@ class Scheduler:
             self._schedule(running)
             if not running:
                 return
-            done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+            with signals.deferred():  # a signal raised within wait() leaves locks held
+                done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
             crowd = len(running)
             for future in done:
                 self._finish(running.pop(future), future, crowd)

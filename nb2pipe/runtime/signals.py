@@ -8,6 +8,11 @@ the run is recorded ``interrupted`` with the signal's name; the exit code is 128
 the signal's number. A second signal kills at once: the whole process group when this
 process leads one (the supervised run, see :mod:`.supervise`: workers and their
 subprocesses too), else this process.
+
+An exception raised at an arbitrary point of the main thread can leave a lock of
+:mod:`threading` or :mod:`concurrent.futures` held (``wait()`` acquires its futures' locks
+one by one), and a worker thread then blocks on it forever. Code that waits on futures or
+forks runs :func:`deferred`: a signal received inside is raised as it ends.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from nb2pipe.runtime.errors import EXIT_INTERRUPTED
 
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 _received: list[int] = []
+_deferring: list[bool] = []  # one entry per open deferred() section
+_pending: list[int] = []  # received while deferred, not raised yet
 
 
 class Interrupted(KeyboardInterrupt):
@@ -36,7 +43,23 @@ def _handler(signum: int, frame: object) -> None:
     if _received:
         kill_now(signum)
     _received.append(signum)
+    if _deferring:
+        _pending.append(signum)
+        return
     raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A section of the main thread that a signal must not cut: the signal is raised
+    when the outermost section ends."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+        if not _deferring and _pending:
+            raise Interrupted(_pending.pop())
 
 
 def kill_now(signum: int) -> None:
@@ -54,6 +77,7 @@ def kill_now(signum: int) -> None:
 def handling() -> Iterator[None]:
     """Install the handlers (main thread only; elsewhere signals are left as they are)."""
     _received.clear()
+    _pending.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -14,6 +14,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from nb2pipe.runtime import signals
 from nb2pipe.runtime.store import ArtifactRef, Store
 
 
@@ -39,7 +40,8 @@ class Writer:
         """Wait until everything submitted so far is written (or failed)."""
         if self.busy():
             start = time.perf_counter()
-            wait(self._futures)
+            with signals.deferred():  # (a signal raised within wait() leaves locks held)
+                wait(self._futures)
             self.waited += time.perf_counter() - start
             self._futures = []
 
