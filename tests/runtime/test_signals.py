@@ -17,8 +17,6 @@ import pytest
 
 from nb2pipe.runtime import signals
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
-
 
 def _send_later(signum: int, delay: float) -> threading.Timer:
     timer = threading.Timer(delay, os.kill, (os.getpid(), signum))
