@@ -57,9 +57,9 @@ class ForkExecutor(StepExecutor):
     def submit(self, task: StepTask, handoff: Handoff | None = None) -> Future[StepOutcome]:
         if handoff is None or handoff.alone:
             return self.inline.submit(task, handoff)
+        _preload(task)  # (while the writer writes the previous steps' outputs)
         if handoff.writer is not None:
             handoff.writer.drain()  # no writer thread mid-write at the fork
-        _preload(task)
         refs = {var: handoff.ref_of(var) for var in handoff.values} if handoff.ref_of else {}
         given = Handoff(values=handoff.values, known=handoff.known, ref_of=refs.__getitem__)
         future: Future[StepOutcome] = Future()
