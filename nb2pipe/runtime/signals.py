@@ -52,7 +52,11 @@ def _handler(signum: int, frame: object) -> None:
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
     """A section of the main thread that a signal must not cut: the signal is raised
-    when the outermost section ends."""
+    when the outermost section ends. Other threads never get the signal: for them it is
+    no section."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _deferring.append(True)
     try:
         yield

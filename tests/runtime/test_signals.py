@@ -85,3 +85,25 @@ def test_no_future_lock_is_left_held_by_a_signal_during_wait() -> None:
             held += 1
             break
     assert held == 0
+
+
+def test_a_section_in_another_thread_does_not_defer_the_main_thread() -> None:
+    """A run in a worker thread (a server, a notebook's background job) waits inside its
+    own sections; the main thread's steps stay interruptible meanwhile."""
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with signals.deferred():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        inside.wait(10)
+        with signals.handling(), pytest.raises(signals.Interrupted):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # cut at once, not when the other thread's section ends
+    finally:
+        leave.set()
+        thread.join()
