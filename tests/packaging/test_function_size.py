@@ -7,6 +7,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 100
 
@@ -27,17 +29,6 @@ def long_functions(folder: Path, root: Path = ROOT) -> list[str]:
     return found
 
 
-def test_no_function_over_100_lines_in_the_compiler_and_the_runtime():
-    assert long_functions(ROOT / "nb2pipe" / "compiler") == []
-    assert long_functions(ROOT / "nb2pipe" / "runtime") == []
-
-
-def test_the_check_finds_a_long_function(tmp_path: Path):
-    body = "\n".join(f"    x{i} = {i}" for i in range(LIMIT))
-    (tmp_path / "m.py").write_text(f"def f():\n{body}\n", encoding="utf-8")
-    assert long_functions(tmp_path, tmp_path) == ["m.py:1 f (101)"]
-
-
 GRADE_E = 31  # radon: A 1-5, B 6-10, C 11-20, D 21-30, E 31-40, F 41+
 
 
@@ -53,12 +44,28 @@ def complex_functions(folder: Path, root: Path = ROOT) -> list[str]:
     ]
 
 
-def test_no_function_of_grade_e_or_f_in_the_compiler_and_the_runtime():
-    assert complex_functions(ROOT / "nb2pipe" / "compiler") == []
-    assert complex_functions(ROOT / "nb2pipe" / "runtime") == []
+CHECKS = {"length": long_functions, "complexity": complex_functions}
 
 
-def test_the_check_finds_a_complex_function(tmp_path: Path):
-    body = "\n".join(f"    if x == {i}:\n        return {i}" for i in range(GRADE_E))
-    (tmp_path / "m.py").write_text(f"def f(x):\n{body}\n", encoding="utf-8")
-    assert complex_functions(tmp_path, tmp_path) == [f"m.py:1 f ({GRADE_E + 1})"]
+@pytest.mark.parametrize("part", ["compiler", "runtime"])
+@pytest.mark.parametrize("check", CHECKS)
+def test_the_compiler_and_the_runtime_pass(check: str, part: str) -> None:
+    assert CHECKS[check](ROOT / "nb2pipe" / part) == []
+
+
+TOO_LONG = "def f():\n" + "\n".join(f"    x{i} = {i}" for i in range(LIMIT))
+TOO_COMPLEX = "def f(x):\n" + "\n".join(
+    f"    if x == {i}:\n        return {i}" for i in range(GRADE_E)
+)
+
+
+@pytest.mark.parametrize(
+    ("check", "source", "found"),
+    [
+        ("length", TOO_LONG, "m.py:1 f (101)"),
+        ("complexity", TOO_COMPLEX, f"m.py:1 f ({GRADE_E + 1})"),
+    ],
+)
+def test_each_check_finds_its_function(tmp_path: Path, check: str, source: str, found: str) -> None:
+    (tmp_path / "m.py").write_text(source + "\n", encoding="utf-8")
+    assert CHECKS[check](tmp_path, tmp_path) == [found]
