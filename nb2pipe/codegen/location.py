@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from nb2pipe.codegen.render import IDENT
-from nb2pipe.codegen.writeplan import MANIFEST
+from nb2pipe.codegen.writeplan import recorded_module
 from nb2pipe.errors import OutputError
 from nb2pipe.runtime.project import MARKERS
 
@@ -50,10 +49,10 @@ def _located(out_dir: Path) -> tuple[Path, tuple[str, ...]]:
 def _recorded(folder: Path) -> tuple[Path, tuple[str, ...]] | None:
     """(root, parts) from the module path in the package's manifest, if it still names the
     folders the package is in."""
-    try:
-        parts = tuple(str(json.loads((folder / MANIFEST).read_text("utf-8"))["module"]).split("."))
-    except (OSError, ValueError, KeyError, TypeError):
+    module = recorded_module(folder)
+    if not module:
         return None
+    parts = tuple(module.split("."))
     if len(parts) < len(folder.parts) and folder.parts[-len(parts) :] == parts:
         if all(IDENT.fullmatch(p) for p in parts):
             return folder.parents[len(parts) - 1], parts

@@ -220,6 +220,15 @@ def _read_manifest(root: Path) -> tuple[str | None, dict[str, str], list[list[st
     return text, files, writing
 
 
+def recorded_module(root: Path) -> str | None:
+    """The import path the package's last convert recorded in its manifest, if any."""
+    try:
+        module = json.loads(_read(root / MANIFEST))["module"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return module if isinstance(module, str) else None
+
+
 def _valid(rel: object, digest: object) -> bool:
     return (
         isinstance(rel, str)
